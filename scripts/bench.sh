@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Benchmarks (release-type build, local memory broker on a private port).
+#   scripts/bench.sh produce   producer rate with --rate max, one and two processes
+#   scripts/bench.sh bronze    drain a backlog (BENCH_RECORDS, default 1M): lakectl vs a raw
+#                              librdkafka drain of the same topic, plus peak RSS
+#   scripts/bench.sh silver    a generated bronze table (BENCH_SILVER_ROWS, default 10M, 30 days):
+#                              the three seed jobs, full run vs incremental run after one new
+#                              day, and DuckDB's time for the same aggregations (PyPI duckdb)
+#   scripts/bench.sh all       everything (default)
+# Figures are ratios measured in the same run; paste them into BENCHMARKS.md.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$repo"
+
+what="${1:-all}"
+n="${BENCH_RECORDS:-1000000}"
+ensure_system_packages
+build_lakectl
+(cd "$repo" && cargo build --profile "$LAKECTL_PROFILE" --example raw_drain --example gen_bronze) || die "building the bench examples failed"
+lakectl="$(lakectl_bin)"
+raw="$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/raw_drain"
+
+export KAFKA_PORT="${BENCH_PORT:-29092}"
+export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+# A fresh broker: the memory engine keeps everything in RAM.
+scripts/broker.sh stop >/dev/null 2>&1 || true
+scripts/broker.sh start
+trap 'scripts/broker.sh stop' EXIT
+
+work="$(mktemp -d)"
+trap 'scripts/broker.sh stop; rm -rf "$work"' EXIT
+sed -e "s#lake: .*#lake: $work/lake#" pipelines.yaml >"$work/pipelines.yaml"
+export LAKECTL_CONFIG="$work/pipelines.yaml"
+
+# Peak RSS (KiB) and wall seconds of a command: "rss_kib seconds".
+measure() {
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.time()
+r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+dt = time.time() - t
+if r.returncode != 0:
+    sys.stderr.write(r.stdout + r.stderr)
+    sys.exit(r.returncode)
+sys.stderr.write(r.stdout)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, f"{dt:.3f}")
+PY
+}
+
+bench_produce() {
+  step "producer: $n records, --rate max, one process"
+  "$lakectl" topic create bench_produce --partitions 3 >/dev/null
+  read -r _ t1 < <(measure "$lakectl" produce --topic bench_produce --count "$n" --rate max --seed 1)
+  r1=$(python3 -c "print(round($n/$t1))")
+  step "producer: two processes at once, $n records each"
+  "$lakectl" topic create bench_produce2 --partitions 3 >/dev/null
+  start=$(date +%s.%N)
+  "$lakectl" produce --topic bench_produce2 --count "$n" --rate max --seed 2 >/dev/null &
+  p1=$!
+  "$lakectl" produce --topic bench_produce2 --count "$n" --rate max --seed 3 --first-id 100000000 >/dev/null &
+  p2=$!
+  wait $p1 $p2
+  end=$(date +%s.%N)
+  r2=$(python3 -c "print(round(2*$n/($end-$start)))")
+  echo "produce: one process ${r1} records/s; two processes together ${r2} records/s (ratio $(python3 -c "print(round($r2/$r1,2))"))"
+}
+
+bench_bronze() {
+  step "bronze: producing a backlog of $n records"
+  "$lakectl" topic create ventes_stream --partitions 3 >/dev/null
+  "$lakectl" produce --count "$n" --rate max --seed 7 >/dev/null
+  step "raw librdkafka drain of the same topic"
+  read -r raw_rss raw_t < <(measure "$raw" "$KAFKA_BROKERS" ventes_stream 3)
+  step "lakectl run bronze --until-caught-up"
+  read -r rss t < <(measure "$lakectl" run bronze --until-caught-up)
+  raw_rate=$(python3 -c "print(round($n/$raw_t))")
+  rate=$(python3 -c "print(round($n/$t))")
+  echo "bronze: lakectl ${rate} records/s (${t}s, peak RSS $((rss/1024)) MiB) vs raw drain ${raw_rate} records/s (${raw_t}s, peak RSS $((raw_rss/1024)) MiB): ratio $(python3 -c "print(round($rate/$raw_rate,2))")"
+}
+
+bench_silver() {
+  local rows="${BENCH_SILVER_ROWS:-10000000}" gen="$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/gen_bronze"
+  local venv="${LAKECTL_STATE:-$repo/.lakectl}/venv"
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+  "$venv/bin/python" -c 'import duckdb' 2>/dev/null || { step "installing duckdb (PyPI) into $venv"; "$venv/bin/pip" install --quiet duckdb; }
+  local sw="$work/silver"; mkdir -p "$sw"
+  sed -e "s#lake: .*#lake: $sw/lake#" -e "s#jobs: .*#jobs: $repo/jobs/#" pipelines.yaml >"$sw/pipelines.yaml"
+  step "silver: generating a bronze table of $rows rows over 30 days"
+  "$gen" "$sw/pipelines.yaml" "$rows" 2024-11-01T00:00:00Z 30 >&2
+  step "silver: full run of the three jobs"
+  read -r rss_full t_full < <(measure "$lakectl" --config "$sw/pipelines.yaml" run silver)
+  step "silver: DuckDB, the same aggregations over the same Parquet files"
+  read -r t_duck _ < <("$venv/bin/python" scripts/bench_duckdb.py "$sw/lake/bronze/ventes_stream" 2)
+  step "silver: one new day ($((rows / 30)) rows), then an incremental run"
+  "$gen" "$sw/pipelines.yaml" "$((rows / 30))" 2024-12-01T00:00:00Z 0.999 900000000 >&2
+  read -r rss_incr t_incr < <(measure "$lakectl" --config "$sw/pipelines.yaml" run silver)
+  echo "silver: full run ${t_full}s (peak RSS $((rss_full/1024)) MiB), incremental ${t_incr}s (peak RSS $((rss_incr/1024)) MiB), full/incremental $(python3 -c "print(round($t_full/$t_incr,1))")x; DuckDB ${t_duck}s over the same $rows rows; lakectl full/DuckDB $(python3 -c "print(round($t_full/$t_duck,2))")"
+}
+
+case "$what" in
+  produce) bench_produce ;;
+  bronze) bench_bronze ;;
+  silver) bench_silver ;;
+  all) bench_produce; bench_bronze; bench_silver ;;
+  *) die "usage: scripts/bench.sh [produce|bronze|silver|all]" ;;
+esac

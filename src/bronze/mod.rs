@@ -1,0 +1,61 @@
+//! Bronze: Kafka → Delta in bounded micro-batches, exactly once. Decode (NDJSON → Polars),
+//! derive, watermark, quarantine, and one atomic Delta commit per batch carrying the
+//! Kafka offsets as `txn` actions.
+
+pub mod buffer;
+pub mod decode;
+pub mod frame;
+pub mod ingest;
+pub mod metrics;
+pub mod watermark;
+
+pub use ingest::{run_pipeline, IngestOptions, PipelineSummary};
+
+/// Errors of a bronze pipeline, naming the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum BronzeError {
+    /// Kafka failed.
+    #[error("pipeline {pipeline}: {source}")]
+    Kafka {
+        /// Pipeline name.
+        pipeline: String,
+        /// The error.
+        source: crate::kafka::KafkaError,
+    },
+    /// The lake failed.
+    #[error("pipeline {pipeline}: {source}")]
+    Lake {
+        /// Pipeline name.
+        pipeline: String,
+        /// The error.
+        source: crate::lake::LakeError,
+    },
+    /// Processing a batch failed.
+    #[error("pipeline {pipeline}: batch at offsets {offsets}: {message}")]
+    Batch {
+        /// Pipeline name.
+        pipeline: String,
+        /// Offsets of the batch (partition:first-last).
+        offsets: String,
+        /// What failed.
+        message: String,
+    },
+    /// The spec produces a table lakectl cannot build.
+    #[error("pipeline {pipeline}: {message}")]
+    Spec {
+        /// Pipeline name.
+        pipeline: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The `txn` appId of a partition of a pipeline.
+pub fn app_id(pipeline: &str, partition: i32) -> String {
+    format!("lakectl/{pipeline}/{partition}")
+}
+
+/// commitInfo key holding the watermark state.
+pub const WATERMARK_KEY: &str = "lakectl.watermark";
+/// commitInfo key holding the batch metrics.
+pub const BATCH_KEY: &str = "lakectl.batch";

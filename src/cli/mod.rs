@@ -1,0 +1,84 @@
+//! The command line: one module per subcommand, each an Args struct and a `run`.
+
+pub mod plan;
+pub mod produce;
+pub mod query;
+pub mod run;
+pub mod topic;
+pub mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::spec::{self, PipelineSpec, SpecError};
+
+/// lakectl: a real-time sales lakehouse in one binary (Kafka → Delta Bronze → Silver).
+///
+/// Exit codes: 0 success; 1 runtime failure; 2 bad command line; 3 invalid spec;
+/// 4 Kafka error (unreachable broker, missing topic, data loss); 5 lake (Delta) error;
+/// 130 interrupted twice.
+#[derive(Debug, Parser)]
+#[command(name = "lakectl", version, about, long_about = None)]
+pub struct Cli {
+    /// The pipeline spec.
+    #[arg(
+        long,
+        global = true,
+        env = "LAKECTL_CONFIG",
+        default_value = "pipelines.yaml"
+    )]
+    pub config: PathBuf,
+
+    /// Log format (logs go to stderr; RUST_LOG sets the level).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check pipelines.yaml (and the job files): prints "ok" or every problem with file:line:col.
+    Validate(validate::Args),
+    /// Create or list Kafka topics.
+    #[command(subcommand)]
+    Topic(topic::TopicCommand),
+    /// Simulate sales into the Kafka topic.
+    Produce(produce::Args),
+    /// Run pipelines: `run bronze [NAME…]`, `run silver`, or `run JOB…`.
+    Run(run::Args),
+    /// SQL over the lake's Delta tables.
+    Query(query::Args),
+    /// Show a silver job's Polars plan and what an incremental run would recompute.
+    Plan(plan::Args),
+}
+
+/// Loads the spec named by `--config`.
+pub fn load_spec(cli_config: &std::path::Path) -> Result<PipelineSpec, SpecError> {
+    spec::load_pipeline(cli_config)
+}
+
+/// True when stderr is an interactive terminal (progress displays go there).
+pub fn stderr_is_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+/// True when stdout is an interactive terminal.
+pub fn stdout_is_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}

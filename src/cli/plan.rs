@@ -1,0 +1,68 @@
+//! `lakectl plan JOB`: the Polars plan of a job and what an incremental run would recompute.
+
+use std::path::Path;
+
+use crate::silver::{self, run::plan_job, run::Scope, RunOptions};
+
+/// Arguments of `plan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The job.
+    pub job: String,
+    /// Plan a full refresh instead of an incremental run.
+    #[arg(long)]
+    pub full_refresh: bool,
+}
+
+/// Prints the plan; writes nothing.
+pub async fn run(config: &Path, args: &Args) -> anyhow::Result<()> {
+    let spec = super::load_spec(config)?;
+    let checked = silver::load_and_check(&spec)?;
+    let job = silver::run::select(&checked, std::slice::from_ref(&args.job))
+        .map_err(anyhow::Error::msg)?[0];
+    let (plan, scope, version) = plan_job(
+        &spec,
+        &checked,
+        job,
+        &RunOptions {
+            full_refresh: args.full_refresh,
+            dry_run: true,
+        },
+    )
+    .await?;
+    println!(
+        "job {} ({} → {}), source version {version}",
+        job.name,
+        job.from.as_deref().unwrap_or("sql"),
+        job.to
+    );
+    match scope {
+        None => println!("incremental run: up to date, nothing to recompute"),
+        Some(Scope::Full(why)) => println!("incremental run: recomputes everything ({why})"),
+        Some(Scope::Partitions(p)) if p.is_empty() => {
+            println!("incremental run: no partition changed")
+        }
+        Some(Scope::Partitions(p)) => {
+            let keys: Vec<String> = p
+                .iter()
+                .map(|k| {
+                    k.iter()
+                        .map(|v| v.clone().unwrap_or_else(|| "null".into()))
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+                .collect();
+            println!(
+                "incremental run: recomputes {} partition(s) of {:?}: {}",
+                keys.len(),
+                job.partition_by,
+                keys.join(", ")
+            );
+        }
+        Some(Scope::NewFiles(n)) => {
+            println!("incremental run: appends the result over {n} new source file(s)")
+        }
+    }
+    println!("\n{plan}");
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! `lakectl query "SQL"`
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::query::output::{write, Format};
+
+/// Arguments of `query`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The SQL query. Tables by name (`ventes`, `ventes_quarantine`, job names) or by path:
+    /// delta.`lake/bronze/ventes_stream`.
+    pub sql: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Read the tables as of this Delta version (time travel).
+    #[arg(long)]
+    pub version: Option<u64>,
+}
+
+/// Runs the query and prints the result.
+pub async fn run(config: &Path, args: &Args) -> anyhow::Result<()> {
+    let spec = super::load_spec(config)?;
+    let checked = crate::silver::load_and_check(&spec)?;
+    if args.format == Format::Parquet && args.output.is_none() {
+        bail!("--format parquet needs --output FILE");
+    }
+    if std::env::var_os("POLARS_FMT_MAX_ROWS").is_none() {
+        std::env::set_var("POLARS_FMT_MAX_ROWS", "50");
+        std::env::set_var("POLARS_FMT_STR_LEN", "40");
+        std::env::set_var("POLARS_FMT_MAX_COLS", "20");
+    }
+    let mut df = crate::query::execute(&spec, &checked.catalog, &args.sql, args.version).await?;
+    match &args.output {
+        Some(p) => {
+            let mut f = std::fs::File::create(p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            write(&mut df, args.format, &mut f).map_err(anyhow::Error::msg)?;
+            f.flush()?;
+            eprintln!("{} rows written to {}", df.height(), p.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            write(&mut df, args.format, &mut stdout.lock()).map_err(anyhow::Error::msg)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Topic administration and metadata.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::config::{client_config, LakectlContext};
+use super::KafkaError;
+use crate::spec::KafkaSpec;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A topic and its partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// Name.
+    pub name: String,
+    /// Partition ids.
+    pub partitions: Vec<i32>,
+}
+
+fn client_err<'a>(
+    spec: &'a KafkaSpec,
+    what: &str,
+) -> impl Fn(rdkafka::error::KafkaError) -> KafkaError + 'a {
+    let what = what.to_string();
+    move |source| KafkaError::Client {
+        brokers: spec.brokers.clone(),
+        what: what.clone(),
+        source,
+    }
+}
+
+/// Creates `topic` with `partitions` partitions. Returns false if it already existed.
+pub async fn create_topic(
+    spec: &KafkaSpec,
+    topic: &str,
+    partitions: i32,
+) -> Result<bool, KafkaError> {
+    let admin: AdminClient<LakectlContext> = client_config(spec)
+        .create_with_context(LakectlContext)
+        .map_err(client_err(spec, "creating admin client"))?;
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(TIMEOUT))
+        .request_timeout(Some(TIMEOUT));
+    let results = admin
+        .create_topics([&new], &opts)
+        .await
+        .map_err(client_err(spec, "creating topic"))?;
+    for r in results {
+        match r {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => return Ok(false),
+            Err((_, code)) => {
+                return Err(KafkaError::Client {
+                    brokers: spec.brokers.clone(),
+                    what: format!("creating topic {topic}"),
+                    source: rdkafka::error::KafkaError::AdminOp(code),
+                })
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn metadata_consumer(spec: &KafkaSpec) -> Result<BaseConsumer<LakectlContext>, KafkaError> {
+    client_config(spec)
+        .create_with_context(LakectlContext)
+        .map_err(client_err(spec, "creating client"))
+}
+
+/// Every topic on the cluster (internal ones excluded), sorted by name.
+pub fn list_topics(spec: &KafkaSpec) -> Result<Vec<TopicInfo>, KafkaError> {
+    let c = metadata_consumer(spec)?;
+    let md = c
+        .fetch_metadata(None, TIMEOUT)
+        .map_err(client_err(spec, "fetching metadata"))?;
+    let mut out: Vec<TopicInfo> = md
+        .topics()
+        .iter()
+        .filter(|t| !t.name().starts_with("__") && t.error().is_none())
+        .map(|t| TopicInfo {
+            name: t.name().to_string(),
+            partitions: t.partitions().iter().map(|p| p.id()).collect(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The partition ids of `topic`, or [`KafkaError::NoTopic`].
+pub fn topic_partitions(spec: &KafkaSpec, topic: &str) -> Result<Vec<i32>, KafkaError> {
+    let c = metadata_consumer(spec)?;
+    let md = c
+        .fetch_metadata(Some(topic), TIMEOUT)
+        .map_err(client_err(spec, "fetching metadata"))?;
+    let t = md.topics().iter().find(|t| t.name() == topic);
+    match t {
+        Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+            let mut ps: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+            ps.sort_unstable();
+            Ok(ps)
+        }
+        _ => Err(KafkaError::NoTopic {
+            topic: topic.into(),
+            brokers: spec.brokers.clone(),
+        }),
+    }
+}
+
+/// Low and high watermarks of one partition (high = the next offset to be written).
+pub fn watermarks(spec: &KafkaSpec, topic: &str, partition: i32) -> Result<(i64, i64), KafkaError> {
+    let c = metadata_consumer(spec)?;
+    c.fetch_watermarks(topic, partition, TIMEOUT)
+        .map_err(client_err(
+            spec,
+            &format!("fetching watermarks of {topic}[{partition}]"),
+        ))
+}

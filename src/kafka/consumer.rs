@@ -1,0 +1,314 @@
+//! The bounded-drain consumer: partitions assigned explicitly at offsets lakectl stores in
+//! the Delta log (no consumer-group rebalancing), polled into micro-batches bounded by
+//! records, bytes and time, with end-of-partition tracked from fetch responses.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::message::Message;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::{debug, warn};
+
+use super::config::{client_config, LakectlContext};
+use super::KafkaError;
+use crate::spec::{BatchLimits, DataLossPolicy, KafkaSpec};
+
+/// Receives the records of a batch, in poll order.
+pub trait RecordSink {
+    /// One record. `payload` is None for a tombstone.
+    fn push(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        timestamp_ms: Option<i64>,
+        payload: Option<&[u8]>,
+    );
+}
+
+/// Why a batch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchEnd {
+    /// `max_records` or `max_bytes` reached.
+    Full,
+    /// `max_wait` elapsed.
+    Timeout,
+    /// Every partition reached its end (only with `until_caught_up`).
+    CaughtUp,
+    /// The stop flag was raised.
+    Stopped,
+}
+
+/// Per-partition progress.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionState {
+    /// Next offset to read.
+    pub next: i64,
+    /// End of partition seen since start.
+    pub at_end: bool,
+}
+
+/// A record polled past the batch's byte limit, kept for the next batch.
+struct Pending {
+    partition: i32,
+    offset: i64,
+    ts: Option<i64>,
+    payload: Option<Vec<u8>>,
+}
+
+/// A consumer of one topic, assigned explicitly.
+pub struct Drain {
+    consumer: BaseConsumer<LakectlContext>,
+    topic: String,
+    brokers: String,
+    states: BTreeMap<i32, PartitionState>,
+    pending: Option<Pending>,
+}
+
+impl Drain {
+    /// Assigns `starts` (partition → next offset to read, None = from the beginning).
+    /// Checks each stored offset against the earliest retained one first.
+    pub fn open(
+        spec: &KafkaSpec,
+        topic: &str,
+        starts: &BTreeMap<i32, Option<i64>>,
+        on_data_loss: DataLossPolicy,
+    ) -> Result<Self, KafkaError> {
+        let mut cfg = client_config(spec);
+        cfg.set("enable.partition.eof", "true")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "error")
+            .set("group.id", "lakectl")
+            .set("queued.min.messages", "200000")
+            .set("fetch.wait.max.ms", "50")
+            .set("fetch.max.bytes", "67108864")
+            .set("max.partition.fetch.bytes", "16777216");
+        let consumer: BaseConsumer<LakectlContext> = cfg
+            .create_with_context(LakectlContext)
+            .map_err(|source| KafkaError::Client {
+                brokers: spec.brokers.clone(),
+                what: "creating consumer".into(),
+                source,
+            })?;
+        let mut tpl = TopicPartitionList::new();
+        let mut states = BTreeMap::new();
+        for (&p, &next) in starts {
+            let (low, _high) = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .map_err(|source| KafkaError::Client {
+                    brokers: spec.brokers.clone(),
+                    what: format!("reading offsets of {topic}[{p}]"),
+                    source,
+                })?;
+            let start = match next {
+                None => low.max(0),
+                Some(n) if n < low => match on_data_loss {
+                    DataLossPolicy::Fail => {
+                        return Err(KafkaError::DataLoss {
+                            topic: topic.into(),
+                            partition: p,
+                            expected: n,
+                            earliest: low,
+                        })
+                    }
+                    DataLossPolicy::Skip => {
+                        warn!(
+                            topic,
+                            partition = p,
+                            expected = n,
+                            earliest = low,
+                            lost = low - n,
+                            "data lost to retention; skipping the gap (on_data_loss: skip)"
+                        );
+                        low
+                    }
+                },
+                Some(n) => n,
+            };
+            tpl.add_partition_offset(topic, p, Offset::Offset(start))
+                .map_err(|source| KafkaError::Client {
+                    brokers: spec.brokers.clone(),
+                    what: "assigning".into(),
+                    source,
+                })?;
+            states.insert(
+                p,
+                PartitionState {
+                    next: start,
+                    at_end: false,
+                },
+            );
+        }
+        consumer.assign(&tpl).map_err(|source| KafkaError::Client {
+            brokers: spec.brokers.clone(),
+            what: format!("assigning partitions of {topic}"),
+            source,
+        })?;
+        debug!(topic, ?states, "assigned");
+        Ok(Self {
+            consumer,
+            topic: topic.into(),
+            brokers: spec.brokers.clone(),
+            states,
+            pending: None,
+        })
+    }
+
+    /// Progress of every assigned partition.
+    pub fn states(&self) -> &BTreeMap<i32, PartitionState> {
+        &self.states
+    }
+
+    /// Records not yet consumed, from the high watermarks librdkafka learned from fetch
+    /// responses (no broker round trip). None until every partition has reported one.
+    pub fn lag(&self) -> Option<i64> {
+        let topic = std::ffi::CString::new(self.topic.as_str()).ok()?;
+        let mut total = 0;
+        for (&p, s) in &self.states {
+            let (mut low, mut high) = (-1i64, -1i64);
+            // SAFETY: the client pointer is valid for the consumer's lifetime, `topic` is a
+            // NUL-terminated string, and librdkafka only writes the two out-parameters.
+            let err = unsafe {
+                rdkafka::bindings::rd_kafka_get_watermark_offsets(
+                    self.consumer.client().native_ptr(),
+                    topic.as_ptr(),
+                    p,
+                    &mut low,
+                    &mut high,
+                )
+            };
+            if err != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || high < 0
+            {
+                return None;
+            }
+            total += (high - s.next).max(0);
+        }
+        Some(total)
+    }
+
+    /// True when every assigned partition has reached its end since start.
+    pub fn all_at_end(&self) -> bool {
+        self.pending.is_none() && self.states.values().all(|s| s.at_end)
+    }
+
+    /// Polls one micro-batch into `sink`. Stops at the limits, at `max_wait`, when
+    /// `until_caught_up` and every partition is at its end, or when `stop()` says so.
+    pub fn poll_batch(
+        &mut self,
+        limits: &BatchLimits,
+        until_caught_up: bool,
+        sink: &mut dyn RecordSink,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<BatchEnd, KafkaError> {
+        let deadline = Instant::now() + limits.max_wait;
+        let mut records = 0usize;
+        let mut bytes = 0usize;
+        if let Some(p) = self.pending.take() {
+            records += 1;
+            bytes += p.payload.as_ref().map_or(0, Vec::len);
+            accept(
+                &mut self.states,
+                p.partition,
+                p.offset,
+                p.ts,
+                p.payload.as_deref(),
+                sink,
+            );
+        }
+        loop {
+            if records >= limits.max_records || bytes >= limits.max_bytes {
+                return Ok(BatchEnd::Full);
+            }
+            if until_caught_up && self.all_at_end() {
+                return Ok(BatchEnd::CaughtUp);
+            }
+            if stop() {
+                return Ok(BatchEnd::Stopped);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(BatchEnd::Timeout);
+            }
+            let wait = (deadline - now).min(Duration::from_millis(100));
+            match self.consumer.poll(wait) {
+                None => {}
+                Some(Ok(m)) => {
+                    let len = m.payload().map_or(0, <[u8]>::len);
+                    let ts = m.timestamp().to_millis();
+                    if records > 0 && bytes + len > limits.max_bytes {
+                        self.pending = Some(Pending {
+                            partition: m.partition(),
+                            offset: m.offset(),
+                            ts,
+                            payload: m.payload().map(<[u8]>::to_vec),
+                        });
+                        return Ok(BatchEnd::Full);
+                    }
+                    records += 1;
+                    bytes += len;
+                    accept(
+                        &mut self.states,
+                        m.partition(),
+                        m.offset(),
+                        ts,
+                        m.payload(),
+                        sink,
+                    );
+                }
+                Some(Err(RdError::PartitionEOF(p))) => {
+                    if let Some(s) = self.states.get_mut(&p) {
+                        s.at_end = true;
+                    }
+                }
+                Some(Err(e)) => return Err(self.classify(e)),
+            }
+        }
+    }
+
+    fn classify(&self, e: RdError) -> KafkaError {
+        let code = e.rdkafka_error_code();
+        if matches!(
+            code,
+            Some(RDKafkaErrorCode::OffsetOutOfRange) | Some(RDKafkaErrorCode::AutoOffsetReset)
+        ) {
+            // Find which partition: the one whose next offset is below the earliest retained.
+            for (&p, s) in &self.states {
+                if let Ok((low, _)) =
+                    self.consumer
+                        .fetch_watermarks(&self.topic, p, Duration::from_secs(5))
+                {
+                    if s.next < low {
+                        return KafkaError::DataLoss {
+                            topic: self.topic.clone(),
+                            partition: p,
+                            expected: s.next,
+                            earliest: low,
+                        };
+                    }
+                }
+            }
+        }
+        KafkaError::Client {
+            brokers: self.brokers.clone(),
+            what: format!("consuming {}", self.topic),
+            source: e,
+        }
+    }
+}
+
+fn accept(
+    states: &mut BTreeMap<i32, PartitionState>,
+    partition: i32,
+    offset: i64,
+    ts: Option<i64>,
+    payload: Option<&[u8]>,
+    sink: &mut dyn RecordSink,
+) {
+    if let Some(s) = states.get_mut(&partition) {
+        s.next = offset + 1;
+    }
+    sink.push(partition, offset, ts, payload);
+}

@@ -1,0 +1,132 @@
+//! The names of the lake's tables: bronze pipelines, their quarantine tables and silver job
+//! targets, by spec name, by path relative to the lake, or by the path's last segment.
+
+use crate::spec::job::JobSpec;
+use crate::spec::PipelineSpec;
+
+/// What produces a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableKind {
+    /// A bronze pipeline's table.
+    Bronze {
+        /// Pipeline name.
+        pipeline: String,
+    },
+    /// A bronze pipeline's quarantine table.
+    Quarantine {
+        /// Pipeline name.
+        pipeline: String,
+    },
+    /// A silver job's target.
+    Silver {
+        /// Job name.
+        job: String,
+    },
+}
+
+/// One table of the lake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRef {
+    /// Its main name (pipeline name, `<pipeline>_quarantine`, or job name).
+    pub name: String,
+    /// Path relative to the lake.
+    pub path: String,
+    /// What produces it.
+    pub kind: TableKind,
+}
+
+/// Every table the spec and the jobs define.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    tables: Vec<TableRef>,
+}
+
+fn last_segment(path: &str) -> &str {
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
+}
+
+impl Catalog {
+    /// The catalog of `spec` and `jobs`.
+    pub fn new(spec: &PipelineSpec, jobs: &[JobSpec]) -> Self {
+        let mut tables = Vec::new();
+        for b in &spec.bronze {
+            tables.push(TableRef {
+                name: b.name.clone(),
+                path: b.table.clone(),
+                kind: TableKind::Bronze {
+                    pipeline: b.name.clone(),
+                },
+            });
+            tables.push(TableRef {
+                name: format!("{}_quarantine", b.name),
+                path: b.quarantine.clone(),
+                kind: TableKind::Quarantine {
+                    pipeline: b.name.clone(),
+                },
+            });
+        }
+        for j in jobs {
+            tables.push(TableRef {
+                name: j.name.clone(),
+                path: j.to.clone(),
+                kind: TableKind::Silver {
+                    job: j.name.clone(),
+                },
+            });
+        }
+        Self { tables }
+    }
+
+    /// Every table.
+    pub fn tables(&self) -> &[TableRef] {
+        &self.tables
+    }
+
+    /// The table a reference names: its name, its path, or its path's last segment.
+    pub fn resolve(&self, reference: &str) -> Option<&TableRef> {
+        let r = reference.trim().trim_end_matches('/');
+        self.tables
+            .iter()
+            .find(|t| t.name == r)
+            .or_else(|| {
+                self.tables
+                    .iter()
+                    .find(|t| t.path.trim_end_matches('/') == r)
+            })
+            .or_else(|| {
+                let mut m = self.tables.iter().filter(|t| last_segment(&t.path) == r);
+                match (m.next(), m.next()) {
+                    (Some(t), None) => Some(t),
+                    _ => None,
+                }
+            })
+    }
+
+    /// Every name a table can be called by in SQL (names and unambiguous last segments).
+    pub fn sql_names(&self) -> Vec<(String, &TableRef)> {
+        let mut out: Vec<(String, &TableRef)> =
+            self.tables.iter().map(|t| (t.name.clone(), t)).collect();
+        for t in &self.tables {
+            let seg = last_segment(&t.path).to_string();
+            if !out.iter().any(|(n, _)| *n == seg) && self.resolve(&seg) == Some(t) {
+                out.push((seg, t));
+            }
+        }
+        out
+    }
+
+    /// All references a user may write, for hints.
+    pub fn all_references(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .tables
+            .iter()
+            .flat_map(|t| [t.name.clone(), t.path.clone()])
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}

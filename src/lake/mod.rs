@@ -1,0 +1,67 @@
+//! Delta Lake access: open or create tables, commit atomically with `txn` actions, list
+//! active files, read tables into Polars, and the zero-copy Polars → Arrow bridge.
+
+pub mod bridge;
+pub mod catalog;
+pub mod changes;
+pub mod read;
+pub mod schema;
+pub mod table;
+
+pub use schema::{Column, TableSchema};
+pub use table::{DeltaTable, Lake};
+
+/// Errors of the lake layer, with the table they concern.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    /// delta-rs failed.
+    #[error("delta table {table}: {what}: {source}")]
+    Delta {
+        /// Table path.
+        table: String,
+        /// What was being done.
+        what: String,
+        /// delta-rs error.
+        source: deltalake::DeltaTableError,
+    },
+    /// The table exists but its schema differs from what the spec produces.
+    #[error("delta table {table}: its schema no longer matches the spec:\n{diff}\n    hint: restore the spec, or move the table away to start a new one")]
+    SchemaMismatch {
+        /// Table path.
+        table: String,
+        /// One line per differing column.
+        diff: String,
+    },
+    /// The table uses a feature lakectl cannot read correctly.
+    #[error("delta table {table}: uses {feature}, which lakectl cannot read correctly")]
+    Unsupported {
+        /// Table path.
+        table: String,
+        /// The feature.
+        feature: String,
+    },
+    /// No table at that path.
+    #[error("no delta table at {table}\n    hint: {hint}")]
+    NotFound {
+        /// Table path.
+        table: String,
+        /// What creates it.
+        hint: String,
+    },
+    /// Converting data between Polars and Arrow failed.
+    #[error("table {table}: converting data: {message}")]
+    Convert {
+        /// Table path.
+        table: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Polars failed while reading.
+    #[error("table {table}: {source}")]
+    Polars {
+        /// Table path.
+        table: String,
+        /// Polars error.
+        source: polars::prelude::PolarsError,
+    },
+}

@@ -1,0 +1,169 @@
+//! Reading Delta tables into Polars: a LazyFrame over the active files of a snapshot, with
+//! partition values taken from the log (not guessed from paths).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use deltalake::DeltaTable;
+use polars::prelude::*;
+
+use super::schema::polars_type;
+use super::table::schema_of;
+use super::LakeError;
+
+/// The Polars schema a table is read with.
+pub fn read_schema(schema: &super::TableSchema) -> Schema {
+    schema
+        .columns
+        .iter()
+        .map(|c| Field::new(c.name.as_str().into(), polars_type(&c.ty)))
+        .collect()
+}
+
+/// An active data file of a table.
+#[derive(Debug, Clone)]
+pub struct DataFile {
+    /// Local path.
+    pub path: PathBuf,
+    /// Path relative to the table root, as in the log (decoded).
+    pub rel: String,
+    /// Partition values.
+    pub partition: BTreeMap<String, Option<String>>,
+    /// Rows, when the log has statistics.
+    pub rows: Option<usize>,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+fn table_name(table: &DeltaTable) -> String {
+    table.table_url().path().to_string()
+}
+
+/// The active files of the loaded snapshot. Refuses features Polars cannot honour.
+pub fn active_files(table: &DeltaTable) -> Result<Vec<DataFile>, LakeError> {
+    let name = table_name(table);
+    let snap = table.snapshot().map_err(|source| LakeError::Delta {
+        table: name.clone(),
+        what: "listing files".into(),
+        source,
+    })?;
+    let cfg = snap.metadata().configuration();
+    if cfg
+        .get("delta.columnMapping.mode")
+        .is_some_and(|m| m != "none")
+    {
+        return Err(LakeError::Unsupported {
+            table: name,
+            feature: "column mapping".into(),
+        });
+    }
+    let root = PathBuf::from(table.table_url().path());
+    let mut out = Vec::new();
+    for f in snap.log_data().iter() {
+        if f.deletion_vector_descriptor().is_some() {
+            return Err(LakeError::Unsupported {
+                table: name,
+                feature: "deletion vectors".into(),
+            });
+        }
+        let rel = f.path();
+        let decoded = percent_decode(&rel);
+        out.push(DataFile {
+            path: root.join(&decoded),
+            rel: decoded,
+            partition: f.partition_values_map().into_iter().collect(),
+            rows: f.num_records(),
+            size: f.size(),
+        });
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// A LazyFrame over the loaded snapshot of `table`, restricted to the files that pass `keep`
+/// (file pruning, e.g. on partition values). Columns are in table order.
+pub fn scan(table: &DeltaTable, keep: &dyn Fn(&DataFile) -> bool) -> Result<LazyFrame, LakeError> {
+    let files: Vec<DataFile> = active_files(table)?
+        .into_iter()
+        .filter(|f| keep(f))
+        .collect();
+    scan_files(table, files)
+}
+
+/// A LazyFrame over the given active files of `table`.
+pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame, LakeError> {
+    let name = table_name(table);
+    let schema = schema_of(table)?;
+    let pl_schema = read_schema(&schema);
+    let order: Vec<Expr> = schema
+        .columns
+        .iter()
+        .map(|c| col(c.name.as_str()))
+        .collect();
+
+    let mut groups: BTreeMap<Vec<(String, Option<String>)>, Vec<PlRefPath>> = BTreeMap::new();
+    for f in files {
+        let key: Vec<_> = f.partition.into_iter().collect();
+        let p = PlRefPath::try_from_pathbuf(f.path).map_err(|source| LakeError::Polars {
+            table: name.clone(),
+            source,
+        })?;
+        groups.entry(key).or_default().push(p);
+    }
+    if groups.is_empty() {
+        return Ok(DataFrame::empty_with_schema(&pl_schema).lazy());
+    }
+    let mut frames = Vec::with_capacity(groups.len());
+    for (values, paths) in groups {
+        let args = ScanArgsParquet {
+            hive_options: HiveOptions {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            allow_missing_columns: true,
+            ..Default::default()
+        };
+        let mut lf = LazyFrame::scan_parquet_files(paths.into(), args).map_err(|source| {
+            LakeError::Polars {
+                table: name.clone(),
+                source,
+            }
+        })?;
+        let parts: HashMap<_, _> = values.into_iter().collect();
+        let lits: Vec<Expr> = schema
+            .partition_by
+            .iter()
+            .map(|p| {
+                let dt = pl_schema
+                    .get(p.as_str())
+                    .cloned()
+                    .unwrap_or(DataType::String);
+                match parts.get(p).cloned().flatten() {
+                    Some(v) => lit(v).cast(dt).alias(p.as_str()),
+                    None => lit(NULL).cast(dt).alias(p.as_str()),
+                }
+            })
+            .collect();
+        if !lits.is_empty() {
+            lf = lf.with_columns(lits);
+        }
+        frames.push(lf.select(order.clone()));
+    }
+    concat(
+        frames,
+        UnionArgs {
+            rechunk: false,
+            parallel: true,
+            ..Default::default()
+        },
+    )
+    .map_err(|source| LakeError::Polars {
+        table: name,
+        source,
+    })
+}

@@ -1,0 +1,187 @@
+//! Table schemas: Polars types ↔ Delta types ↔ Arrow types.
+
+use std::sync::Arc;
+
+use deltalake::arrow::datatypes::{
+    DataType as ArrowType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit as ArrowUnit,
+};
+use deltalake::kernel::{DataType as DeltaType, StructField};
+use polars::prelude::{DataType as PlType, Schema as PlSchema};
+
+/// One column of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Name.
+    pub name: String,
+    /// Delta type.
+    pub ty: DeltaType,
+}
+
+/// Columns and partitioning of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSchema {
+    /// Columns, in order.
+    pub columns: Vec<Column>,
+    /// Partition columns.
+    pub partition_by: Vec<String>,
+}
+
+impl TableSchema {
+    /// From a Polars schema (all columns nullable).
+    pub fn from_polars(schema: &PlSchema, partition_by: &[String]) -> Result<Self, String> {
+        let columns = schema
+            .iter()
+            .map(|(name, dt)| {
+                Ok(Column {
+                    name: name.to_string(),
+                    ty: delta_type(dt).map_err(|e| format!("column `{name}`: {e}"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self {
+            columns,
+            partition_by: partition_by.to_vec(),
+        })
+    }
+
+    /// Delta struct fields (nullable).
+    pub fn fields(&self) -> Vec<StructField> {
+        self.columns
+            .iter()
+            .map(|c| StructField::nullable(c.name.clone(), c.ty.clone()))
+            .collect()
+    }
+
+    /// The Arrow schema data is cast to before writing.
+    pub fn arrow(&self) -> SchemaRef {
+        Arc::new(ArrowSchema::new(
+            self.columns
+                .iter()
+                .map(|c| Field::new(c.name.clone(), arrow_type(&c.ty), true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    /// Describes how `other` (the table's actual schema) differs from this one, or None.
+    pub fn diff(&self, other: &TableSchema) -> Option<String> {
+        let mut lines = Vec::new();
+        for c in &self.columns {
+            match other.columns.iter().find(|o| o.name == c.name) {
+                None => lines.push(format!(
+                    "  - column `{}` ({}) is in the spec but not in the table",
+                    c.name,
+                    type_name(&c.ty)
+                )),
+                Some(o) if o.ty != c.ty => lines.push(format!(
+                    "  - column `{}` is {} in the table but {} in the spec",
+                    c.name,
+                    type_name(&o.ty),
+                    type_name(&c.ty)
+                )),
+                _ => {}
+            }
+        }
+        for o in &other.columns {
+            if !self.columns.iter().any(|c| c.name == o.name) {
+                lines.push(format!(
+                    "  - column `{}` ({}) is in the table but not in the spec",
+                    o.name,
+                    type_name(&o.ty)
+                ));
+            }
+        }
+        if self.partition_by != other.partition_by {
+            lines.push(format!(
+                "  - partitioned by {:?} in the table but {:?} in the spec",
+                other.partition_by, self.partition_by
+            ));
+        }
+        (!lines.is_empty()).then(|| lines.join("\n"))
+    }
+}
+
+/// Short name of a Delta type.
+pub fn type_name(t: &DeltaType) -> String {
+    match t {
+        DeltaType::Primitive(p) => serde_json::to_value(p)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| format!("{p:?}")),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The Delta type that stores a Polars type.
+pub fn delta_type(dt: &PlType) -> Result<DeltaType, String> {
+    Ok(match dt {
+        PlType::Boolean => DeltaType::BOOLEAN,
+        PlType::Int8 | PlType::Int16 | PlType::Int32 | PlType::UInt8 | PlType::UInt16 => {
+            DeltaType::INTEGER
+        }
+        PlType::Int64 | PlType::UInt32 | PlType::UInt64 => DeltaType::LONG,
+        PlType::Float32 => DeltaType::FLOAT,
+        PlType::Float64 => DeltaType::DOUBLE,
+        PlType::String => DeltaType::STRING,
+        PlType::Binary => DeltaType::BINARY,
+        PlType::Date => DeltaType::DATE,
+        PlType::Datetime(_, _) => DeltaType::TIMESTAMP,
+        PlType::Null => DeltaType::STRING,
+        other => {
+            return Err(format!(
+                "type {other} cannot be stored in a Delta table by lakectl"
+            ))
+        }
+    })
+}
+
+/// The Arrow type of a Delta type, as the Delta writer expects it.
+pub fn arrow_type(t: &DeltaType) -> ArrowType {
+    match t {
+        DeltaType::Primitive(p) => {
+            use deltalake::kernel::PrimitiveType as P;
+            match p {
+                P::String => ArrowType::Utf8,
+                P::Long => ArrowType::Int64,
+                P::Integer => ArrowType::Int32,
+                P::Short => ArrowType::Int16,
+                P::Byte => ArrowType::Int8,
+                P::Float => ArrowType::Float32,
+                P::Double => ArrowType::Float64,
+                P::Boolean => ArrowType::Boolean,
+                P::Binary => ArrowType::Binary,
+                P::Date => ArrowType::Date32,
+                P::Timestamp => ArrowType::Timestamp(ArrowUnit::Microsecond, Some("UTC".into())),
+                P::TimestampNtz => ArrowType::Timestamp(ArrowUnit::Microsecond, None),
+                _ => ArrowType::Utf8,
+            }
+        }
+        _ => ArrowType::Utf8,
+    }
+}
+
+/// The Polars type a Delta column is read as.
+pub fn polars_type(t: &DeltaType) -> PlType {
+    use polars::prelude::TimeUnit;
+    match t {
+        DeltaType::Primitive(p) => {
+            use deltalake::kernel::PrimitiveType as P;
+            match p {
+                P::String => PlType::String,
+                P::Long => PlType::Int64,
+                P::Integer => PlType::Int32,
+                P::Short | P::Byte => PlType::Int32,
+                P::Float => PlType::Float32,
+                P::Double => PlType::Float64,
+                P::Boolean => PlType::Boolean,
+                P::Binary => PlType::Binary,
+                P::Date => PlType::Date,
+                P::Timestamp => {
+                    PlType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))
+                }
+                P::TimestampNtz => PlType::Datetime(TimeUnit::Microseconds, None),
+                _ => PlType::String,
+            }
+        }
+        _ => PlType::String,
+    }
+}

@@ -1,0 +1,294 @@
+//! Opening, creating and committing to Delta tables.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use deltalake::arrow::array::RecordBatch;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::DeltaTableBuilder;
+use futures::TryStreamExt;
+use serde_json::Value;
+
+pub use deltalake::DeltaTable;
+
+use super::schema::{Column, TableSchema};
+use super::LakeError;
+
+/// Handle on a table folder of the lake.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: PathBuf,
+}
+
+impl Lake {
+    /// The lake at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Absolute folder of a table given relative to the lake.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        let p = self.root.join(rel);
+        std::path::absolute(&p).unwrap_or(p)
+    }
+
+    /// The lake root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+fn delta_err(path: &Path, what: &str) -> impl Fn(deltalake::DeltaTableError) -> LakeError {
+    let table = path.display().to_string();
+    let what = what.to_string();
+    move |source| LakeError::Delta {
+        table: table.clone(),
+        what: what.clone(),
+        source,
+    }
+}
+
+fn table_url(path: &Path) -> Result<url::Url, LakeError> {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    url::Url::from_directory_path(&abs).map_err(|_| LakeError::Convert {
+        table: path.display().to_string(),
+        message: "not a valid table path".into(),
+    })
+}
+
+/// True if `path` holds a Delta table.
+pub fn exists(path: &Path) -> bool {
+    path.join("_delta_log").is_dir()
+}
+
+/// Opens the table at `path` at its latest version, or None if there is none.
+pub async fn open(path: &Path) -> Result<Option<DeltaTable>, LakeError> {
+    if !exists(path) {
+        return Ok(None);
+    }
+    let t = DeltaTableBuilder::from_url(table_url(path)?)
+        .map_err(delta_err(path, "opening"))?
+        .load()
+        .await
+        .map_err(delta_err(path, "opening"))?;
+    Ok(Some(t))
+}
+
+/// Opens the table at `path` at `version` (time travel).
+pub async fn open_version(path: &Path, version: u64) -> Result<DeltaTable, LakeError> {
+    if !exists(path) {
+        return Err(LakeError::NotFound {
+            table: path.display().to_string(),
+            hint: "check the table name with `lakectl query \".tables\"`".into(),
+        });
+    }
+    DeltaTableBuilder::from_url(table_url(path)?)
+        .map_err(delta_err(path, "opening"))?
+        .with_version(version)
+        .load()
+        .await
+        .map_err(delta_err(path, &format!("opening version {version}")))
+}
+
+/// The schema of an open table.
+pub fn schema_of(table: &DeltaTable) -> Result<TableSchema, LakeError> {
+    let path = table.table_url().to_string();
+    let snap = table
+        .snapshot()
+        .map_err(delta_err(Path::new(&path), "reading the schema"))?;
+    let schema = snap.schema();
+    let columns = schema
+        .fields()
+        .map(|f| Column {
+            name: f.name().to_string(),
+            ty: f.data_type().clone(),
+        })
+        .collect();
+    let partition_by = snap.metadata().partition_columns().to_vec();
+    Ok(TableSchema {
+        columns,
+        partition_by,
+    })
+}
+
+/// Opens the table at `path`, creating it with `schema` if missing. An existing table whose
+/// schema differs is an error listing the differences.
+pub async fn open_or_create(
+    path: &Path,
+    schema: &TableSchema,
+    name: &str,
+) -> Result<DeltaTable, LakeError> {
+    let table = match open(path).await? {
+        Some(t) => t,
+        None => {
+            std::fs::create_dir_all(path).map_err(|e| LakeError::Convert {
+                table: path.display().to_string(),
+                message: format!("cannot create the folder: {e}"),
+            })?;
+            let loc = table_url(path)?.to_string();
+            CreateBuilder::new()
+                .with_location(loc)
+                .with_table_name(name)
+                .with_columns(schema.fields())
+                .with_partition_columns(schema.partition_by.clone())
+                // Another worker may create it at the same moment: keep theirs.
+                .with_save_mode(SaveMode::Ignore)
+                .await
+                .map_err(delta_err(path, "creating"))?;
+            open(path).await?.ok_or_else(|| LakeError::NotFound {
+                table: path.display().to_string(),
+                hint: "it was just created; is the folder writable?".into(),
+            })?
+        }
+    };
+    let actual = schema_of(&table)?;
+    if let Some(diff) = schema.diff(&actual) {
+        return Err(LakeError::SchemaMismatch {
+            table: path.display().to_string(),
+            diff,
+        });
+    }
+    Ok(table)
+}
+
+/// The version last recorded for `app_id` by a `txn` action, if any.
+pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, LakeError> {
+    let path = table.table_url().to_string();
+    let snap = table
+        .snapshot()
+        .map_err(delta_err(Path::new(&path), "reading transactions"))?;
+    snap.transaction_version(table.log_store().as_ref(), app_id)
+        .await
+        .map_err(delta_err(Path::new(&path), "reading transactions"))
+}
+
+/// The newest commit's `commitInfo` entry `key` among the last `limit` commits.
+pub async fn latest_commit_value(
+    table: &DeltaTable,
+    key: &str,
+    limit: usize,
+) -> Result<Option<Value>, LakeError> {
+    let path = table.table_url().to_string();
+    let infos: Vec<_> = table
+        .history(Some(limit))
+        .try_collect()
+        .await
+        .map_err(delta_err(Path::new(&path), "reading history"))?;
+    Ok(infos.into_iter().find_map(|ci| ci.info.get(key).cloned()))
+}
+
+/// Writes `batches` as Parquet files (one per partition value) and returns their add
+/// actions, not yet committed.
+pub async fn write_files(
+    table: &DeltaTable,
+    batches: Vec<RecordBatch>,
+) -> Result<Vec<Action>, LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    if !batches.iter().any(|b| b.num_rows() > 0) {
+        return Ok(Vec::new());
+    }
+    let mut writer =
+        RecordBatchWriter::for_table(table).map_err(delta_err(&path, "preparing the writer"))?;
+    for b in batches {
+        if b.num_rows() > 0 {
+            writer
+                .write(b)
+                .await
+                .map_err(delta_err(&path, "writing parquet"))?;
+        }
+    }
+    let adds = writer
+        .flush()
+        .await
+        .map_err(delta_err(&path, "writing parquet"))?;
+    Ok(adds.into_iter().map(Action::Add).collect())
+}
+
+/// The operation recorded for an append.
+pub fn append_operation(table: &DeltaTable) -> Result<DeltaOperation, LakeError> {
+    let partition_by = schema_of(table)?.partition_by;
+    Ok(DeltaOperation::Write {
+        mode: SaveMode::Append,
+        partition_by: (!partition_by.is_empty()).then_some(partition_by),
+        predicate: None,
+    })
+}
+
+/// Writes `batches` and commits them in ONE Delta commit together with `txns` and
+/// `metadata` (in commitInfo). Returns the new version.
+pub async fn append(
+    table: &mut DeltaTable,
+    batches: Vec<RecordBatch>,
+    txns: Vec<Transaction>,
+    metadata: HashMap<String, Value>,
+) -> Result<u64, LakeError> {
+    let actions = write_files(table, batches).await?;
+    let op = append_operation(table)?;
+    commit(table, actions, txns, metadata, op).await
+}
+
+/// Commits `actions` plus `txns` atomically, with `metadata` in commitInfo.
+pub async fn commit(
+    table: &mut DeltaTable,
+    actions: Vec<Action>,
+    txns: Vec<Transaction>,
+    metadata: HashMap<String, Value>,
+    op: DeltaOperation,
+) -> Result<u64, LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    let props = CommitProperties::default()
+        .with_metadata(metadata)
+        .with_application_transactions(txns)
+        .with_create_checkpoint(true);
+    let snapshot = table.snapshot().map_err(delta_err(&path, "committing"))?;
+    let finalized = CommitBuilder::from(props)
+        .with_actions(actions)
+        .build(Some(snapshot), table.log_store(), op)
+        .await
+        .map_err(delta_err(&path, "committing"))?;
+    let version = finalized.version();
+    table
+        .update_state()
+        .await
+        .map_err(delta_err(&path, "refreshing after commit"))?;
+    Ok(version)
+}
+
+/// Refreshes `table` to the latest version.
+pub async fn refresh(table: &mut DeltaTable) -> Result<(), LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    table
+        .update_state()
+        .await
+        .map_err(delta_err(&path, "refreshing"))
+}
+
+/// Remove actions (dataChange = true) for the active files whose log path (decoded) is in `paths`.
+pub fn remove_actions(
+    table: &DeltaTable,
+    paths: &std::collections::BTreeSet<String>,
+) -> Result<Vec<Action>, LakeError> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let path = PathBuf::from(table.table_url().path());
+    let snap = table
+        .snapshot()
+        .map_err(delta_err(&path, "listing files"))?;
+    Ok(snap
+        .log_data()
+        .iter()
+        .filter(|f| {
+            paths.contains(
+                percent_encoding::percent_decode_str(&f.path())
+                    .decode_utf8_lossy()
+                    .as_ref(),
+            )
+        })
+        .map(|f| Action::Remove(f.remove_action(true)))
+        .collect())
+}

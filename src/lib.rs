@@ -1,0 +1,15 @@
+//! lakectl: a real-time sales lakehouse in one binary.
+//!
+//! Modules follow the pipeline stages: [`spec`] (YAML → validated types), [`kafka`],
+//! [`produce`] (the simulator), [`bronze`] (Kafka → Delta, exactly once), [`silver`] (declarative jobs), [`lake`] (Delta
+//! access and the Polars ↔ Arrow bridge), and [`cli`] (one module per subcommand).
+
+pub mod bronze;
+pub mod cli;
+pub mod kafka;
+pub mod lake;
+pub mod produce;
+pub mod query;
+pub mod shutdown;
+pub mod silver;
+pub mod spec;

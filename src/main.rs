@@ -1,0 +1,91 @@
+//! The `lakectl` binary: parse the command line, set up tracing, dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use lakectl::cli::{self, Cli, Command, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.as_path();
+    match &cli.command {
+        Command::Validate(a) => cli::validate::run(config, a)?,
+        Command::Topic(c) => cli::topic::run(config, c).await?,
+        Command::Produce(a) => cli::produce::run(config, a, lakectl::shutdown::install()).await?,
+        Command::Run(a) => cli::run::run(config, a, lakectl::shutdown::install()).await?,
+        Command::Plan(a) => cli::plan::run(config, a).await?,
+        Command::Query(a) => cli::query::run(config, a).await?,
+    }
+    Ok(())
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("lakectl=info,librdkafka=warn,warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(cli::stderr_is_tty())
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Documented exit codes (see `lakectl --help`).
+fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if cause.is::<lakectl::spec::SpecError>() {
+            return 3;
+        }
+        if cause.is::<lakectl::kafka::KafkaError>() {
+            return 4;
+        }
+        if cause.is::<lakectl::lake::LakeError>() {
+            return 5;
+        }
+        if let Some(lakectl::query::QueryError::Lake(_)) =
+            cause.downcast_ref::<lakectl::query::QueryError>()
+        {
+            return 5;
+        }
+        if let Some(s) = cause.downcast_ref::<lakectl::silver::SilverError>() {
+            return match s {
+                lakectl::silver::SilverError::Lake { .. }
+                | lakectl::silver::SilverError::NoSource { .. } => 5,
+                _ => 1,
+            };
+        }
+        if let Some(b) = cause.downcast_ref::<lakectl::bronze::BronzeError>() {
+            return match b {
+                lakectl::bronze::BronzeError::Kafka { .. } => 4,
+                lakectl::bronze::BronzeError::Lake { .. } => 5,
+                _ => 1,
+            };
+        }
+    }
+    1
+}

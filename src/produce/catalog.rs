@@ -1,0 +1,88 @@
+//! The simulated shop: clients and products, as in the seeds.
+
+/// A client of the shop.
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    /// Id.
+    pub id: i64,
+    /// Full name.
+    pub nom: &'static str,
+    /// Country.
+    pub pays: &'static str,
+    /// `Business` or `Consumer`.
+    pub segment: &'static str,
+}
+
+/// A product of the catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct Product {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub nom: &'static str,
+    /// Category.
+    pub categorie: &'static str,
+    /// Unit price in euros.
+    pub prix: f64,
+}
+
+const fn c(id: i64, nom: &'static str, pays: &'static str, segment: &'static str) -> Client {
+    Client {
+        id,
+        nom,
+        pays,
+        segment,
+    }
+}
+
+const fn p(id: i64, nom: &'static str, categorie: &'static str, prix: f64) -> Product {
+    Product {
+        id,
+        nom,
+        categorie,
+        prix,
+    }
+}
+
+/// The clients.
+pub const CLIENTS: &[Client] = &[
+    c(1, "Jean Dupont", "France", "Consumer"),
+    c(2, "Maria Garcia", "Espagne", "Business"),
+    c(3, "Hans Müller", "Allemagne", "Business"),
+    c(4, "Sophie Martin", "France", "Consumer"),
+    c(5, "Luca Rossi", "Italie", "Consumer"),
+    c(6, "Emma Janssens", "Belgique", "Business"),
+    c(7, "Pierre Lefèvre", "France", "Business"),
+    c(8, "Ana Souza", "Portugal", "Consumer"),
+    c(9, "Lukas Schmidt", "Allemagne", "Consumer"),
+    c(10, "Giulia Bianchi", "Italie", "Business"),
+    c(11, "Camille Bernard", "France", "Consumer"),
+    c(12, "Javier López", "Espagne", "Consumer"),
+    c(13, "Sanne de Vries", "Pays-Bas", "Business"),
+    c(14, "Marc Dubois", "Suisse", "Business"),
+    c(15, "Chloé Petit", "France", "Consumer"),
+    c(16, "Jan Kowalski", "Pologne", "Consumer"),
+    c(17, "Claire Moreau", "Belgique", "Consumer"),
+    c(18, "Thomas Weber", "Autriche", "Business"),
+    c(19, "Inès Fontaine", "France", "Business"),
+    c(20, "Paolo Ricci", "Italie", "Consumer"),
+];
+
+/// The products.
+pub const PRODUCTS: &[Product] = &[
+    p(101, "Ordinateur portable", "Informatique", 899.99),
+    p(102, "Souris sans fil", "Accessoires", 24.90),
+    p(103, "Clavier mécanique", "Accessoires", 89.50),
+    p(104, "Écran 27 pouces", "Informatique", 279.00),
+    p(105, "Casque audio", "Audio", 129.99),
+    p(106, "Smartphone", "Téléphonie", 649.00),
+    p(107, "Tablette", "Informatique", 399.00),
+    p(108, "Imprimante laser", "Bureautique", 189.90),
+    p(109, "Disque SSD 1 To", "Stockage", 94.99),
+    p(110, "Webcam HD", "Accessoires", 59.90),
+    p(111, "Enceinte Bluetooth", "Audio", 79.00),
+    p(112, "Chargeur USB-C", "Téléphonie", 19.99),
+    p(113, "Station d'accueil", "Accessoires", 149.00),
+    p(114, "Clé USB 128 Go", "Stockage", 14.90),
+    p(115, "Fauteuil de bureau", "Bureautique", 239.00),
+];

@@ -1,0 +1,235 @@
+//! The sales simulator behind `lakectl produce`: a reproducible stream of sales in the seed
+//! schema, with optional late events and malformed records for testing.
+
+pub mod catalog;
+
+use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use catalog::{CLIENTS, PRODUCTS};
+
+/// What kind of record was generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A well-formed, on-time sale.
+    Valid,
+    /// A well-formed sale whose event time is hours old (beyond any usual watermark).
+    Late,
+    /// A record that is not valid JSON or does not fit the schema.
+    Malformed,
+}
+
+/// Generator settings.
+#[derive(Debug, Clone)]
+pub struct GeneratorOptions {
+    /// RNG seed; None = from entropy.
+    pub seed: Option<u64>,
+    /// Fraction of late events.
+    pub late_fraction: f64,
+    /// Fraction of malformed records.
+    pub malformed_fraction: f64,
+    /// First vente_id.
+    pub first_id: i64,
+}
+
+/// One sale, in the seed schema.
+#[derive(Debug, Serialize)]
+pub struct Sale<'a> {
+    /// Sale id.
+    pub vente_id: i64,
+    /// Client id.
+    pub client_id: i64,
+    /// Product id.
+    pub produit_id: i64,
+    /// Event time, RFC 3339 UTC.
+    pub timestamp: String,
+    /// Quantity.
+    pub quantite: i32,
+    /// Amount = quantity × unit price.
+    pub montant: f64,
+    /// Client name.
+    pub client_nom: &'a str,
+    /// Product name.
+    pub produit_nom: &'a str,
+    /// Product category.
+    pub categorie: &'a str,
+    /// Country.
+    pub pays: &'a str,
+    /// Business or Consumer.
+    pub segment: &'a str,
+}
+
+/// Generates sales.
+pub struct SaleGenerator {
+    rng: SmallRng,
+    next_id: i64,
+    opts: GeneratorOptions,
+}
+
+impl SaleGenerator {
+    /// A generator; the same seed gives the same stream.
+    pub fn new(opts: GeneratorOptions) -> Self {
+        let rng = match opts.seed {
+            Some(s) => SmallRng::seed_from_u64(s),
+            None => SmallRng::from_rng(&mut rand::rng()),
+        };
+        Self {
+            rng,
+            next_id: opts.first_id,
+            opts,
+        }
+    }
+
+    /// Writes the next record (event time `now`, or hours before it for a late event) into
+    /// `out` (cleared first). Returns its kind and the partitioning key (the client id).
+    pub fn next_into(&mut self, now: DateTime<Utc>, out: &mut Vec<u8>) -> (RecordKind, i64) {
+        out.clear();
+        let client = CLIENTS[self.rng.random_range(0..CLIENTS.len())];
+        let product = PRODUCTS[self.rng.random_range(0..PRODUCTS.len())];
+        let quantite: i32 = self.rng.random_range(1..=5);
+        let roll: f64 = self.rng.random();
+        let kind = if roll < self.opts.malformed_fraction {
+            RecordKind::Malformed
+        } else if roll < self.opts.malformed_fraction + self.opts.late_fraction {
+            RecordKind::Late
+        } else {
+            RecordKind::Valid
+        };
+        let ts = match kind {
+            RecordKind::Late => {
+                now - ChronoDuration::seconds(self.rng.random_range(3600..3 * 3600))
+            }
+            _ => now,
+        };
+        let sale = Sale {
+            vente_id: self.next_id,
+            client_id: client.id,
+            produit_id: product.id,
+            timestamp: ts.to_rfc3339_opts(SecondsFormat::Millis, true),
+            quantite,
+            montant: (quantite as f64 * product.prix * 100.0).round() / 100.0,
+            client_nom: client.nom,
+            produit_nom: product.nom,
+            categorie: product.categorie,
+            pays: client.pays,
+            segment: client.segment,
+        };
+        self.next_id += 1;
+        // Serializing a plain struct into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &sale);
+        if kind == RecordKind::Malformed {
+            self.corrupt(out, &sale);
+        }
+        (kind, client.id)
+    }
+
+    fn corrupt(&mut self, out: &mut Vec<u8>, sale: &Sale<'_>) {
+        match self.rng.random_range(0..4) {
+            // Truncated JSON.
+            0 => out.truncate(out.len() / 2),
+            // Wrong type.
+            1 => {
+                out.clear();
+                let text = String::from_utf8_lossy(&serde_json::to_vec(sale).unwrap_or_default())
+                    .replace(
+                        &format!("\"quantite\":{}", sale.quantite),
+                        "\"quantite\":\"beaucoup\"",
+                    );
+                out.extend_from_slice(text.as_bytes());
+            }
+            // Missing event time.
+            2 => {
+                out.clear();
+                let text = String::from_utf8_lossy(&serde_json::to_vec(sale).unwrap_or_default())
+                    .replace(&format!("\"timestamp\":\"{}\",", sale.timestamp), "");
+                out.extend_from_slice(text.as_bytes());
+            }
+            // Not JSON at all.
+            _ => {
+                out.clear();
+                out.extend_from_slice(format!("vente {} ???", sale.vente_id).as_bytes());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gen(seed: u64, late: f64, bad: f64) -> SaleGenerator {
+        SaleGenerator::new(GeneratorOptions {
+            seed: Some(seed),
+            late_fraction: late,
+            malformed_fraction: bad,
+            first_id: 1,
+        })
+    }
+
+    #[test]
+    fn same_seed_same_stream() {
+        let now = Utc::now();
+        let (mut a, mut b) = (gen(7, 0.1, 0.1), gen(7, 0.1, 0.1));
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for _ in 0..100 {
+            a.next_into(now, &mut x);
+            b.next_into(now, &mut y);
+            assert_eq!(x, y);
+        }
+    }
+
+    #[test]
+    fn valid_records_have_the_seed_schema() {
+        let mut g = gen(1, 0.0, 0.0);
+        let mut buf = Vec::new();
+        let (kind, _) = g.next_into(Utc::now(), &mut buf);
+        assert_eq!(kind, RecordKind::Valid);
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        for k in [
+            "vente_id",
+            "client_id",
+            "produit_id",
+            "timestamp",
+            "quantite",
+            "montant",
+            "client_nom",
+            "produit_nom",
+            "categorie",
+            "pays",
+            "segment",
+        ] {
+            assert!(v.get(k).is_some(), "missing {k}");
+        }
+        let q = v["quantite"].as_f64().unwrap();
+        let prix = PRODUCTS
+            .iter()
+            .find(|p| p.id == v["produit_id"].as_i64().unwrap())
+            .unwrap()
+            .prix;
+        assert!((v["montant"].as_f64().unwrap() - q * prix).abs() < 0.01);
+    }
+
+    #[test]
+    fn fractions_are_honoured() {
+        let mut g = gen(3, 0.2, 0.1);
+        let mut buf = Vec::new();
+        let (mut late, mut bad) = (0, 0);
+        for _ in 0..10_000 {
+            match g.next_into(Utc::now(), &mut buf).0 {
+                RecordKind::Late => late += 1,
+                RecordKind::Malformed => {
+                    bad += 1;
+                    let ok = serde_json::from_slice::<serde_json::Value>(&buf)
+                        .ok()
+                        .filter(|v| v["quantite"].is_i64() && v["timestamp"].is_string());
+                    assert!(ok.is_none(), "a malformed record must not be a valid sale");
+                }
+                RecordKind::Valid => {}
+            }
+        }
+        assert!((1800..2200).contains(&late), "{late}");
+        assert!((800..1200).contains(&bad), "{bad}");
+    }
+}

@@ -1,0 +1,58 @@
+//! Silver: declarative jobs (`jobs/*.yaml`) turned into Polars plans over the bronze (or
+//! another silver) table, checked against the source schemas before anything runs, run on
+//! Polars' streaming engine, and committed atomically with the source version they read.
+
+pub mod check;
+pub mod plan;
+pub mod run;
+
+pub use check::{check_jobs, load_and_check, CheckedJobs};
+pub use run::{run_job, JobReport, JobStatus, RunOptions};
+
+/// Errors of a silver job, naming the job.
+#[derive(Debug, thiserror::Error)]
+pub enum SilverError {
+    /// The lake failed.
+    #[error("job {job}: {source}")]
+    Lake {
+        /// Job name.
+        job: String,
+        /// The error.
+        source: crate::lake::LakeError,
+    },
+    /// Polars failed while computing.
+    #[error("job {job}: {message}")]
+    Compute {
+        /// Job name.
+        job: String,
+        /// What failed.
+        message: String,
+    },
+    /// An expectation with `on_violation: fail` failed; nothing was committed.
+    #[error("job {job}: expectation `{expectation}` failed on {rows} row(s) ({check}); nothing was committed")]
+    Expectation {
+        /// Job name.
+        job: String,
+        /// Expectation name.
+        expectation: String,
+        /// The check.
+        check: String,
+        /// Violating rows.
+        rows: usize,
+    },
+    /// The source table does not exist yet.
+    #[error("job {job}: source table {table} does not exist yet\n    hint: {hint}")]
+    NoSource {
+        /// Job name.
+        job: String,
+        /// Table.
+        table: String,
+        /// What creates it.
+        hint: String,
+    },
+}
+
+/// The `txn` appId of a job.
+pub fn app_id(job: &str) -> String {
+    format!("lakectl/job/{job}")
+}

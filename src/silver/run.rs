@@ -1,0 +1,543 @@
+//! Running a job: scan the source snapshot (only the changed partitions when incremental),
+//! compute on Polars' streaming engine, enforce expectations, and make ONE Delta commit to
+//! the target: the new files, the removal of the files they replace, and a `txn` recording
+//! the source version read. A crash before the commit leaves the previous version intact.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use deltalake::kernel::Transaction;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use polars::prelude::*;
+use tokio::task::block_in_place;
+
+use super::check::CheckedJobs;
+use super::plan::build;
+use super::{app_id, SilverError};
+use crate::lake::changes::{self, PartitionKey};
+use crate::lake::read::{active_files, scan_files, DataFile};
+use crate::lake::{bridge, table, DeltaTable, Lake, TableSchema};
+use crate::spec::job::{JobQuery, JobSpec, OnViolation, WriteMode};
+use crate::spec::PipelineSpec;
+
+/// How to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Recompute everything, whatever changed.
+    pub full_refresh: bool,
+    /// Compute and report, but commit nothing.
+    pub dry_run: bool,
+}
+
+/// What was (or would be) recomputed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole source.
+    Full(&'static str),
+    /// Only these source partitions.
+    Partitions(BTreeSet<PartitionKey>),
+    /// Only files added since the last run (append).
+    NewFiles(usize),
+}
+
+/// Outcome of a job run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    /// The source has not changed since the last run.
+    UpToDate,
+    /// The source changed, but no data the job reads.
+    NoDataChange,
+    /// A new target version.
+    Committed(u64),
+    /// Dry run: nothing written.
+    DryRun,
+}
+
+/// Result of one expectation.
+#[derive(Debug, Clone)]
+pub struct ExpectationResult {
+    /// Name.
+    pub name: String,
+    /// Violating rows.
+    pub violations: usize,
+    /// What was done about them.
+    pub action: OnViolation,
+}
+
+/// What a job run did.
+#[derive(Debug, Clone)]
+pub struct JobReport {
+    /// Job name.
+    pub job: String,
+    /// Outcome.
+    pub status: JobStatus,
+    /// Source version read.
+    pub source_version: u64,
+    /// What was recomputed.
+    pub scope: Option<Scope>,
+    /// Source rows read (from file statistics).
+    pub rows_read: u64,
+    /// Rows written.
+    pub rows_written: u64,
+    /// Expectation results.
+    pub expectations: Vec<ExpectationResult>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+impl JobReport {
+    /// One human line.
+    pub fn line(&self) -> String {
+        let status = match &self.status {
+            JobStatus::UpToDate => "up to date".to_string(),
+            JobStatus::NoDataChange => "up to date (no data change in the source)".to_string(),
+            JobStatus::Committed(v) => format!("committed version {v}"),
+            JobStatus::DryRun => "dry run".to_string(),
+        };
+        let scope = match &self.scope {
+            None => String::new(),
+            Some(Scope::Full(why)) => format!(", recomputed everything ({why})"),
+            Some(Scope::Partitions(p)) => {
+                format!(", recomputed {} partition(s): {}", p.len(), fmt_keys(p))
+            }
+            Some(Scope::NewFiles(n)) => format!(", appended from {n} new file(s)"),
+        };
+        let exp: Vec<String> = self
+            .expectations
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.name,
+                    if e.violations == 0 {
+                        "ok".to_string()
+                    } else {
+                        format!("{} violation(s), {:?}", e.violations, e.action).to_lowercase()
+                    }
+                )
+            })
+            .collect();
+        format!(
+            "{}: {status}{scope}; source version {}, {} rows read, {} rows written{}; {:.2}s",
+            self.job,
+            self.source_version,
+            self.rows_read,
+            self.rows_written,
+            if exp.is_empty() {
+                String::new()
+            } else {
+                format!("; expectations [{}]", exp.join(", "))
+            },
+            self.duration.as_secs_f64()
+        )
+    }
+}
+
+fn fmt_keys(keys: &BTreeSet<PartitionKey>) -> String {
+    let v: Vec<String> = keys
+        .iter()
+        .take(5)
+        .map(|k| {
+            k.iter()
+                .map(|x| x.clone().unwrap_or_else(|| "null".into()))
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect();
+    if keys.len() > 5 {
+        format!("{} …", v.join(", "))
+    } else {
+        v.join(", ")
+    }
+}
+
+struct Source {
+    table: DeltaTable,
+    schema: TableSchema,
+    version: u64,
+}
+
+async fn open_source(
+    spec: &PipelineSpec,
+    checked: &CheckedJobs,
+    job: &JobSpec,
+    reference: &str,
+) -> Result<Source, SilverError> {
+    let lake = Lake::new(&spec.lake);
+    let lake_err = |source| SilverError::Lake {
+        job: job.name.clone(),
+        source,
+    };
+    let t = checked
+        .catalog
+        .resolve(reference)
+        .ok_or_else(|| SilverError::Compute {
+            job: job.name.clone(),
+            message: format!("unknown table {reference}"),
+        })?;
+    let path = lake.path(&t.path);
+    let table =
+        table::open(&path)
+            .await
+            .map_err(lake_err)?
+            .ok_or_else(|| SilverError::NoSource {
+                job: job.name.clone(),
+                table: t.path.clone(),
+                hint: match &t.kind {
+                    crate::lake::catalog::TableKind::Silver { job } => {
+                        format!("run `lakectl run {job}` first")
+                    }
+                    _ => "run `lakectl run bronze` first".into(),
+                },
+            })?;
+    let schema = table::schema_of(&table).map_err(lake_err)?;
+    let version = table.version().unwrap_or(0);
+    Ok(Source {
+        table,
+        schema,
+        version,
+    })
+}
+
+/// Decides what a run recomputes, or None when it is up to date.
+async fn decide_scope(
+    job: &JobSpec,
+    src: &Source,
+    last: Option<i64>,
+    opts: &RunOptions,
+) -> Option<Scope> {
+    if !opts.full_refresh && last == Some(src.version as i64) {
+        return None;
+    }
+    let Some(last) = last.filter(|_| !opts.full_refresh) else {
+        return Some(Scope::Full(if opts.full_refresh {
+            "--full-refresh"
+        } else {
+            "first run"
+        }));
+    };
+    if matches!(job.query, JobQuery::Sql(_)) {
+        return Some(Scope::Full("sql jobs recompute fully"));
+    }
+    let root = std::path::PathBuf::from(src.table.table_url().path());
+    match job.mode {
+        WriteMode::Overwrite => Some(Scope::Full("mode overwrite")),
+        WriteMode::ReplacePartitions => {
+            if !job
+                .partition_by
+                .iter()
+                .all(|p| src.schema.partition_by.contains(p))
+            {
+                return Some(Scope::Full(
+                    "the source is not partitioned by the job's partition columns",
+                ));
+            }
+            match changes::between(&root, (last + 1) as u64, src.version, &job.partition_by) {
+                Some(c) => Some(Scope::Partitions(c.partitions)),
+                None => Some(Scope::Full(
+                    "the source log since the last run is unavailable or changed the schema",
+                )),
+            }
+        }
+        WriteMode::Append => match changes::between(&root, (last + 1) as u64, src.version, &[]) {
+            Some(c) => Some(Scope::NewFiles(c.added_files.len())),
+            None => Some(Scope::Full(
+                "the source log since the last run is unavailable",
+            )),
+        },
+    }
+}
+
+fn partition_key(f: &DataFile, cols: &[String]) -> PartitionKey {
+    cols.iter()
+        .map(|c| f.partition.get(c).cloned().flatten())
+        .collect()
+}
+
+/// The plan a run would execute, with its scope: for `lakectl plan`.
+pub async fn plan_job(
+    spec: &PipelineSpec,
+    checked: &CheckedJobs,
+    job: &JobSpec,
+    opts: &RunOptions,
+) -> Result<(String, Option<Scope>, u64), SilverError> {
+    let (lf, scope, version, _) = prepare(spec, checked, job, opts).await?;
+    let plan = match lf {
+        Some(lf) => lf
+            .describe_optimized_plan()
+            .map_err(|e| SilverError::Compute {
+                job: job.name.clone(),
+                message: e.to_string(),
+            })?,
+        None => "(nothing to compute: up to date)".into(),
+    };
+    Ok((plan, scope, version))
+}
+
+type Prepared = (Option<LazyFrame>, Option<Scope>, u64, u64);
+
+async fn prepare(
+    spec: &PipelineSpec,
+    checked: &CheckedJobs,
+    job: &JobSpec,
+    opts: &RunOptions,
+) -> Result<Prepared, SilverError> {
+    let lake = Lake::new(&spec.lake);
+    let lake_err = |source| SilverError::Lake {
+        job: job.name.clone(),
+        source,
+    };
+    let compute_err = |e: PolarsError| SilverError::Compute {
+        job: job.name.clone(),
+        message: e.to_string(),
+    };
+    let target = table::open(&lake.path(&job.to)).await.map_err(lake_err)?;
+    let last = match &target {
+        Some(t) => table::txn_version(t, &app_id(&job.name))
+            .await
+            .map_err(lake_err)?,
+        None => None,
+    };
+    match &job.query {
+        JobQuery::Sql(sql) => {
+            // Every table the query names, at its latest version.
+            let mut tables = Vec::new();
+            let mut version = 0;
+            let mut rows = 0;
+            for name in
+                polars::sql::extract_table_identifiers(sql, false, true).map_err(compute_err)?
+            {
+                let src = open_source(spec, checked, job, &name).await?;
+                version = version.max(src.version);
+                let files = active_files(&src.table).map_err(lake_err)?;
+                rows += files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
+                tables.push((name, scan_files(&src.table, files).map_err(lake_err)?));
+            }
+            let fingerprint = version;
+            if !opts.full_refresh && last == Some(fingerprint as i64) {
+                return Ok((None, None, fingerprint, 0));
+            }
+            let lf = build(job, None, &tables).map_err(compute_err)?;
+            Ok((
+                Some(lf),
+                Some(Scope::Full(if last.is_none() {
+                    "first run"
+                } else {
+                    "sql jobs recompute fully"
+                })),
+                fingerprint,
+                rows,
+            ))
+        }
+        JobQuery::Structured { .. } => {
+            let from = job.from.as_deref().unwrap_or_default();
+            let src = open_source(spec, checked, job, from).await?;
+            let Some(scope) = decide_scope(job, &src, last, opts).await else {
+                return Ok((None, None, src.version, 0));
+            };
+            let files = active_files(&src.table).map_err(lake_err)?;
+            let files: Vec<DataFile> = match &scope {
+                Scope::Full(_) => files,
+                Scope::Partitions(keys) => files
+                    .into_iter()
+                    .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
+                    .collect(),
+                Scope::NewFiles(_) => {
+                    let root = std::path::PathBuf::from(src.table.table_url().path());
+                    let added: BTreeSet<String> =
+                        changes::between(&root, (last.unwrap_or(-1) + 1) as u64, src.version, &[])
+                            .map(|c| c.added_files.into_iter().collect())
+                            .unwrap_or_default();
+                    files
+                        .into_iter()
+                        .filter(|f| added.contains(&f.rel))
+                        .collect()
+                }
+            };
+            let rows = files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
+            let lf = scan_files(&src.table, files).map_err(lake_err)?;
+            let lf = build(job, Some(lf), &[]).map_err(compute_err)?;
+            Ok((Some(lf), Some(scope), src.version, rows))
+        }
+    }
+}
+
+/// Runs one job.
+pub async fn run_job(
+    spec: &PipelineSpec,
+    checked: &CheckedJobs,
+    job: &JobSpec,
+    opts: &RunOptions,
+) -> Result<JobReport, SilverError> {
+    let started = Instant::now();
+    let lake = Lake::new(&spec.lake);
+    let lake_err = |source| SilverError::Lake {
+        job: job.name.clone(),
+        source,
+    };
+    let compute_err = |e: PolarsError| SilverError::Compute {
+        job: job.name.clone(),
+        message: e.to_string(),
+    };
+    let (lf, scope, source_version, rows_read) = prepare(spec, checked, job, opts).await?;
+    let mut report = JobReport {
+        job: job.name.clone(),
+        status: JobStatus::UpToDate,
+        source_version,
+        scope: scope.clone(),
+        rows_read,
+        rows_written: 0,
+        expectations: Vec::new(),
+        duration: Duration::ZERO,
+    };
+    let Some(lf) = lf else {
+        report.duration = started.elapsed();
+        return Ok(report);
+    };
+    if let Some(Scope::Partitions(p)) = &scope {
+        if p.is_empty() {
+            report.status = JobStatus::NoDataChange;
+        }
+    }
+
+    let mut df = block_in_place(|| lf.collect_with_engine(Engine::Streaming))
+        .map_err(compute_err)?
+        .unwrap_single();
+    for x in &job.expect {
+        let check = crate::spec::expr::parse_expr(&x.check).map_err(|m| SilverError::Compute {
+            job: job.name.clone(),
+            message: m,
+        })?;
+        let ok = df
+            .clone()
+            .lazy()
+            .select([check.fill_null(lit(false)).alias("__ok")])
+            .collect()
+            .map_err(compute_err)?;
+        let ok = ok
+            .column("__ok")
+            .and_then(|c| c.bool().cloned())
+            .map_err(compute_err)?;
+        let violations = ok.iter().filter(|v| *v != Some(true)).count();
+        if violations > 0 {
+            match x.on_violation {
+                OnViolation::Fail => {
+                    return Err(SilverError::Expectation {
+                        job: job.name.clone(),
+                        expectation: x.name.clone(),
+                        check: x.check.clone(),
+                        rows: violations,
+                    })
+                }
+                OnViolation::Drop => {
+                    df = df
+                        .filter(&ok.fill_null_with_values(false).map_err(compute_err)?)
+                        .map_err(compute_err)?
+                }
+                OnViolation::Warn => {
+                    tracing::warn!(job = %job.name, expectation = %x.name, violations, "expectation violated (on_violation: warn)")
+                }
+            }
+        }
+        report.expectations.push(ExpectationResult {
+            name: x.name.clone(),
+            violations,
+            action: x.on_violation,
+        });
+    }
+    report.rows_written = df.height() as u64;
+    if opts.dry_run {
+        report.status = JobStatus::DryRun;
+        report.duration = started.elapsed();
+        return Ok(report);
+    }
+
+    let schema = TableSchema::from_polars(&df.schema(), &job.partition_by).map_err(|m| {
+        SilverError::Compute {
+            job: job.name.clone(),
+            message: m,
+        }
+    })?;
+    let path = lake.path(&job.to);
+    let mut target = table::open_or_create(&path, &schema, &job.name)
+        .await
+        .map_err(lake_err)?;
+    let batches =
+        block_in_place(|| bridge::to_record_batches(&mut df, &schema.arrow())).map_err(|m| {
+            SilverError::Compute {
+                job: job.name.clone(),
+                message: m,
+            }
+        })?;
+    let mut actions = table::write_files(&target, batches)
+        .await
+        .map_err(lake_err)?;
+
+    let existing = active_files(&target).map_err(lake_err)?;
+    let replaced: Vec<&DataFile> = match (&scope, job.mode) {
+        (_, WriteMode::Append) => Vec::new(),
+        (Some(Scope::Partitions(keys)), WriteMode::ReplacePartitions) => existing
+            .iter()
+            .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
+            .collect(),
+        _ => existing.iter().collect(),
+    };
+    let removes = table::remove_actions(
+        &target,
+        &replaced
+            .iter()
+            .map(|f| f.rel.clone())
+            .collect::<BTreeSet<_>>(),
+    )
+    .map_err(lake_err)?;
+    actions.extend(removes);
+    let op = DeltaOperation::Write {
+        mode: if job.mode == WriteMode::Append {
+            SaveMode::Append
+        } else {
+            SaveMode::Overwrite
+        },
+        partition_by: (!job.partition_by.is_empty()).then(|| job.partition_by.clone()),
+        predicate: match &scope {
+            Some(Scope::Partitions(keys)) if job.mode == WriteMode::ReplacePartitions => Some(
+                format!("{} IN ({})", job.partition_by.join(","), fmt_keys(keys)),
+            ),
+            _ => None,
+        },
+    };
+    let meta = HashMap::from([
+        ("lakectl.job".to_string(), serde_json::json!(job.name)),
+        (
+            "lakectl.source_version".to_string(),
+            serde_json::json!(source_version),
+        ),
+        (
+            "lakectl.rows_written".to_string(),
+            serde_json::json!(report.rows_written),
+        ),
+    ]);
+    let txn = Transaction::new(app_id(&job.name), source_version as i64);
+    let version = table::commit(&mut target, actions, vec![txn], meta, op)
+        .await
+        .map_err(lake_err)?;
+    if report.status != JobStatus::NoDataChange {
+        report.status = JobStatus::Committed(version);
+    }
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// Everything the jobs of `checked` need, in order: `names` empty = all.
+pub fn select<'a>(checked: &'a CheckedJobs, names: &[String]) -> Result<Vec<&'a JobSpec>, String> {
+    for n in names {
+        if checked.job(n).is_none() {
+            let known: Vec<&str> = checked.jobs.iter().map(|j| j.name.as_str()).collect();
+            return Err(format!("no job `{n}` (jobs: {})", known.join(", ")));
+        }
+    }
+    Ok(checked
+        .jobs
+        .iter()
+        .filter(|j| names.is_empty() || names.contains(&j.name))
+        .collect())
+}

@@ -1,0 +1,140 @@
+//! `${VAR}` and `${VAR:-default}` substitution in the string values of a spec.
+
+use serde_yaml::Value;
+
+/// Substitutes variables in `s` using `lookup`. `$$` is a literal `$`.
+/// Returns the undefined variables (without default) as errors.
+pub fn substitute(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+            continue;
+        }
+        let Some(body) = after.strip_prefix('{') else {
+            out.push('$');
+            rest = after;
+            continue;
+        };
+        let end = body
+            .find('}')
+            .ok_or_else(|| format!("unterminated `${{` in `{s}`"))?;
+        let expr = &body[..end];
+        let (name, default) = match expr.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (expr, None),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("`${{{expr}}}` is not a valid variable reference"));
+        }
+        match (
+            lookup(name).filter(|v| !v.is_empty() || default.is_none()),
+            default,
+        ) {
+            (Some(v), _) => out.push_str(&v),
+            (None, Some(d)) => out.push_str(d),
+            (None, None) => {
+                return Err(format!(
+                    "environment variable `{name}` is not set and has no default"
+                ))
+            }
+        }
+        rest = &body[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Substitutes in every string of `value`, calling `on_error(path, message)` for failures.
+/// A string that was one whole `${...}` reference is re-read as a YAML scalar, so
+/// `max_records: ${N:-100}` gives a number.
+pub fn substitute_tree(
+    value: &mut Value,
+    path: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    on_error: &mut dyn FnMut(&str, String),
+) {
+    match value {
+        Value::String(s) if s.contains('$') => match substitute(s, lookup) {
+            Ok(new) => {
+                let whole = s.trim().starts_with("${")
+                    && s.trim().ends_with('}')
+                    && s.matches("${").count() == 1;
+                *value = if whole {
+                    match serde_yaml::from_str::<Value>(&new) {
+                        Ok(v @ (Value::Number(_) | Value::Bool(_))) => v,
+                        _ => Value::String(new),
+                    }
+                } else {
+                    Value::String(new)
+                };
+            }
+            Err(e) => on_error(path, e),
+        },
+        Value::Sequence(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                substitute_tree(v, &super::source_map::join_index(path, i), lookup, on_error);
+            }
+        }
+        Value::Mapping(m) => {
+            for (k, v) in m.iter_mut() {
+                let key = k.as_str().unwrap_or_default().to_string();
+                substitute_tree(
+                    v,
+                    &super::source_map::join_key(path, &key),
+                    lookup,
+                    on_error,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "SET" => Some("value".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn substitutes_with_defaults() {
+        assert_eq!(substitute("${SET}", &env).unwrap(), "value");
+        assert_eq!(substitute("a-${UNSET:-dflt}-b", &env).unwrap(), "a-dflt-b");
+        assert_eq!(substitute("${SET:-dflt}", &env).unwrap(), "value");
+        assert_eq!(substitute("${EMPTY:-dflt}", &env).unwrap(), "dflt");
+        assert_eq!(substitute("cost $$5", &env).unwrap(), "cost $5");
+        assert_eq!(substitute("plain $x", &env).unwrap(), "plain $x");
+    }
+
+    #[test]
+    fn reports_undefined_and_malformed() {
+        assert!(substitute("${UNSET}", &env)
+            .unwrap_err()
+            .contains("`UNSET` is not set"));
+        assert!(substitute("${OPEN", &env)
+            .unwrap_err()
+            .contains("unterminated"));
+        assert!(substitute("${a b}", &env)
+            .unwrap_err()
+            .contains("not a valid"));
+    }
+
+    #[test]
+    fn whole_references_become_typed_scalars() {
+        let mut v: Value = serde_yaml::from_str("n: ${N:-100}\ns: x${N:-1}").unwrap();
+        substitute_tree(&mut v, "", &env, &mut |_, _| panic!());
+        assert_eq!(v["n"], Value::Number(100.into()));
+        assert_eq!(v["s"], Value::String("x1".into()));
+    }
+}

@@ -1,0 +1,353 @@
+//! Silver job files (`jobs/*.yaml`, one job per file): raw serde types, then validated
+//! domain types. Checks that need table schemas (unknown columns, type errors) run in
+//! `silver::check`, on the same located diagnostics.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use super::diag::Diagnostics;
+use super::document::Document;
+use super::expr::parse_expr;
+use super::source_map::join_key;
+
+/// One job file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub schedule: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    #[serde(default)]
+    pub aggregate: IndexMap<String, String>,
+    #[serde(default)]
+    pub derive: IndexMap<String, String>,
+    #[serde(default)]
+    pub having: Option<String>,
+    #[serde(default)]
+    pub expect: IndexMap<String, RawExpect>,
+    #[serde(default)]
+    pub sql: Option<String>,
+    pub to: String,
+    #[serde(default)]
+    pub mode: Option<WriteMode>,
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+}
+
+/// One expectation as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub check: String,
+    #[serde(default)]
+    pub on_violation: Option<OnViolation>,
+}
+
+/// How a job writes its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// Recompute everything every run; replace the whole table.
+    Overwrite,
+    /// Recompute only the partitions whose source data changed; replace exactly those.
+    ReplacePartitions,
+    /// Append what the new source data gives.
+    Append,
+}
+
+/// What a failed expectation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnViolation {
+    /// Log the violating row count; write everything.
+    #[default]
+    Warn,
+    /// Remove the violating rows.
+    Drop,
+    /// Fail the run; nothing is committed.
+    Fail,
+}
+
+/// A data quality check.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    /// Name.
+    pub name: String,
+    /// SQL boolean over the output columns.
+    pub check: String,
+    /// On violation.
+    pub on_violation: OnViolation,
+}
+
+/// The computation of a job.
+#[derive(Debug, Clone)]
+pub enum JobQuery {
+    /// The structured form.
+    Structured {
+        /// Row filter over the source.
+        where_: Option<String>,
+        /// Grouping columns.
+        group_by: Vec<String>,
+        /// Output name → SQL aggregate.
+        aggregate: Vec<(String, String)>,
+        /// Output name → SQL expression over the aggregated columns.
+        derive: Vec<(String, String)>,
+        /// Filter over the output columns.
+        having: Option<String>,
+    },
+    /// A whole SQL query over named tables.
+    Sql(String),
+}
+
+/// A validated job.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Cron expression as written.
+    pub schedule: Option<String>,
+    /// The parsed schedule.
+    pub cron: Option<cron::Schedule>,
+    /// IANA time zone of the schedule (UTC by default).
+    pub timezone: chrono_tz::Tz,
+    /// Source table reference (structured form).
+    pub from: Option<String>,
+    /// The computation.
+    pub query: JobQuery,
+    /// Expectations.
+    pub expect: Vec<Expectation>,
+    /// Target table reference.
+    pub to: String,
+    /// Write mode.
+    pub mode: WriteMode,
+    /// Target partition columns.
+    pub partition_by: Vec<String>,
+    /// The job file, for located diagnostics.
+    pub doc: Document,
+}
+
+impl JobSpec {
+    /// The job file.
+    pub fn file(&self) -> &Path {
+        &self.doc.file
+    }
+}
+
+/// Parses a cron expression: standard 5 fields, 6 with seconds first, or `@hourly`-style presets.
+pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
+    let e = expr.trim();
+    let fields = e.split_whitespace().count();
+    let full = if e.starts_with('@') || fields >= 6 {
+        e.to_string()
+    } else if fields == 5 {
+        format!("0 {e}")
+    } else {
+        return Err(format!("`{e}` has {fields} fields; cron needs 5 (min hour day month weekday), 6 with seconds first, or a preset such as @hourly"));
+    };
+    cron::Schedule::from_str(&full).map_err(|err| format!("invalid cron `{e}`: {err}"))
+}
+
+/// Loads every `*.yaml`/`*.yml` of `dir` (sorted). A missing folder holds no job.
+pub fn load_jobs(dir: &Path, diags: &mut Diagnostics) -> Vec<JobSpec> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    let mut jobs = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(&f) {
+            Ok(text) => {
+                if let Some(doc) = Document::parse(&f, &text, diags) {
+                    if let Some(j) = validate_job(doc, diags) {
+                        jobs.push(j);
+                    }
+                }
+            }
+            Err(e) => diags.push(super::diag::Diagnostic::new(
+                &f,
+                Default::default(),
+                format!("cannot read job file: {e}"),
+            )),
+        }
+    }
+    jobs
+}
+
+/// Validates one job document (structure and expressions; schemas are checked later).
+pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
+    let raw: RawJob = doc.deserialize(&doc.value, "", diags)?;
+    let before = diags.0.len();
+    let name_ok = !raw.name.is_empty()
+        && raw
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !name_ok {
+        diags.push(doc.at(
+            "name",
+            format!(
+                "job name `{}` must be letters, digits, `_` or `-`",
+                raw.name
+            ),
+        ));
+    }
+    let cron = match &raw.schedule {
+        Some(s) => parse_cron(s)
+            .map_err(|e| diags.push(doc.at("schedule", e)))
+            .ok(),
+        None => None,
+    };
+    let timezone = match &raw.timezone {
+        Some(tz) => tz
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| {
+                diags.push(
+                    doc.at("timezone", format!("unknown time zone `{tz}`"))
+                        .with_hint("use an IANA name such as Europe/Paris or UTC"),
+                )
+            })
+            .unwrap_or(chrono_tz::UTC),
+        None => chrono_tz::UTC,
+    };
+    let check_expr = |diags: &mut Diagnostics, path: &str, sql: &str| {
+        if let Err(e) = parse_expr(sql) {
+            diags.push(doc.at(path, format!("`{path}`: {e}")));
+        }
+    };
+    let query = match &raw.sql {
+        Some(sql) => {
+            for key in ["where", "group_by", "aggregate", "derive", "having"] {
+                let set = match key {
+                    "where" => raw.where_.is_some(),
+                    "group_by" => !raw.group_by.is_empty(),
+                    "aggregate" => !raw.aggregate.is_empty(),
+                    "derive" => !raw.derive.is_empty(),
+                    _ => raw.having.is_some(),
+                };
+                if set {
+                    diags.push(doc.at_key(key, format!("`{key}` cannot be combined with `sql`")).with_hint("put everything in the SQL query, or drop `sql` and use the structured form"));
+                }
+            }
+            if let Err(e) = sqlparse_check(sql) {
+                diags.push(doc.at("sql", format!("`sql`: {e}")));
+            }
+            JobQuery::Sql(sql.clone())
+        }
+        None => {
+            if raw.from.is_none() {
+                diags.push(doc.at(
+                    "name",
+                    "a job needs `from` (the source table) or a whole `sql` query",
+                ));
+            }
+            if let Some(w) = &raw.where_ {
+                check_expr(diags, "where", w);
+            }
+            for (k, v) in &raw.derive {
+                check_expr(diags, &join_key("derive", k), v);
+            }
+            if let Some(h) = &raw.having {
+                check_expr(diags, "having", h);
+            }
+            for (k, v) in &raw.aggregate {
+                if v.trim().is_empty() {
+                    diags.push(doc.at(
+                        &join_key("aggregate", k),
+                        format!("aggregate `{k}` is empty"),
+                    ));
+                }
+            }
+            JobQuery::Structured {
+                where_: raw.where_.clone(),
+                group_by: raw.group_by.clone(),
+                aggregate: raw.aggregate.clone().into_iter().collect(),
+                derive: raw.derive.clone().into_iter().collect(),
+                having: raw.having.clone(),
+            }
+        }
+    };
+    let mut expect = Vec::new();
+    for (name, e) in &raw.expect {
+        check_expr(
+            diags,
+            &join_key(&join_key("expect", name), "check"),
+            &e.check,
+        );
+        expect.push(Expectation {
+            name: name.clone(),
+            check: e.check.clone(),
+            on_violation: e.on_violation.unwrap_or_default(),
+        });
+    }
+    let mode = raw.mode.unwrap_or(if raw.partition_by.is_empty() {
+        WriteMode::Overwrite
+    } else {
+        WriteMode::ReplacePartitions
+    });
+    if mode == WriteMode::ReplacePartitions && raw.partition_by.is_empty() {
+        diags.push(
+            doc.at("mode", "`mode: replace_partitions` needs `partition_by`")
+                .with_hint("add partition_by: [jour], or use mode: overwrite"),
+        );
+    }
+    if raw.to.trim().is_empty() {
+        diags.push(doc.at("to", "`to` is empty"));
+    }
+    if diags.0.len() > before {
+        return None;
+    }
+    Some(JobSpec {
+        name: raw.name,
+        description: raw.description,
+        schedule: raw.schedule,
+        cron,
+        timezone,
+        from: raw.from,
+        query,
+        expect,
+        to: raw.to,
+        mode,
+        partition_by: raw.partition_by,
+        doc,
+    })
+}
+
+/// Checks that `sql` parses as one SELECT statement.
+fn sqlparse_check(sql: &str) -> Result<(), String> {
+    polars::sql::extract_table_identifiers(sql, false, false)
+        .map(|_| ())
+        .map_err(|e| super::expr::clean_polars_error(&e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_forms() {
+        assert!(parse_cron("*/5 * * * *").is_ok());
+        assert!(parse_cron("*/2 * * * * *").is_ok());
+        assert!(parse_cron("@hourly").is_ok());
+        assert!(parse_cron("61 * * * *").is_err());
+        assert!(parse_cron("* *").unwrap_err().contains("has 2 fields"));
+    }
+}

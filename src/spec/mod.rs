@@ -1,0 +1,58 @@
+//! The spec: `pipelines.yaml` (and, later, `jobs/*.yaml`) loaded in two steps — raw serde
+//! types with `deny_unknown_fields`, then validated domain types — with every problem
+//! reported at once as `file:line:col: message` plus a hint.
+
+pub mod diag;
+pub mod document;
+pub mod env;
+pub mod expr;
+pub mod job;
+pub mod pipeline;
+pub mod raw;
+pub mod source_map;
+pub mod types;
+pub mod units;
+
+use std::path::Path;
+
+pub use diag::{Diagnostic, Diagnostics, Loc};
+pub use pipeline::{BatchLimits, BronzeSpec, DataLossPolicy, KafkaSpec, LatePolicy, PipelineSpec};
+pub use types::ColumnType;
+
+/// Why a spec could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read spec {path}: {source}\n    hint: run from the folder holding pipelines.yaml, or pass --config FILE (env LAKECTL_CONFIG)")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file has problems, all listed.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// Loads and validates the pipeline spec at `path`.
+pub fn load_pipeline(path: &Path) -> Result<PipelineSpec, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    load_pipeline_str(path, &text)
+}
+
+/// Validates spec text as if read from `path`.
+pub fn load_pipeline_str(path: &Path, text: &str) -> Result<PipelineSpec, SpecError> {
+    let mut diags = Diagnostics::default();
+    let spec = Document::parse(path, text, &mut diags)
+        .and_then(|doc| pipeline::validate(&doc, &mut diags));
+    match spec {
+        Some(s) if diags.is_empty() => Ok(s),
+        _ => Err(SpecError::Invalid(diags.sorted())),
+    }
+}
+
+use document::Document;

@@ -1,0 +1,392 @@
+//! Step two of loading `pipelines.yaml`: validated domain types.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::diag::{did_you_mean, Diagnostics};
+use super::document::Document;
+use super::expr::parse_expr;
+use super::raw::{RawBronze, RawDataLoss, RawLate, RawPipelineFile};
+use super::source_map::{join_index, join_key};
+use super::types::{ColumnType, TYPE_NAMES};
+use super::units::{parse_duration, parse_size};
+
+/// The whole pipeline, validated.
+#[derive(Debug, Clone)]
+pub struct PipelineSpec {
+    /// The spec file.
+    pub file: PathBuf,
+    /// Kafka connection.
+    pub kafka: KafkaSpec,
+    /// Lake root (absolute, or relative to the working directory if the spec said so).
+    pub lake: PathBuf,
+    /// Bronze pipelines.
+    pub bronze: Vec<BronzeSpec>,
+    /// Folder of silver job files.
+    pub jobs_dir: PathBuf,
+}
+
+/// Kafka connection settings.
+#[derive(Debug, Clone)]
+pub struct KafkaSpec {
+    /// Bootstrap servers.
+    pub brokers: String,
+    /// librdkafka properties passed through (may hold secrets: never print values).
+    pub options: BTreeMap<String, String>,
+}
+
+/// What happens to rows older than the watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatePolicy {
+    /// Into the quarantine table with reason `late`.
+    Quarantine,
+    /// Dropped and counted.
+    Drop,
+}
+
+/// What happens when a stored offset is no longer in Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataLossPolicy {
+    /// Stop with an error naming the partition and the gap.
+    Fail,
+    /// Log the gap and resume at the earliest available offset.
+    Skip,
+}
+
+/// Micro-batch limits: whichever is reached first ends the batch.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// Records per batch.
+    pub max_records: usize,
+    /// Payload bytes per batch.
+    pub max_bytes: usize,
+    /// Time spent polling per batch.
+    pub max_wait: Duration,
+}
+
+/// One bronze pipeline: a topic into a Delta table.
+#[derive(Debug, Clone)]
+pub struct BronzeSpec {
+    /// Pipeline name.
+    pub name: String,
+    /// Kafka topic.
+    pub topic: String,
+    /// Table path relative to the lake.
+    pub table: String,
+    /// Quarantine table path relative to the lake.
+    pub quarantine: String,
+    /// Columns of the payload, in order.
+    pub schema: Vec<(String, ColumnType)>,
+    /// The event-time column (a timestamp column of the schema).
+    pub event_time: String,
+    /// Allowed lateness.
+    pub watermark: Duration,
+    /// Late rows policy.
+    pub late: LatePolicy,
+    /// Derived columns: name and SQL expression, in order.
+    pub derive: Vec<(String, String)>,
+    /// Partition columns.
+    pub partition_by: Vec<String>,
+    /// Adds `_kafka_partition`, `_kafka_offset`, `_kafka_timestamp`.
+    pub kafka_metadata: bool,
+    /// Batch limits.
+    pub batch: BatchLimits,
+    /// Retention gap policy.
+    pub on_data_loss: DataLossPolicy,
+}
+
+impl PipelineSpec {
+    /// Absolute path of a table given relative to the lake.
+    pub fn table_path(&self, rel: &str) -> PathBuf {
+        self.lake.join(rel)
+    }
+
+    /// The bronze pipeline called `name`.
+    pub fn bronze(&self, name: &str) -> Option<&BronzeSpec> {
+        self.bronze.iter().find(|b| b.name == name)
+    }
+}
+
+/// Validates a parsed `pipelines.yaml` document (spec file at `file`).
+pub fn validate(doc: &Document, diags: &mut Diagnostics) -> Option<PipelineSpec> {
+    let raw: RawPipelineFile = doc.deserialize(&doc.value, "", diags)?;
+    let base = doc.file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let resolve = |p: &str| -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+
+    if raw.kafka.brokers.trim().is_empty() {
+        diags.push(
+            doc.at("kafka.brokers", "`kafka.brokers` is empty")
+                .with_hint("e.g. 127.0.0.1:9092"),
+        );
+    }
+    let mut options = BTreeMap::new();
+    for (k, v) in &raw.kafka.options {
+        let path = join_key("kafka.options", k);
+        match v {
+            serde_yaml::Value::String(s) => {
+                options.insert(k.clone(), s.clone());
+            }
+            serde_yaml::Value::Number(n) => {
+                options.insert(k.clone(), n.to_string());
+            }
+            serde_yaml::Value::Bool(b) => {
+                options.insert(k.clone(), b.to_string());
+            }
+            _ => diags.push(doc.at(
+                &path,
+                format!("`{path}` must be a string, number or boolean"),
+            )),
+        }
+    }
+    if raw.lake.trim().is_empty() {
+        diags.push(doc.at("lake", "`lake` is empty").with_hint("e.g. ./lake"));
+    }
+
+    let mut bronze = Vec::new();
+    let mut names = HashSet::new();
+    let mut tables: HashSet<String> = HashSet::new();
+    for (i, item) in raw.bronze.iter().enumerate() {
+        let path = join_index("bronze", i);
+        let Some(rb) = doc.deserialize::<RawBronze>(item, &path, diags) else {
+            continue;
+        };
+        if !names.insert(rb.name.clone()) {
+            diags.push(doc.at(
+                &join_key(&path, "name"),
+                format!("duplicate bronze pipeline name `{}`", rb.name),
+            ));
+        }
+        for key in ["table", "quarantine"] {
+            let t = if key == "table" {
+                &rb.table
+            } else {
+                &rb.quarantine
+            };
+            if !tables.insert(t.clone()) {
+                diags.push(
+                    doc.at(
+                        &join_key(&path, key),
+                        format!("table `{t}` is already written by another pipeline"),
+                    )
+                    .with_hint("every bronze and quarantine table needs its own path"),
+                );
+            }
+        }
+        if let Some(b) = validate_bronze(doc, &path, rb, diags) {
+            bronze.push(b);
+        }
+    }
+
+    let jobs = raw
+        .silver
+        .and_then(|s| s.jobs)
+        .unwrap_or_else(|| "jobs/".into());
+    if !diags.is_empty() {
+        return None;
+    }
+    Some(PipelineSpec {
+        file: doc.file.clone(),
+        kafka: KafkaSpec {
+            brokers: raw.kafka.brokers,
+            options,
+        },
+        lake: resolve(&raw.lake),
+        bronze,
+        jobs_dir: resolve(&jobs),
+    })
+}
+
+fn validate_bronze(
+    doc: &Document,
+    path: &str,
+    rb: RawBronze,
+    diags: &mut Diagnostics,
+) -> Option<BronzeSpec> {
+    let before = diags.0.len();
+    let p = |k: &str| join_key(path, k);
+
+    if rb.format != "json" {
+        diags.push(
+            doc.at(&p("format"), format!("unsupported format `{}`", rb.format))
+                .with_hint("use `json` (one JSON object per Kafka record)"),
+        );
+    }
+    for (key, v) in [
+        ("name", &rb.name),
+        ("topic", &rb.topic),
+        ("table", &rb.table),
+        ("quarantine", &rb.quarantine),
+    ] {
+        if v.trim().is_empty() {
+            diags.push(doc.at(&p(key), format!("`{key}` is empty")));
+        }
+    }
+    if rb.table == rb.quarantine {
+        diags.push(doc.at(
+            &p("quarantine"),
+            "the quarantine table must differ from the bronze table",
+        ));
+    }
+
+    let mut schema = Vec::new();
+    for (col, ty) in &rb.schema {
+        match ty.parse::<ColumnType>() {
+            Ok(t) => schema.push((col.clone(), t)),
+            Err(e) => diags.push(
+                doc.at(&join_key(&p("schema"), col), format!("column `{col}`: {e}"))
+                    .with_hint(format!("types are: {}", TYPE_NAMES.join(", "))),
+            ),
+        }
+    }
+    if rb.schema.is_empty() {
+        diags.push(doc.at(&p("schema"), "`schema` has no columns"));
+    }
+    let schema_names: Vec<&str> = rb.schema.keys().map(String::as_str).collect();
+
+    match rb
+        .schema
+        .get(&rb.event_time)
+        .map(|t| t.parse::<ColumnType>())
+    {
+        Some(Ok(ColumnType::Timestamp)) => {}
+        Some(Ok(t)) => diags.push(doc.at(
+            &p("event_time"),
+            format!(
+                "event_time column `{}` is {t}, not timestamp",
+                rb.event_time
+            ),
+        )),
+        Some(Err(_)) => {}
+        None => {
+            let mut d = doc.at(
+                &p("event_time"),
+                format!(
+                    "event_time `{}` is not a column of the schema",
+                    rb.event_time
+                ),
+            );
+            if let Some(s) = did_you_mean(&rb.event_time, schema_names.iter().copied()) {
+                d = d.with_hint(format!("did you mean `{s}`?"));
+            }
+            diags.push(d);
+        }
+    }
+
+    let watermark = parse_duration(&rb.watermark)
+        .map_err(|e| diags.push(doc.at(&p("watermark"), format!("bad watermark: {e}"))))
+        .unwrap_or_default();
+
+    let mut derive = Vec::new();
+    for (name, sql) in &rb.derive {
+        let dp = join_key(&p("derive"), name);
+        if rb.schema.contains_key(name) {
+            diags.push(doc.at_key(
+                &dp,
+                format!("derived column `{name}` is already a schema column"),
+            ));
+        }
+        if let Err(e) = parse_expr(sql) {
+            diags.push(doc.at(&dp, format!("derive `{name}`: {e}")));
+        }
+        derive.push((name.clone(), sql.clone()));
+    }
+
+    for (i, col) in rb.partition_by.iter().enumerate() {
+        if !rb.schema.contains_key(col) && !rb.derive.contains_key(col) {
+            let candidates = schema_names
+                .iter()
+                .copied()
+                .chain(rb.derive.keys().map(String::as_str));
+            let mut d = doc.at(
+                &join_index(&p("partition_by"), i),
+                format!("partition column `{col}` is neither a schema nor a derived column"),
+            );
+            if let Some(s) = did_you_mean(col, candidates) {
+                d = d.with_hint(format!("did you mean `{s}`?"));
+            }
+            diags.push(d);
+        }
+    }
+
+    let bp = p("batch");
+    let max_records = match rb.batch.max_records {
+        None => 50_000,
+        Some(n) if n > 0 => n as usize,
+        Some(n) => {
+            diags.push(doc.at(
+                &join_key(&bp, "max_records"),
+                format!("max_records must be positive, got {n}"),
+            ));
+            1
+        }
+    };
+    let max_bytes = match &rb.batch.max_bytes {
+        None => 64 << 20,
+        Some(serde_yaml::Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => {
+            n.as_u64().unwrap_or(1) as usize
+        }
+        Some(serde_yaml::Value::String(s)) => match parse_size(s) {
+            Ok(n) if n > 0 => n as usize,
+            Ok(_) => {
+                diags.push(doc.at(&join_key(&bp, "max_bytes"), "max_bytes must be positive"));
+                1
+            }
+            Err(e) => {
+                diags.push(doc.at(&join_key(&bp, "max_bytes"), format!("bad max_bytes: {e}")));
+                1
+            }
+        },
+        Some(_) => {
+            diags.push(doc.at(
+                &join_key(&bp, "max_bytes"),
+                "max_bytes must be a size such as 64MiB",
+            ));
+            1
+        }
+    };
+    let max_wait = match &rb.batch.max_wait {
+        None => Duration::from_secs(1),
+        Some(s) => parse_duration(s)
+            .map_err(|e| {
+                diags.push(doc.at(&join_key(&bp, "max_wait"), format!("bad max_wait: {e}")))
+            })
+            .unwrap_or_default(),
+    };
+
+    if diags.0.len() > before {
+        return None;
+    }
+    Some(BronzeSpec {
+        name: rb.name,
+        topic: rb.topic,
+        table: rb.table,
+        quarantine: rb.quarantine,
+        schema,
+        event_time: rb.event_time,
+        watermark,
+        late: match rb.late {
+            Some(RawLate::Drop) => LatePolicy::Drop,
+            _ => LatePolicy::Quarantine,
+        },
+        derive,
+        partition_by: rb.partition_by,
+        kafka_metadata: rb.kafka_metadata,
+        batch: BatchLimits {
+            max_records,
+            max_bytes,
+            max_wait,
+        },
+        on_data_loss: match rb.on_data_loss {
+            Some(RawDataLoss::Skip) => DataLossPolicy::Skip,
+            _ => DataLossPolicy::Fail,
+        },
+    })
+}

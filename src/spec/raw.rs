@@ -1,0 +1,106 @@
+//! Step one of loading `pipelines.yaml`: raw serde types that mirror the YAML exactly.
+//! Unknown keys are rejected; values are checked in step two ([`super::pipeline`]).
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// The whole `pipelines.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipelineFile {
+    /// Kafka connection.
+    pub kafka: RawKafka,
+    /// Lake root folder.
+    pub lake: String,
+    /// Bronze pipelines.
+    #[serde(default)]
+    pub bronze: Vec<serde_yaml::Value>,
+    /// Silver settings.
+    #[serde(default)]
+    pub silver: Option<RawSilver>,
+}
+
+/// `kafka:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKafka {
+    /// Bootstrap servers, comma separated.
+    pub brokers: String,
+    /// librdkafka properties passed through.
+    #[serde(default)]
+    pub options: BTreeMap<String, serde_yaml::Value>,
+}
+
+/// `silver:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSilver {
+    /// Folder of job files.
+    #[serde(default)]
+    pub jobs: Option<String>,
+}
+
+/// One item of `bronze:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBronze {
+    pub name: String,
+    pub topic: String,
+    pub table: String,
+    pub quarantine: String,
+    #[serde(default = "default_format")]
+    pub format: String,
+    pub schema: IndexMap<String, String>,
+    pub event_time: String,
+    #[serde(default = "default_watermark")]
+    pub watermark: String,
+    #[serde(default)]
+    pub late: Option<RawLate>,
+    #[serde(default)]
+    pub derive: IndexMap<String, String>,
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+    #[serde(default = "default_true")]
+    pub kafka_metadata: bool,
+    #[serde(default)]
+    pub batch: RawBatch,
+    #[serde(default)]
+    pub on_data_loss: Option<RawDataLoss>,
+}
+
+/// `late:`
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum RawLate {
+    Quarantine,
+    Drop,
+}
+
+/// `on_data_loss:`
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum RawDataLoss {
+    Fail,
+    Skip,
+}
+
+/// `batch:`
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawBatch {
+    pub max_records: Option<i64>,
+    pub max_bytes: Option<serde_yaml::Value>,
+    pub max_wait: Option<String>,
+}
+
+fn default_format() -> String {
+    "json".into()
+}
+fn default_watermark() -> String {
+    "10m".into()
+}
+fn default_true() -> bool {
+    true
+}

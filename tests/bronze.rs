@@ -1,0 +1,356 @@
+//! Bronze against the real broker, asserting on the Delta tables read back with an
+//! independent reader (delta-rs snapshot + the parquet crate).
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+const BRONZE: &str = "bronze/ventes_stream";
+const QUARANTINE: &str = "bronze/ventes_quarantine";
+
+/// vente_ids in bronze; asserts there is no duplicate.
+fn bronze_ids(ws: &Workspace) -> HashSet<i64> {
+    let ids = column_strings(&ws.table(BRONZE), "vente_id");
+    let set: HashSet<i64> = ids.iter().map(|s| s.parse().unwrap()).collect();
+    assert_eq!(set.len(), ids.len(), "duplicate vente_id in bronze");
+    set
+}
+
+/// (partition, offset) pairs in a table; asserts there is no duplicate.
+fn offsets(ws: &Workspace, table: &str, pcol: &str, ocol: &str) -> HashSet<(i32, i64)> {
+    let p = column_strings(&ws.table(table), pcol);
+    let o = column_strings(&ws.table(table), ocol);
+    let set: HashSet<(i32, i64)> = p
+        .iter()
+        .zip(&o)
+        .map(|(p, o)| (p.parse().unwrap(), o.parse().unwrap()))
+        .collect();
+    assert_eq!(set.len(), p.len(), "duplicate offsets in {table}");
+    set
+}
+
+/// Every consumed record is in exactly one of bronze and quarantine.
+fn assert_exactly_once(ws: &Workspace, produced: usize) {
+    let b = offsets(ws, BRONZE, "_kafka_partition", "_kafka_offset");
+    let q = offsets(ws, QUARANTINE, "partition", "offset");
+    assert!(
+        b.is_disjoint(&q),
+        "a record is in both bronze and quarantine"
+    );
+    assert_eq!(
+        b.len() + q.len(),
+        produced,
+        "bronze {} + quarantine {} != produced {produced}",
+        b.len(),
+        q.len()
+    );
+    bronze_ids(ws);
+}
+
+#[test]
+fn end_to_end_with_quarantine_and_partitions() {
+    let ws = Workspace::new("e2e", 3);
+    // A first wave sets the watermark (a batch is judged by the batches before it).
+    ws.produce(100, &["--seed", "100", "--first-id", "1000000"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    ws.produce(
+        3000,
+        &[
+            "--seed",
+            "1",
+            "--late-fraction",
+            "0.05",
+            "--malformed-fraction",
+            "0.03",
+        ],
+    );
+    let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert!(out.contains("3000 consumed"), "{out}");
+
+    // Classify what was produced, independently.
+    let recs = consume_all(&ws.topic, 3, 3100);
+    let now = chrono::Utc::now();
+    let (mut valid, mut late, mut bad) = (HashSet::new(), 0usize, 0usize);
+    for (_, _, p) in &recs {
+        let v: Option<Value> = serde_json::from_slice(p).ok();
+        let ts = v
+            .as_ref()
+            .and_then(|v| v["timestamp"].as_str())
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+        match (ts, v.as_ref().is_some_and(|v| v["quantite"].is_i64())) {
+            (Some(ts), true) if now.signed_duration_since(ts) > chrono::Duration::minutes(50) => {
+                late += 1
+            }
+            (Some(_), true) => {
+                valid.insert(v.as_ref().unwrap()["vente_id"].as_i64().unwrap());
+            }
+            _ => bad += 1,
+        }
+    }
+    assert_eq!(
+        bronze_ids(&ws),
+        valid,
+        "bronze holds exactly the valid, on-time sales"
+    );
+    let reasons = value_counts(&ws.table(QUARANTINE), "reason");
+    assert_eq!(
+        reasons.get("late").copied().unwrap_or(0),
+        late,
+        "{reasons:?}"
+    );
+    assert_eq!(
+        reasons.get("malformed").copied().unwrap_or(0)
+            + reasons.get("schema").copied().unwrap_or(0),
+        bad,
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.get("malformed").is_some() && reasons.get("schema").is_some(),
+        "{reasons:?}"
+    );
+    assert_exactly_once(&ws, 3100);
+
+    // Quarantine keeps the raw bytes and the error.
+    let raws = column_strings(&ws.table(QUARANTINE), "raw");
+    let errs = column_strings(&ws.table(QUARANTINE), "error");
+    assert!(
+        raws.iter().any(|r| r.contains("???")),
+        "raw payloads are kept"
+    );
+    assert!(errs.iter().all(|e| e != "null" && !e.is_empty()));
+
+    // Partitioned by jour: the folders exist and hold today's sales.
+    let today = now.format("%Y-%m-%d").to_string();
+    assert!(
+        ws.table(BRONZE).join(format!("jour={today}")).is_dir(),
+        "jour={today} partition missing"
+    );
+    // Derived and metadata columns are filled.
+    assert!(column_strings(&ws.table(BRONZE), "date_ingestion")
+        .iter()
+        .all(|v| v != "null"));
+    assert!(column_strings(&ws.table(BRONZE), "_kafka_timestamp")
+        .iter()
+        .all(|v| v != "null"));
+}
+
+#[test]
+fn restart_resumes_mid_partition_and_idle_run_commits_nothing() {
+    let ws = Workspace::with_batch(
+        "resume",
+        2,
+        "{max_records: 100, max_bytes: 1MiB, max_wait: 500ms}",
+        "",
+    );
+    ws.produce(1000, &["--seed", "2"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert_eq!(bronze_ids(&ws).len(), 1000);
+    let v1 = table_version(&ws.table(BRONZE));
+
+    // No new data: nothing is consumed and nothing is committed.
+    let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert!(out.contains("0 batches, 0 consumed"), "{out}");
+    assert_eq!(
+        table_version(&ws.table(BRONZE)),
+        v1,
+        "an idle run must not commit"
+    );
+
+    // New data: the next run starts where the last one stopped.
+    ws.produce(500, &["--first-id", "1001"]);
+    let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert!(out.contains("500 consumed"), "{out}");
+    assert_eq!(bronze_ids(&ws), (1..=1500).collect::<HashSet<i64>>());
+    assert_exactly_once(&ws, 1500);
+}
+
+#[test]
+fn exactly_once_under_sigkill() {
+    let ws = Workspace::with_batch(
+        "crash",
+        3,
+        "{max_records: 700, max_bytes: 1MiB, max_wait: 200ms}",
+        "",
+    );
+    let total = 30_000;
+    ws.produce(
+        total,
+        &[
+            "--seed",
+            "3",
+            "--late-fraction",
+            "0.02",
+            "--malformed-fraction",
+            "0.02",
+        ],
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for round in 0..6 {
+        let mut child = ws
+            .command(&["run", "bronze"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.random_range(300..1500)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        eprintln!(
+            "round {round}: killed; bronze rows so far {}",
+            count_rows(&ws.table(BRONZE))
+        );
+    }
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert_exactly_once(&ws, total as usize);
+}
+
+#[test]
+fn watermark_survives_a_restart() {
+    let ws = Workspace::new("wm_restart", 1);
+    ws.produce(
+        200,
+        &["--seed", "4", "--start-time", "2024-12-12T12:00:00Z"],
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    // 30 min older than the last event time: older than the 10 min watermark.
+    ws.produce(
+        100,
+        &[
+            "--seed",
+            "5",
+            "--first-id",
+            "1000",
+            "--start-time",
+            "2024-12-12T11:30:00Z",
+        ],
+    );
+    let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert!(out.contains("100 quarantined (late=100)"), "{out}");
+    assert_eq!(bronze_ids(&ws).len(), 200);
+    assert_eq!(
+        value_counts(&ws.table(QUARANTINE), "reason"),
+        BTreeMap::from([("late".to_string(), 100)])
+    );
+    assert_exactly_once(&ws, 300);
+}
+
+#[test]
+fn lagging_partition_loses_nothing_to_lateness() {
+    let ws = Workspace::with_batch(
+        "wm_lag",
+        2,
+        "{max_records: 100, max_bytes: 1MiB, max_wait: 500ms}",
+        "",
+    );
+    // Partition 0 is a day ahead of partition 1: a global max watermark would make all of
+    // partition 1 late; per-partition watermarks must not.
+    ws.produce(
+        600,
+        &[
+            "--seed",
+            "6",
+            "--partition",
+            "0",
+            "--start-time",
+            "2024-12-13T10:00:00Z",
+        ],
+    );
+    ws.produce(
+        600,
+        &[
+            "--seed",
+            "7",
+            "--partition",
+            "1",
+            "--first-id",
+            "10000",
+            "--start-time",
+            "2024-12-12T10:00:00Z",
+        ],
+    );
+    let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert!(out.contains("1200 written, 0 quarantined"), "{out}");
+    assert!(
+        ws.table(BRONZE).join("jour=2024-12-12").is_dir()
+            && ws.table(BRONZE).join("jour=2024-12-13").is_dir()
+    );
+    assert_exactly_once(&ws, 1200);
+}
+
+#[test]
+fn late_drop_policy_counts_dropped_rows() {
+    let ws = Workspace::with_batch(
+        "wm_drop",
+        1,
+        "{max_records: 50000, max_bytes: 64MiB, max_wait: 1s}",
+        "    late: drop\n",
+    );
+    ws.produce(
+        100,
+        &["--seed", "8", "--start-time", "2024-12-12T12:00:00Z"],
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    ws.produce(
+        40,
+        &[
+            "--seed",
+            "9",
+            "--first-id",
+            "500",
+            "--start-time",
+            "2024-12-12T10:00:00Z",
+        ],
+    );
+    let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert!(out.contains("40 late dropped"), "{out}");
+    assert_eq!(count_rows(&ws.table(QUARANTINE)), 0);
+    assert_eq!(bronze_ids(&ws).len(), 100);
+}
+
+#[test]
+fn empty_topic_does_not_hang() {
+    let ws = Workspace::new("empty", 3);
+    let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert!(out.contains("0 batches, 0 consumed"), "{out}");
+}
+
+#[test]
+fn schema_change_is_reported_with_the_differing_columns() {
+    let ws = Workspace::new("schema_change", 1);
+    ws.produce(10, &["--seed", "10"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let spec = std::fs::read_to_string(ws.config())
+        .unwrap()
+        .replace("quantite: int", "quantite: double");
+    std::fs::write(ws.config(), spec).unwrap();
+    let out = ws.lakectl(&["run", "bronze", "--until-caught-up"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("schema no longer matches the spec"), "{err}");
+    assert!(
+        err.contains("column `quantite` is integer in the table but double in the spec"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreachable_broker_is_a_clear_error() {
+    let ws = Workspace::new("unreachable", 1);
+    let out = ws
+        .command(&["run", "bronze", "--until-caught-up"])
+        .env("KAFKA_BROKERS", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is the broker running?"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,0 +1,381 @@
+//! Shared helpers of the integration tests: a private spec + lake per test, the lakectl
+//! binary, the real broker started by scripts/test.sh, and an independent Delta reader.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use deltalake::arrow::array::{Array, RecordBatch};
+use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// Bootstrap servers of the test broker.
+pub fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into())
+}
+
+/// A topic name unique to this test run.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        chrono::Utc::now().timestamp_micros() % 1_000_000
+    )
+}
+
+/// A private workspace: a spec for one topic, and a lake, in a temp folder.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub topic: String,
+}
+
+/// The shipped pipeline, pointed at `topic`, with extra YAML for the bronze item.
+pub fn spec_yaml(topic: &str, batch: &str, extra: &str) -> String {
+    format!(
+        r#"kafka:
+  brokers: ${{KAFKA_BROKERS:-127.0.0.1:19092}}
+lake: ./lake
+bronze:
+  - name: ventes
+    topic: {topic}
+    table: bronze/ventes_stream
+    quarantine: bronze/ventes_quarantine
+    schema: {{vente_id: long, client_id: long, produit_id: long, timestamp: timestamp,
+             quantite: int, montant: double, client_nom: string, produit_nom: string,
+             categorie: string, pays: string, segment: string}}
+    event_time: timestamp
+    watermark: 10m
+    derive: {{date_ingestion: "now()", jour: "strftime(timestamp, '%Y-%m-%d')"}}
+    partition_by: [jour]
+    kafka_metadata: true
+    batch: {batch}
+{extra}silver:
+  jobs: jobs/
+"#
+    )
+}
+
+impl Workspace {
+    /// A workspace for a new topic with `partitions` partitions (created on the broker).
+    pub fn new(prefix: &str, partitions: i32) -> Self {
+        Self::with_batch(
+            prefix,
+            partitions,
+            "{max_records: 50000, max_bytes: 64MiB, max_wait: 1s}",
+            "",
+        )
+    }
+
+    /// Same, with a custom `batch:` value and extra bronze keys.
+    pub fn with_batch(prefix: &str, partitions: i32, batch: &str, extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let topic = unique(prefix);
+        std::fs::write(
+            dir.path().join("pipelines.yaml"),
+            spec_yaml(&topic, batch, extra),
+        )
+        .expect("write spec");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        let ws = Self { dir, topic };
+        let out = ws.lakectl(&[
+            "topic",
+            "create",
+            &ws.topic.clone(),
+            "--partitions",
+            &partitions.to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "topic create failed: {}",
+            stderr(&out)
+        );
+        ws
+    }
+
+    /// The spec file.
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("pipelines.yaml")
+    }
+
+    /// A table of the lake.
+    pub fn table(&self, rel: &str) -> PathBuf {
+        self.dir.path().join("lake").join(rel)
+    }
+
+    /// A `lakectl` command for this workspace (not started).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lakectl"));
+        c.arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("KAFKA_BROKERS", brokers())
+            .env("RUST_LOG", "lakectl=info,warn");
+        c
+    }
+
+    /// Runs lakectl to completion.
+    pub fn lakectl(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run lakectl")
+    }
+
+    /// Runs lakectl and asserts success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.lakectl(args);
+        assert!(
+            out.status.success(),
+            "lakectl {args:?} failed:\n{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    /// Produces `n` sales with extra produce flags.
+    pub fn produce(&self, n: u64, extra: &[&str]) -> String {
+        let n = n.to_string();
+        let mut args = vec!["produce", "--rate", "max", "--count", n.as_str()];
+        args.extend_from_slice(extra);
+        self.ok(&args)
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every record of `topic` read with a plain rdkafka consumer: (partition, offset, payload).
+pub fn consume_all(topic: &str, partitions: i32, expect: usize) -> Vec<(i32, i64, Vec<u8>)> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("enable.partition.eof", "true")
+        .set("group.id", "lakectl-tests")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    c.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let mut eof = std::collections::HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while (eof.len() < partitions as usize || out.len() < expect)
+        && std::time::Instant::now() < deadline
+    {
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push((
+                m.partition(),
+                m.offset(),
+                m.payload().unwrap_or_default().to_vec(),
+            )),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                eof.insert(p);
+            }
+            Some(Err(e)) => panic!("consume error: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Reads every row of the Delta table at `path` with delta-rs (snapshot, file list,
+/// partition values) and the parquet crate: independent of lakectl's own Polars reader.
+pub fn read_delta(path: &Path) -> Vec<RecordBatch> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let url = url::Url::from_directory_path(path).expect("url");
+        let table = deltalake::open_table(url).await.expect("open table");
+        let snap = table.snapshot().expect("snapshot");
+        let mut out = Vec::new();
+        for f in snap.log_data().iter() {
+            let rel = percent_encoding::percent_decode_str(&f.path())
+                .decode_utf8_lossy()
+                .into_owned();
+            let file = std::fs::File::open(path.join(rel)).expect("open parquet");
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .expect("parquet")
+                .build()
+                .expect("reader");
+            for b in reader {
+                out.push(b.expect("batch"));
+            }
+        }
+        out
+    })
+}
+
+/// One column of a Delta table, as strings (nulls as "null"), via [`read_delta`].
+pub fn column_strings(path: &Path, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in read_delta(path) {
+        let Some(c) = b.column_by_name(name) else {
+            continue;
+        };
+        let c = deltalake::arrow::compute::cast(c, &deltalake::arrow::datatypes::DataType::Utf8)
+            .expect("cast");
+        let s = c
+            .as_any()
+            .downcast_ref::<deltalake::arrow::array::StringArray>()
+            .expect("strings");
+        for i in 0..s.len() {
+            out.push(if s.is_null(i) {
+                "null".into()
+            } else {
+                s.value(i).to_string()
+            });
+        }
+    }
+    out
+}
+
+/// Row count of a Delta table (0 if it does not exist).
+pub fn count_rows(path: &Path) -> usize {
+    if !path.join("_delta_log").exists() {
+        return 0;
+    }
+    read_delta(path).iter().map(|b| b.num_rows()).sum()
+}
+
+/// Latest version of a Delta table.
+pub fn table_version(path: &Path) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let url = url::Url::from_directory_path(path).expect("url");
+        deltalake::open_table(url)
+            .await
+            .expect("open")
+            .version()
+            .unwrap_or(0)
+    })
+}
+
+/// Counts of each value of a column.
+pub fn value_counts(path: &Path, name: &str) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for v in column_strings(path, name) {
+        *m.entry(v).or_default() += 1;
+    }
+    m
+}
+
+/// Every row of a Delta table as column → string (partition columns included, from the log).
+pub fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    use deltalake::arrow::array::StringArray;
+    use deltalake::arrow::datatypes::DataType;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let url = url::Url::from_directory_path(path).expect("url");
+        let table = deltalake::open_table(url).await.expect("open table");
+        let snap = table.snapshot().expect("snapshot");
+        let mut out = Vec::new();
+        for f in snap.log_data().iter() {
+            let parts = f.partition_values_map();
+            let rel = percent_encoding::percent_decode_str(&f.path())
+                .decode_utf8_lossy()
+                .into_owned();
+            let file = std::fs::File::open(path.join(rel)).expect("open parquet");
+            for b in ParquetRecordBatchReaderBuilder::try_new(file)
+                .expect("parquet")
+                .build()
+                .expect("reader")
+            {
+                let b = b.expect("batch");
+                let cols: Vec<(String, StringArray)> = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .zip(b.columns())
+                    .map(|(f, c)| {
+                        let s = deltalake::arrow::compute::cast(c, &DataType::Utf8).expect("cast");
+                        (
+                            f.name().clone(),
+                            s.as_any()
+                                .downcast_ref::<StringArray>()
+                                .expect("str")
+                                .clone(),
+                        )
+                    })
+                    .collect();
+                for i in 0..b.num_rows() {
+                    let mut row: BTreeMap<String, String> = parts
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone().unwrap_or_else(|| "null".into())))
+                        .collect();
+                    for (n, c) in &cols {
+                        row.insert(
+                            n.clone(),
+                            if c.is_null(i) {
+                                "null".into()
+                            } else {
+                                c.value(i).to_string()
+                            },
+                        );
+                    }
+                    out.push(row);
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Active files of a Delta table with their partition values: (partition values, path).
+pub fn files(path: &Path) -> Vec<(BTreeMap<String, Option<String>>, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let url = url::Url::from_directory_path(path).expect("url");
+        let table = deltalake::open_table(url).await.expect("open table");
+        let snap = table.snapshot().expect("snapshot");
+        let mut v: Vec<_> = snap
+            .log_data()
+            .iter()
+            .map(|f| {
+                (
+                    f.partition_values_map().into_iter().collect(),
+                    f.path().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    })
+}
+
+/// The valid sales of a topic (well-formed JSON with a quantity and an event time), as JSON.
+pub fn valid_sales(topic: &str, partitions: i32, expect: usize) -> Vec<serde_json::Value> {
+    consume_all(topic, partitions, expect)
+        .into_iter()
+        .filter_map(|(_, _, p)| serde_json::from_slice::<serde_json::Value>(&p).ok())
+        .filter(|v| {
+            v["quantite"].is_i64()
+                && v["timestamp"]
+                    .as_str()
+                    .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok())
+        })
+        .collect()
+}

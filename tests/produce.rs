@@ -1,0 +1,145 @@
+//! Topics and the sales simulator, against the real broker.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+#[test]
+fn topic_create_is_idempotent_and_listed() {
+    let ws = Workspace::new("topics", 3);
+    // Creating it again is not an error.
+    let again = ws.ok(&["topic", "create", &ws.topic, "--partitions", "3"]);
+    assert!(again.contains("already exists (3 partitions)"), "{again}");
+    let list = ws.ok(&["topic", "list"]);
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&ws.topic))
+        .unwrap_or_else(|| panic!("{} not in {list}", ws.topic));
+    assert_eq!(line, format!("{}\t3", ws.topic));
+}
+
+#[test]
+fn produced_records_read_back_with_a_plain_consumer() {
+    let ws = Workspace::new("produce", 2);
+    let out = ws.produce(500, &["--seed", "11"]);
+    assert!(
+        out.contains("sent 500, acknowledged 500, failed 0"),
+        "{out}"
+    );
+    let recs = consume_all(&ws.topic, 2, 500);
+    assert_eq!(recs.len(), 500);
+    let mut ids = Vec::new();
+    for (_, _, payload) in &recs {
+        let v: Value = serde_json::from_slice(payload).expect("valid JSON");
+        ids.push(v["vente_id"].as_i64().unwrap());
+        let q = v["quantite"].as_i64().unwrap();
+        assert!((1..=5).contains(&q));
+        assert!(v["montant"].as_f64().unwrap() > 0.0);
+        assert!(["Business", "Consumer"].contains(&v["segment"].as_str().unwrap()));
+        assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        (1..=500).collect::<Vec<_>>(),
+        "vente_id 1..=500 once each with --seed"
+    );
+    // Both partitions received records (keyed by client id).
+    assert!(recs.iter().any(|r| r.0 == 0) && recs.iter().any(|r| r.0 == 1));
+}
+
+#[test]
+fn same_seed_gives_the_same_stream() {
+    let a = Workspace::new("seed_a", 1);
+    let b = Workspace::new("seed_b", 1);
+    let args = [
+        "--seed",
+        "42",
+        "--start-time",
+        "2024-12-12T08:00:00Z",
+        "--late-fraction",
+        "0.1",
+        "--malformed-fraction",
+        "0.1",
+    ];
+    a.produce(300, &args);
+    b.produce(300, &args);
+    let ra: Vec<Vec<u8>> = consume_all(&a.topic, 1, 300)
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    let rb: Vec<Vec<u8>> = consume_all(&b.topic, 1, 300)
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(ra.len(), 300);
+    assert_eq!(ra, rb);
+    let c = Workspace::new("seed_c", 1);
+    c.produce(
+        300,
+        &["--seed", "43", "--start-time", "2024-12-12T08:00:00Z"],
+    );
+    let rc: Vec<Vec<u8>> = consume_all(&c.topic, 1, 300)
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    assert_ne!(ra, rc, "another seed gives another stream");
+}
+
+#[test]
+fn late_and_malformed_fractions_are_honoured() {
+    let ws = Workspace::new("fractions", 3);
+    ws.produce(
+        4000,
+        &[
+            "--seed",
+            "5",
+            "--late-fraction",
+            "0.1",
+            "--malformed-fraction",
+            "0.05",
+        ],
+    );
+    let recs = consume_all(&ws.topic, 3, 4000);
+    assert_eq!(recs.len(), 4000);
+    let now = chrono::Utc::now();
+    let (mut late, mut bad) = (0, 0);
+    for (_, _, p) in &recs {
+        let v: Option<Value> = serde_json::from_slice(p).ok();
+        let ts = v
+            .as_ref()
+            .and_then(|v| v["timestamp"].as_str())
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+        let q_ok = v.as_ref().is_some_and(|v| v["quantite"].is_i64());
+        match (ts, q_ok) {
+            (Some(ts), true) => {
+                if now.signed_duration_since(ts) > chrono::Duration::minutes(50) {
+                    late += 1;
+                }
+            }
+            _ => bad += 1,
+        }
+    }
+    // Expected 400 late and 200 malformed; allow for sampling noise (±5 sigma).
+    assert!((300..=500).contains(&late), "late = {late}");
+    assert!((130..=270).contains(&bad), "malformed = {bad}");
+}
+
+#[test]
+fn produce_to_a_missing_topic_is_a_clear_error() {
+    let ws = Workspace::new("missing", 1);
+    let out = ws.lakectl(&[
+        "produce",
+        "--topic",
+        "surely_no_such_topic_here",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("topic `surely_no_such_topic_here` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}

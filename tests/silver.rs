@@ -1,0 +1,368 @@
+//! Silver jobs against real bronze tables: results checked against an independent fold over
+//! the produced records; incremental, idempotent and crash-safe runs.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn silver_ws(prefix: &str) -> Workspace {
+    let ws = Workspace::new(prefix, 2);
+    for f in [
+        "ventes_aggreges.yaml",
+        "ventes_par_pays.yaml",
+        "ventes_par_segment.yaml",
+    ] {
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/").to_string() + f,
+            ws.dir.path().join("jobs").join(f),
+        )
+        .unwrap();
+    }
+    ws
+}
+
+fn jour(v: &Value) -> String {
+    v["timestamp"].as_str().unwrap()[..10].to_string()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
+
+fn num(row: &BTreeMap<String, String>, k: &str) -> f64 {
+    row.get(k)
+        .unwrap_or_else(|| panic!("no column {k} in {row:?}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("{k} not a number in {row:?}"))
+}
+
+/// ventes_aggreges, computed with a plain fold.
+fn expected_per_client(
+    sales: &[Value],
+) -> BTreeMap<(i64, String), (i64, f64, i64, f64, f64, usize)> {
+    let mut m: BTreeMap<(i64, String), (i64, f64, i64, f64, f64, HashSet<i64>)> = BTreeMap::new();
+    for s in sales {
+        let e = m
+            .entry((s["client_id"].as_i64().unwrap(), jour(s)))
+            .or_insert((0, 0.0, 0, f64::MAX, f64::MIN, HashSet::new()));
+        let montant = s["montant"].as_f64().unwrap();
+        e.0 += s["quantite"].as_i64().unwrap();
+        e.1 += montant;
+        e.2 += 1;
+        e.3 = e.3.min(montant);
+        e.4 = e.4.max(montant);
+        e.5.insert(s["produit_id"].as_i64().unwrap());
+    }
+    m.into_iter()
+        .map(|(k, v)| (k, (v.0, v.1, v.2, v.3, v.4, v.5.len())))
+        .collect()
+}
+
+fn assert_per_client(ws: &Workspace, sales: &[Value]) {
+    let expected = expected_per_client(sales);
+    let got = rows(&ws.table("silver/ventes_aggreges"));
+    assert_eq!(got.len(), expected.len(), "one row per client and day");
+    for r in &got {
+        let key = (num(r, "client_id") as i64, r["jour"].clone());
+        let (q, total, n, min, max, prods) = expected[&key];
+        assert_eq!(num(r, "total_quantite") as i64, q, "{key:?}");
+        assert!(
+            close(num(r, "total_depense"), total),
+            "{key:?}: {} vs {total}",
+            r["total_depense"]
+        );
+        assert_eq!(num(r, "nb_achats") as i64, n, "{key:?}");
+        assert!(close(num(r, "panier_moyen"), total / n as f64), "{key:?}");
+        assert!(
+            close(num(r, "achat_min"), min) && close(num(r, "achat_max"), max),
+            "{key:?}"
+        );
+        assert_eq!(num(r, "nb_produits_distincts") as usize, prods, "{key:?}");
+        assert_eq!(r["est_client_fidele"], (n > 1).to_string(), "{key:?}");
+        let seg = if total >= 1000.0 {
+            "Premium"
+        } else if total >= 200.0 {
+            "Standard"
+        } else {
+            "Economy"
+        };
+        assert_eq!(r["segment_depense"], seg, "{key:?}");
+    }
+}
+
+fn assert_per_group(ws: &Workspace, sales: &[Value], table: &str, by: &str) {
+    // key → (transactions, revenue, items, customers, countries)
+    let mut m: BTreeMap<(String, String), (i64, f64, i64, HashSet<i64>, HashSet<String>)> =
+        BTreeMap::new();
+    for s in sales {
+        let e = m
+            .entry((s[by].as_str().unwrap().to_string(), jour(s)))
+            .or_default();
+        e.0 += 1;
+        e.1 += s["montant"].as_f64().unwrap();
+        e.2 += s["quantite"].as_i64().unwrap();
+        e.3.insert(s["client_id"].as_i64().unwrap());
+        e.4.insert(s["pays"].as_str().unwrap().to_string());
+    }
+    let got = rows(&ws.table(table));
+    assert_eq!(got.len(), m.len(), "{table}: one row per {by} and day");
+    for r in &got {
+        let key = (r[by].clone(), r["jour"].clone());
+        let (n, rev, items, customers, countries) = &m[&key];
+        assert_eq!(num(r, "total_transactions") as i64, *n, "{table} {key:?}");
+        assert!(close(num(r, "revenue_total"), *rev), "{table} {key:?}");
+        assert!(
+            close(num(r, "transaction_moyenne"), rev / *n as f64),
+            "{table} {key:?}"
+        );
+        assert_eq!(
+            num(r, "unique_customers") as usize,
+            customers.len(),
+            "{table} {key:?}"
+        );
+        if by == "pays" {
+            assert_eq!(num(r, "items_sold") as i64, *items, "{table} {key:?}");
+        } else {
+            assert_eq!(
+                num(r, "countries_count") as usize,
+                countries.len(),
+                "{table} {key:?}"
+            );
+        }
+    }
+}
+
+fn assert_all_three(ws: &Workspace, sales: &[Value]) {
+    assert_per_client(ws, sales);
+    assert_per_group(ws, sales, "silver/ventes_par_pays", "pays");
+    assert_per_group(ws, sales, "silver/ventes_par_segment", "segment");
+}
+
+/// Produces `n` sales over ~4 days from 2024-12-10, ingests them, returns the valid ones.
+fn seed_days(ws: &Workspace, n: u64) -> Vec<Value> {
+    ws.produce(
+        n,
+        &[
+            "--seed",
+            "21",
+            "--start-time",
+            "2024-12-10T00:00:00Z",
+            "--time-step",
+            "120s",
+        ],
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    valid_sales(&ws.topic, 2, n as usize)
+}
+
+#[test]
+fn seed_jobs_match_an_independent_fold_and_rerun_is_a_noop() {
+    let ws = silver_ws("silver_ok");
+    let sales = seed_days(&ws, 3000);
+    assert_eq!(sales.len(), 3000);
+    let out = ws.ok(&["run", "silver"]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.contains("ventes_aggreges: committed version"), "{out}");
+    assert!(out.contains("recomputed everything (first run)"), "{out}");
+    assert!(
+        out.contains("expectations [non_negative_revenue: ok, at_least_one_purchase: ok]"),
+        "{out}"
+    );
+    assert_all_three(&ws, &sales);
+    let days: BTreeSet<String> = rows(&ws.table("silver/ventes_par_pays"))
+        .into_iter()
+        .map(|r| r["jour"].clone())
+        .collect();
+    assert_eq!(days.len(), 5, "{days:?}");
+
+    // No new bronze data: nothing to do, nothing committed.
+    let versions: Vec<u64> = ["ventes_aggreges", "ventes_par_pays", "ventes_par_segment"]
+        .iter()
+        .map(|t| table_version(&ws.table(&format!("silver/{t}"))))
+        .collect();
+    let out = ws.ok(&["run", "silver"]);
+    assert_eq!(out.matches(": up to date;").count(), 3, "{out}");
+    let after: Vec<u64> = ["ventes_aggreges", "ventes_par_pays", "ventes_par_segment"]
+        .iter()
+        .map(|t| table_version(&ws.table(&format!("silver/{t}"))))
+        .collect();
+    assert_eq!(versions, after);
+}
+
+#[test]
+fn incremental_run_rewrites_only_the_changed_day() {
+    let ws = silver_ws("silver_incr");
+    // 2000 sales × 120 s from 2024-12-10: the last one is at 2024-12-12T18:38.
+    assert_eq!(seed_days(&ws, 2000).len(), 2000);
+    ws.ok(&["run", "silver"]);
+    let before = files(&ws.table("silver/ventes_aggreges"));
+
+    // New sales for the last day only, after the watermark.
+    ws.produce(
+        300,
+        &[
+            "--seed",
+            "22",
+            "--first-id",
+            "100000",
+            "--start-time",
+            "2024-12-12T19:00:00Z",
+            "--time-step",
+            "10s",
+        ],
+    );
+    let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert!(out.contains("300 written, 0 quarantined"), "{out}");
+    let sales = valid_sales(&ws.topic, 2, 2300);
+    assert_eq!(sales.len(), 2300);
+    let plan = ws.ok(&["plan", "ventes_aggreges"]);
+    assert!(
+        plan.contains("recomputes 1 partition(s) of [\"jour\"]: 2024-12-12"),
+        "{plan}"
+    );
+    let out = ws.ok(&["run", "ventes_aggreges"]);
+    assert!(
+        out.contains("recomputed 1 partition(s): 2024-12-12"),
+        "{out}"
+    );
+
+    let after = files(&ws.table("silver/ventes_aggreges"));
+    let day = |v: &Vec<(BTreeMap<String, Option<String>>, String)>, d: &str| -> Vec<String> {
+        v.iter()
+            .filter(|(p, _)| p["jour"].as_deref() == Some(d))
+            .map(|(_, f)| f.clone())
+            .collect()
+    };
+    for d in ["2024-12-10", "2024-12-11", "2024-12-13", "2024-12-14"] {
+        assert_eq!(
+            day(&before, d),
+            day(&after, d),
+            "partition {d} must be untouched"
+        );
+    }
+    assert_ne!(
+        day(&before, "2024-12-12"),
+        day(&after, "2024-12-12"),
+        "the changed day is rewritten"
+    );
+    assert_per_client(&ws, &sales);
+
+    // The incremental result equals a full refresh.
+    let incremental: BTreeSet<String> = rows(&ws.table("silver/ventes_aggreges"))
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
+    ws.ok(&["run", "ventes_aggreges", "--full-refresh"]);
+    let full: BTreeSet<String> = rows(&ws.table("silver/ventes_aggreges"))
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
+    assert_eq!(incremental, full);
+}
+
+#[test]
+fn a_killed_job_leaves_the_previous_version_and_the_next_run_completes() {
+    let ws = silver_ws("silver_kill");
+    let first = seed_days(&ws, 3000);
+    ws.ok(&["run", "ventes_par_pays"]);
+    ws.produce(
+        20_000,
+        &[
+            "--seed",
+            "23",
+            "--first-id",
+            "100000",
+            "--start-time",
+            "2024-12-14T06:00:00Z",
+            "--time-step",
+            "1s",
+        ],
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let all = valid_sales(&ws.topic, 2, 23_000);
+    for delay in [5u64, 40, 120] {
+        let mut child = ws
+            .command(&["run", "ventes_par_pays", "--full-refresh"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Whatever the moment, the table is the old result or the new one, never a mix.
+        let total: f64 = rows(&ws.table("silver/ventes_par_pays"))
+            .iter()
+            .map(|r| num(r, "revenue_total"))
+            .sum();
+        let old: f64 = first.iter().map(|s| s["montant"].as_f64().unwrap()).sum();
+        let new: f64 = all.iter().map(|s| s["montant"].as_f64().unwrap()).sum();
+        assert!(
+            close(total, old) || close(total, new),
+            "after a kill at {delay} ms: revenue {total}, expected {old} or {new}"
+        );
+    }
+    ws.ok(&["run", "ventes_par_pays"]);
+    assert_per_group(&ws, &all, "silver/ventes_par_pays", "pays");
+}
+
+#[test]
+fn a_new_job_file_runs_without_recompiling() {
+    let ws = silver_ws("silver_newjob");
+    let sales = seed_days(&ws, 1500);
+    std::fs::write(
+        ws.dir.path().join("jobs/revenue_par_categorie.yaml"),
+        "name: revenue_par_categorie\nfrom: ventes\ngroup_by: [categorie, jour]\naggregate:\n  revenue: sum(montant)\n  ventes: count(*)\n  panier_median: median(montant)\nhaving: ventes > 0\nto: silver/revenue_par_categorie\npartition_by: [jour]\n",
+    )
+    .unwrap();
+    assert_eq!(ws.ok(&["validate"]).trim(), "ok");
+    let out = ws.ok(&["run", "revenue_par_categorie"]);
+    assert!(
+        out.contains("revenue_par_categorie: committed version"),
+        "{out}"
+    );
+    let mut m: BTreeMap<(String, String), (f64, i64)> = BTreeMap::new();
+    for s in &sales {
+        let e = m
+            .entry((s["categorie"].as_str().unwrap().to_string(), jour(s)))
+            .or_default();
+        e.0 += s["montant"].as_f64().unwrap();
+        e.1 += 1;
+    }
+    let got = rows(&ws.table("silver/revenue_par_categorie"));
+    assert_eq!(got.len(), m.len());
+    for r in got {
+        let (rev, n) = m[&(r["categorie"].clone(), r["jour"].clone())];
+        assert!(close(num(&r, "revenue"), rev));
+        assert_eq!(num(&r, "ventes") as i64, n);
+    }
+}
+
+#[test]
+fn a_failing_expectation_commits_nothing() {
+    let ws = silver_ws("silver_expect");
+    seed_days(&ws, 300);
+    std::fs::write(
+        ws.dir.path().join("jobs/strict.yaml"),
+        "name: strict\nfrom: ventes\ngroup_by: [pays]\naggregate: {n: count(*)}\nexpect:\n  impossible: {check: n > 1000000, on_violation: fail}\nto: silver/strict\n",
+    )
+    .unwrap();
+    let out = ws.lakectl(&["run", "strict"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("expectation `impossible` failed on"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!ws
+        .table("silver/strict")
+        .join("_delta_log")
+        .join("00000000000000000001.json")
+        .exists());
+    assert_eq!(count_rows(&ws.table("silver/strict")), 0);
+}
