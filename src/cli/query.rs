@@ -31,11 +31,20 @@ pub async fn run(config: &Path, args: &Args) -> anyhow::Result<()> {
     if args.format == Format::Parquet && args.output.is_none() {
         bail!("--format parquet needs --output FILE");
     }
-    if std::env::var_os("POLARS_FMT_MAX_ROWS").is_none() {
-        std::env::set_var("POLARS_FMT_MAX_ROWS", "50");
-        std::env::set_var("POLARS_FMT_STR_LEN", "40");
-        std::env::set_var("POLARS_FMT_MAX_COLS", "20");
+    // Table display defaults, unless the user set Polars' own variables.
+    for (k, v) in [
+        ("POLARS_FMT_MAX_ROWS", "50"),
+        ("POLARS_FMT_MAX_COLS", "20"),
+        ("POLARS_FMT_STR_LEN", "40"),
+        ("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1"),
+        ("POLARS_FMT_TABLE_HIDE_COLUMN_DATA_TYPES", "1"),
+        ("POLARS_FMT_TABLE_ROUNDED_CORNERS", "1"),
+    ] {
+        if std::env::var_os(k).is_none() {
+            std::env::set_var(k, v);
+        }
     }
+    polars_core::fmt::set_float_fmt(polars_core::fmt::FloatFmt::Full);
     let mut df = crate::query::execute(&spec, &checked.catalog, &args.sql, args.version).await?;
     match &args.output {
         Some(p) => {

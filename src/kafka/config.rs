@@ -55,7 +55,9 @@ impl ClientContext for LakectlContext {
     }
 
     fn error(&self, error: RdError, reason: &str) {
-        if matches!(error, RdError::PartitionEOF(_)) {
+        if matches!(error, RdError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        {
             return;
         }
         tracing::warn!(target: "librdkafka", "{error}: {reason}");
