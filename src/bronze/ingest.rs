@@ -1,16 +1,22 @@
-//! The ingest loop of one bronze pipeline.
+//! The ingest loop of one bronze pipeline, as a three-stage pipeline so both cores work:
+//! a poller thread fills the next micro-batch while the current one is decoded, and a
+//! writer task writes and commits batches strictly in order.
 //!
 //! Exactly-once: each partition's last written offset lives in the bronze table as a `txn`
 //! action (appId `lakectl/<pipeline>/<partition>`), committed atomically with the batch's
 //! files. On start lakectl resumes each partition at that version + 1. Quarantine rows are
 //! committed first with the same txn scheme; if a crash falls between the two commits, the
 //! replayed records whose fate was already decided keep it (read back from the quarantine
-//! table), so no record ends up in both tables or in neither.
+//! table), so no record ends up in both tables or in neither. Batches in flight when the
+//! process dies were never committed and are read again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::kernel::Transaction;
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
@@ -25,6 +31,7 @@ use super::watermark::WatermarkState;
 use super::{app_id, BronzeError, BATCH_KEY, WATERMARK_KEY};
 use crate::kafka::admin::topic_partitions;
 use crate::kafka::consumer::{BatchEnd, Drain};
+use crate::kafka::KafkaError;
 use crate::lake::read::scan;
 use crate::lake::{bridge, table, DeltaTable, Lake, TableSchema};
 use crate::shutdown::StopFlag;
@@ -62,12 +69,30 @@ pub struct PipelineSummary {
     pub bronze_version: Option<u64>,
 }
 
-struct Ctx<'a> {
+/// A polled micro-batch, handed from the poller to the decoder.
+struct Polled {
+    buf: BatchBuffer,
+    poll: Duration,
+    /// Partitions with unread records when the poll ended.
+    waiting: Vec<i32>,
+    lag: Option<i64>,
+}
+
+/// A decoded and classified batch, handed from the decoder to the writer.
+struct Prepared {
+    bronze: Vec<RecordBatch>,
+    quarantine: Vec<RecordBatch>,
+    txns: Vec<Transaction>,
+    watermark_state: serde_json::Value,
+    metrics: BatchMetrics,
+    offsets: String,
+}
+
+/// Decoder state: the watermark and the decisions replayed after a crash.
+struct Decoder<'a> {
     b: &'a BronzeSpec,
-    bronze: DeltaTable,
-    quarantine: DeltaTable,
-    bronze_arrow: deltalake::arrow::datatypes::SchemaRef,
-    quarantine_arrow: deltalake::arrow::datatypes::SchemaRef,
+    bronze_arrow: SchemaRef,
+    quarantine_arrow: SchemaRef,
     wm: WatermarkState,
     /// Partition → (quarantine txn version, offsets already in quarantine) for records whose
     /// fate was decided before a crash between the two commits.
@@ -150,14 +175,12 @@ pub async fn run_pipeline(
         .unwrap_or_default();
     info!(pipeline = %b.name, topic = %b.topic, ?starts, watermark = ?wm.watermark_us(b.watermark.as_micros() as i64, &[]).map(fmt_us), "starting");
 
-    let mut drain = block_in_place(|| Drain::open(&spec.kafka, &b.topic, &starts, b.on_data_loss))
+    let drain = block_in_place(|| Drain::open(&spec.kafka, &b.topic, &starts, b.on_data_loss))
         .map_err(kafka_err)?;
-    let mut ctx = Ctx {
+    let mut decoder = Decoder {
         b,
         bronze_arrow: bronze_ts.arrow(),
         quarantine_arrow: quarantine_ts.arrow(),
-        bronze,
-        quarantine,
         wm,
         decided,
     };
@@ -173,62 +196,140 @@ pub async fn run_pipeline(
         pb
     });
 
-    let mut summary = PipelineSummary {
-        pipeline: b.name.clone(),
-        ..Default::default()
-    };
-    let mut buf = BatchBuffer::default();
+    // Stage 1: the poller thread. A rendezvous channel: polling runs one batch ahead, so at
+    // most three batches are alive (polling, decoding, writing) whatever the backlog.
+    let (poll_tx, poll_rx) = sync_channel::<Polled>(0);
+    let poller = {
+        let (stop, limits, until) = (stop.clone(), b.batch, opts.until_caught_up);
+        std::thread::Builder::new()
+            .name(format!("poll-{}", b.name))
+            .spawn(move || poll_loop(drain, limits, until, stop, poll_tx))
+    }
+    .map_err(|e| spec_err(format!("cannot start the poller thread: {e}")))?;
+
+    // Stage 3: the writer task, committing in order.
+    let (prep_tx, prep_rx) = tokio::sync::mpsc::channel::<Prepared>(1);
+    let writer = tokio::spawn(write_loop(
+        b.clone(),
+        bronze,
+        quarantine,
+        prep_rx,
+        pb.clone(),
+    ));
+
+    // Stage 2: decode and classify here.
+    let decoded = decode_loop(&mut decoder, &poll_rx, &prep_tx).await;
+    drop(prep_tx);
+    drop(poll_rx);
+    let written = writer
+        .await
+        .map_err(|e| spec_err(format!("writer task failed: {e}")))?;
+    let polled = poller
+        .join()
+        .map_err(|_| spec_err("the poller thread panicked".into()))?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    // The first error wins: the poller's (Kafka) explains a stopped decoder, etc.
+    polled.map_err(kafka_err)?;
+    decoded?;
+    let (mut summary, bronze_version) = written?;
+    summary.elapsed = started.elapsed();
+    summary.bronze_version = bronze_version;
+    Ok(summary)
+}
+
+fn poll_loop(
+    mut drain: Drain,
+    limits: crate::spec::BatchLimits,
+    until: bool,
+    stop: StopFlag,
+    tx: std::sync::mpsc::SyncSender<Polled>,
+) -> Result<(), KafkaError> {
     loop {
-        buf.clear();
+        let mut buf = BatchBuffer::default();
         let t0 = Instant::now();
-        let end = block_in_place(|| {
-            drain.poll_batch(&b.batch, opts.until_caught_up, &mut buf, &|| stop.is_set())
-        })
-        .map_err(kafka_err)?;
-        let poll = t0.elapsed();
+        let end = drain.poll_batch(&limits, until, &mut buf, &|| stop.is_set())?;
         if !buf.is_empty() {
-            // Partitions with unread records (not at their end) that were never observed.
-            let waiting: Vec<i32> = drain
+            let waiting = drain
                 .states()
                 .iter()
                 .filter(|(_, s)| !s.at_end)
                 .map(|(p, _)| *p)
                 .collect();
-            let mut m = process_batch(&mut ctx, &buf, poll, &waiting).await?;
-            m.lag = drain.lag();
-            summary.batches += 1;
-            summary.consumed += m.rows_in;
-            summary.written += m.rows_written;
-            summary.late_dropped += m.late_dropped;
-            for (k, v) in &m.quarantined {
-                *summary.quarantined.entry(k.clone()).or_default() += v;
-            }
-            let line = m.line();
-            match &pb {
-                Some(pb) => {
-                    pb.suspend(|| info!(pipeline = %b.name, "{line}"));
-                    pb.set_message(format!(
-                        "{} consumed, {} written, {} quarantined, {}/s, lag {}",
-                        summary.consumed,
-                        summary.written,
-                        summary.quarantined.values().sum::<u64>(),
-                        m.rows_per_s,
-                        m.lag.map_or("-".into(), |l| l.to_string())
-                    ));
-                }
-                None => info!(pipeline = %b.name, "{line}"),
+            let polled = Polled {
+                buf,
+                poll: t0.elapsed(),
+                waiting,
+                lag: drain.lag(),
+            };
+            if tx.send(polled).is_err() {
+                return Ok(()); // the decoder stopped (it reports why)
             }
         }
         if matches!(end, BatchEnd::CaughtUp | BatchEnd::Stopped) {
-            break;
+            return Ok(());
         }
     }
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
+}
+
+async fn decode_loop(
+    d: &mut Decoder<'_>,
+    rx: &Receiver<Polled>,
+    tx: &tokio::sync::mpsc::Sender<Prepared>,
+) -> Result<(), BronzeError> {
+    while let Ok(polled) = block_in_place(|| rx.recv()) {
+        let prepared = block_in_place(|| d.prepare(&polled))?;
+        if tx.send(prepared).await.is_err() {
+            break; // the writer stopped (it reports why)
+        }
     }
-    summary.elapsed = started.elapsed();
-    summary.bronze_version = ctx.bronze.version();
-    Ok(summary)
+    Ok(())
+}
+
+async fn write_loop(
+    b: BronzeSpec,
+    mut bronze: DeltaTable,
+    mut quarantine: DeltaTable,
+    mut rx: tokio::sync::mpsc::Receiver<Prepared>,
+    pb: Option<ProgressBar>,
+) -> Result<(PipelineSummary, Option<u64>), BronzeError> {
+    let mut summary = PipelineSummary {
+        pipeline: b.name.clone(),
+        ..Default::default()
+    };
+    let mut last_commit: Option<Instant> = None;
+    while let Some(p) = rx.recv().await {
+        let mut m = commit_batch(&b, &mut bronze, &mut quarantine, p).await?;
+        // Stages overlap, so the rate is over the wall time since the previous commit.
+        if let Some(t) = last_commit {
+            m.rows_per_s = (m.rows_in as f64 / t.elapsed().as_secs_f64().max(1e-6)) as u64;
+        }
+        last_commit = Some(Instant::now());
+        summary.batches += 1;
+        summary.consumed += m.rows_in;
+        summary.written += m.rows_written;
+        summary.late_dropped += m.late_dropped;
+        for (k, v) in &m.quarantined {
+            *summary.quarantined.entry(k.clone()).or_default() += v;
+        }
+        let line = m.line();
+        match &pb {
+            Some(pb) => {
+                pb.suspend(|| info!(pipeline = %b.name, "{line}"));
+                pb.set_message(format!(
+                    "{} consumed, {} written, {} quarantined, {}/s, lag {}",
+                    summary.consumed,
+                    summary.written,
+                    summary.quarantined.values().sum::<u64>(),
+                    m.rows_per_s,
+                    m.lag.map_or("-".into(), |l| l.to_string())
+                ));
+            }
+            None => info!(pipeline = %b.name, "{line}"),
+        }
+    }
+    Ok((summary, bronze.version()))
 }
 
 fn load_decided(
@@ -264,166 +365,188 @@ fn offsets_desc(buf: &BatchBuffer) -> String {
         .join(",")
 }
 
-async fn process_batch(
-    ctx: &mut Ctx<'_>,
-    buf: &BatchBuffer,
-    poll: Duration,
-    waiting: &[i32],
+impl Decoder<'_> {
+    /// Decodes, derives, applies the watermark and splits a batch into bronze and quarantine
+    /// record batches. Updates the watermark state for the next batch.
+    fn prepare(&mut self, polled: &Polled) -> Result<Prepared, BronzeError> {
+        let b = self.b;
+        let buf = &polled.buf;
+        let batch_err = |message: String| BronzeError::Batch {
+            pipeline: b.name.clone(),
+            offsets: offsets_desc(buf),
+            message,
+        };
+        let now = Utc::now();
+        let t_decode = Instant::now();
+
+        let mut m = BatchMetrics {
+            rows_in: buf.records.len() as u64,
+            lag: polled.lag,
+            ..Default::default()
+        };
+        let mut end_offsets: BTreeMap<i32, i64> = BTreeMap::new();
+        for r in &buf.records {
+            let e = end_offsets.entry(r.partition).or_insert(r.offset);
+            *e = (*e).max(r.offset);
+        }
+
+        let dec = decode(buf, &b.schema, &b.event_time)
+            .map_err(|e| batch_err(format!("decoding: {e}")))?;
+        let mut df = frame::enrich(b, dec.df, buf, &dec.rows, now)
+            .map_err(|e| batch_err(format!("deriving columns: {e}")))?;
+
+        // Watermark: classify with the watermark of the batches before this one (as Spark and
+        // Flink do), then fold this batch's per-partition max event times in for the next one.
+        let et = df
+            .column(&b.event_time)
+            .and_then(|c| c.cast(&DataType::Int64))
+            .map_err(|e| batch_err(e.to_string()))?;
+        let et: Vec<i64> = et
+            .i64()
+            .map_err(|e| batch_err(e.to_string()))?
+            .into_no_null_iter()
+            .collect();
+        let delay_us = b.watermark.as_micros() as i64;
+        // A partition in this batch counts as waiting too: its first records are never judged
+        // by the other partitions' progress alone.
+        let mut waiting = polled.waiting.clone();
+        waiting.extend(end_offsets.keys().copied());
+        let watermark = self.wm.watermark_us(delay_us, &waiting);
+
+        let decided = |p: i32, o: i64| self.decided.get(&p).is_some_and(|(q, _)| o <= *q);
+        let already_quarantined = |p: i32, o: i64| {
+            self.decided
+                .get(&p)
+                .is_some_and(|(q, s)| o <= *q && s.contains(&o))
+        };
+        let mut keep = Vec::with_capacity(et.len());
+        let mut quarantine: Vec<QuarantineRow> = Vec::new();
+        for (i, &t) in et.iter().enumerate() {
+            let r = buf.records[dec.rows[i]];
+            if already_quarantined(r.partition, r.offset) {
+                keep.push(false);
+            } else if !decided(r.partition, r.offset) && watermark.is_some_and(|w| t < w) {
+                keep.push(false);
+                match b.late {
+                    LatePolicy::Quarantine => quarantine.push(QuarantineRow {
+                        record: dec.rows[i],
+                        reason: Reason::Late,
+                        error: format!(
+                            "event time {} is older than the watermark {}",
+                            fmt_us(t),
+                            watermark.map(fmt_us).unwrap_or_default()
+                        ),
+                    }),
+                    LatePolicy::Drop => m.late_dropped += 1,
+                }
+            } else {
+                keep.push(true);
+            }
+        }
+        for r in &dec.rejected {
+            let rec = buf.records[r.record];
+            if !decided(rec.partition, rec.offset) {
+                quarantine.push(QuarantineRow {
+                    record: r.record,
+                    reason: r.reason,
+                    error: r.error.clone(),
+                });
+            }
+        }
+        for (i, &t) in et.iter().enumerate() {
+            self.wm.observe(buf.records[dec.rows[i]].partition, t);
+        }
+        m.watermark = self.wm.watermark_us(delay_us, &waiting).map(fmt_us);
+        if keep.iter().any(|k| !k) {
+            let mask = BooleanChunked::from_iter_values("keep".into(), keep.iter().copied());
+            df = df.filter(&mask).map_err(|e| batch_err(e.to_string()))?;
+        }
+        m.rows_written = df.height() as u64;
+        for q in &quarantine {
+            *m.quarantined
+                .entry(q.reason.as_str().to_string())
+                .or_default() += 1;
+        }
+        quarantine.sort_by_key(|q| q.record);
+        let quarantine = if quarantine.is_empty() {
+            Vec::new()
+        } else {
+            let mut qdf = frame::quarantine_frame(&b.topic, buf, &quarantine, now)
+                .map_err(|e| batch_err(e.to_string()))?;
+            bridge::to_record_batches(&mut qdf, &self.quarantine_arrow).map_err(batch_err)?
+        };
+        let bronze = bridge::to_record_batches(&mut df, &self.bronze_arrow).map_err(batch_err)?;
+        let txns = end_offsets
+            .iter()
+            .map(|(&p, &o)| Transaction::new(app_id(&b.name, p), o))
+            .collect();
+        // Decisions made before the crash are only needed until the replay has passed them.
+        self.decided
+            .retain(|p, (q, _)| end_offsets.get(p).is_none_or(|e| e < q));
+        m.end_offsets = end_offsets;
+        m.set_times(
+            polled.poll,
+            t_decode.elapsed(),
+            Duration::ZERO,
+            Duration::ZERO,
+        );
+        Ok(Prepared {
+            bronze,
+            quarantine,
+            txns,
+            watermark_state: serde_json::to_value(&self.wm).unwrap_or_default(),
+            metrics: m,
+            offsets: offsets_desc(buf),
+        })
+    }
+}
+
+/// Writes a prepared batch: quarantine first, then ONE bronze commit with the files, the txns
+/// and the watermark state.
+async fn commit_batch(
+    b: &BronzeSpec,
+    bronze: &mut DeltaTable,
+    quarantine: &mut DeltaTable,
+    p: Prepared,
 ) -> Result<BatchMetrics, BronzeError> {
-    let b = ctx.b;
-    let batch_err = |message: String| BronzeError::Batch {
-        pipeline: b.name.clone(),
-        offsets: offsets_desc(buf),
-        message,
-    };
     let lake_err = |source| BronzeError::Lake {
         pipeline: b.name.clone(),
         source,
     };
-    let now = Utc::now();
-    let t_decode = Instant::now();
-
-    let mut m = BatchMetrics {
-        rows_in: buf.records.len() as u64,
-        ..Default::default()
-    };
-    let mut end_offsets: BTreeMap<i32, i64> = BTreeMap::new();
-    for r in &buf.records {
-        let e = end_offsets.entry(r.partition).or_insert(r.offset);
-        *e = (*e).max(r.offset);
-    }
-
-    let dec = block_in_place(|| decode(buf, &b.schema, &b.event_time))
-        .map_err(|e| batch_err(format!("decoding: {e}")))?;
-    let mut df = block_in_place(|| frame::enrich(b, dec.df, buf, &dec.rows, now))
-        .map_err(|e| batch_err(format!("deriving columns: {e}")))?;
-
-    // Watermark: classify with the watermark of the batches before this one (as Spark and
-    // Flink do), then fold this batch's per-partition max event times in for the next one.
-    let et = df
-        .column(&b.event_time)
-        .and_then(|c| c.cast(&DataType::Int64))
-        .map_err(|e| batch_err(e.to_string()))?;
-    let et: Vec<i64> = et
-        .i64()
-        .map_err(|e| batch_err(e.to_string()))?
-        .into_no_null_iter()
-        .collect();
-    let delay_us = b.watermark.as_micros() as i64;
-    // A partition in this batch counts as waiting too: its first records are never judged
-    // by the other partitions' progress alone.
-    let mut waiting = waiting.to_vec();
-    waiting.extend(end_offsets.keys().copied());
-    let watermark = ctx.wm.watermark_us(delay_us, &waiting);
-
-    let decided = |p: i32, o: i64| ctx.decided.get(&p).is_some_and(|(q, _)| o <= *q);
-    let already_quarantined = |p: i32, o: i64| {
-        ctx.decided
-            .get(&p)
-            .is_some_and(|(q, s)| o <= *q && s.contains(&o))
-    };
-    let mut keep = Vec::with_capacity(et.len());
-    let mut quarantine: Vec<QuarantineRow> = Vec::new();
-    for (i, &t) in et.iter().enumerate() {
-        let r = buf.records[dec.rows[i]];
-        if already_quarantined(r.partition, r.offset) {
-            keep.push(false);
-        } else if !decided(r.partition, r.offset) && watermark.is_some_and(|w| t < w) {
-            keep.push(false);
-            match b.late {
-                LatePolicy::Quarantine => quarantine.push(QuarantineRow {
-                    record: dec.rows[i],
-                    reason: Reason::Late,
-                    error: format!(
-                        "event time {} is older than the watermark {}",
-                        fmt_us(t),
-                        watermark.map(fmt_us).unwrap_or_default()
-                    ),
-                }),
-                LatePolicy::Drop => m.late_dropped += 1,
-            }
-        } else {
-            keep.push(true);
-        }
-    }
-    for r in &dec.rejected {
-        let rec = buf.records[r.record];
-        if !decided(rec.partition, rec.offset) {
-            quarantine.push(QuarantineRow {
-                record: r.record,
-                reason: r.reason,
-                error: r.error.clone(),
-            });
-        }
-    }
-    for (i, &t) in et.iter().enumerate() {
-        ctx.wm.observe(buf.records[dec.rows[i]].partition, t);
-    }
-    m.watermark = ctx.wm.watermark_us(delay_us, &waiting).map(fmt_us);
-    if keep.iter().any(|k| !k) {
-        let mask = BooleanChunked::from_iter_values("keep".into(), keep.iter().copied());
-        df = df.filter(&mask).map_err(|e| batch_err(e.to_string()))?;
-    }
-    m.rows_written = df.height() as u64;
-    for q in &quarantine {
-        *m.quarantined
-            .entry(q.reason.as_str().to_string())
-            .or_default() += 1;
-    }
-    let decode_time = t_decode.elapsed();
-
-    let txns: Vec<Transaction> = end_offsets
-        .iter()
-        .map(|(&p, &o)| Transaction::new(app_id(&b.name, p), o))
-        .collect();
-
-    // Quarantine first: if we crash before the bronze commit, the replay keeps these decisions.
+    let mut m = p.metrics;
     let t_write = Instant::now();
     let mut commit_time = Duration::ZERO;
-    if !quarantine.is_empty() {
-        quarantine.sort_by_key(|q| q.record);
-        let mut qdf = frame::quarantine_frame(&b.topic, buf, &quarantine, now)
-            .map_err(|e| batch_err(e.to_string()))?;
-        let batches =
-            bridge::to_record_batches(&mut qdf, &ctx.quarantine_arrow).map_err(batch_err)?;
+    if !p.quarantine.is_empty() {
         let meta = HashMap::from([("lakectl.pipeline".to_string(), serde_json::json!(b.name))]);
         let tc = Instant::now();
-        table::append(&mut ctx.quarantine, batches, txns.clone(), meta)
+        table::append(quarantine, p.quarantine, p.txns.clone(), meta)
             .await
             .map_err(lake_err)?;
         commit_time += tc.elapsed();
     }
-
-    let batches = block_in_place(|| bridge::to_record_batches(&mut df, &ctx.bronze_arrow))
-        .map_err(batch_err)?;
-    let actions = table::write_files(&ctx.bronze, batches)
+    let actions = table::write_files(bronze, p.bronze)
         .await
         .map_err(lake_err)?;
     let write_time = t_write.elapsed() - commit_time;
-    m.end_offsets = end_offsets.clone();
-    m.set_times(poll, decode_time, write_time, commit_time);
+    let poll = Duration::from_millis(m.poll_ms);
+    let decode = Duration::from_millis(m.decode_ms);
+    m.set_times(poll, decode, write_time, commit_time);
     let meta = HashMap::from([
-        (
-            WATERMARK_KEY.to_string(),
-            serde_json::to_value(&ctx.wm).unwrap_or_default(),
-        ),
+        (WATERMARK_KEY.to_string(), p.watermark_state),
         ("lakectl.pipeline".to_string(), serde_json::json!(b.name)),
+        ("lakectl.offsets".to_string(), serde_json::json!(p.offsets)),
         (
             BATCH_KEY.to_string(),
             serde_json::to_value(&m).unwrap_or_default(),
         ),
     ]);
     let tc = Instant::now();
-    let op = table::append_operation(&ctx.bronze).map_err(lake_err)?;
-    let version = table::commit(&mut ctx.bronze, actions, txns, meta, op)
+    let op = table::append_operation(bronze).map_err(lake_err)?;
+    let version = table::commit(bronze, actions, p.txns, meta, op)
         .await
         .map_err(lake_err)?;
     commit_time += tc.elapsed();
     m.batch_id = version;
-    m.set_times(poll, decode_time, write_time, commit_time);
-
-    // Decisions made before the crash are only needed until the replay has passed them.
-    ctx.decided
-        .retain(|p, (q, _)| end_offsets.get(p).is_none_or(|e| e < q));
+    m.set_times(poll, decode, write_time, commit_time);
     Ok(m)
 }

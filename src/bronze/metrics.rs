@@ -30,7 +30,8 @@ pub struct BatchMetrics {
     pub write_ms: u64,
     /// Commit time (ms).
     pub commit_ms: u64,
-    /// Records per second over the whole batch.
+    /// Records per second: over the wall time since the previous commit (the stages of
+    /// consecutive batches overlap), or over the batch's own stages for the first one.
     pub rows_per_s: u64,
     /// Watermark after the batch (RFC 3339), if any partition has data.
     pub watermark: Option<String>,

@@ -82,7 +82,8 @@ impl Drain {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "error")
             .set("group.id", "lakectl")
-            .set("queued.min.messages", "200000")
+            .set("queued.min.messages", "100000")
+            .set("queued.max.messages.kbytes", "32768")
             .set("fetch.wait.max.ms", "50")
             .set("fetch.max.bytes", "67108864")
             .set("max.partition.fetch.bytes", "16777216");
@@ -218,23 +219,31 @@ impl Drain {
                 sink,
             );
         }
+        // The clock and the stop flag are checked every 256 records (and whenever the queue is
+        // empty): reading the clock per record showed in profiles.
+        let mut since_check = 0u32;
+        let mut wait = Duration::ZERO;
         loop {
             if records >= limits.max_records || bytes >= limits.max_bytes {
                 return Ok(BatchEnd::Full);
             }
-            if until_caught_up && self.all_at_end() {
-                return Ok(BatchEnd::CaughtUp);
+            if since_check == 0 {
+                if until_caught_up && self.all_at_end() {
+                    return Ok(BatchEnd::CaughtUp);
+                }
+                if stop() {
+                    return Ok(BatchEnd::Stopped);
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Ok(BatchEnd::Timeout);
+                }
+                wait = (deadline - now).min(Duration::from_millis(100));
+                since_check = 256;
             }
-            if stop() {
-                return Ok(BatchEnd::Stopped);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(BatchEnd::Timeout);
-            }
-            let wait = (deadline - now).min(Duration::from_millis(100));
+            since_check -= 1;
             match self.consumer.poll(wait) {
-                None => {}
+                None => since_check = 0,
                 Some(Ok(m)) => {
                     let len = m.payload().map_or(0, <[u8]>::len);
                     let ts = m.timestamp().to_millis();
@@ -262,6 +271,7 @@ impl Drain {
                     if let Some(s) = self.states.get_mut(&p) {
                         s.at_end = true;
                     }
+                    since_check = 0;
                 }
                 Some(Err(e)) => return Err(self.classify(e)),
             }

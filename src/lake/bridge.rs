@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use deltalake::arrow::array::{make_array, ArrayRef, RecordBatch};
 use deltalake::arrow::compute::{cast_with_options, CastOptions};
-use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::arrow::datatypes::{DataType as ArrowType, SchemaRef};
 use deltalake::arrow::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use polars::prelude::{CompatLevel, DataFrame};
 
@@ -38,6 +38,24 @@ pub fn to_record_batches(
             let arr = export(arrays[i].clone(), &pl_fields[i])?;
             let arr = if arr.data_type() == field.data_type() {
                 arr
+            } else if let (ArrowType::Timestamp(u1, _), ArrowType::Timestamp(u2, _)) =
+                (arr.data_type(), field.data_type())
+            {
+                // Naive µs holding UTC instants → UTC µs: same values, only the label changes.
+                // (arrow's cast would convert every value through a time zone.)
+                if u1 != u2 {
+                    return Err(format!(
+                        "column `{}`: timestamp unit {u1:?} differs from the table's {u2:?}",
+                        field.name()
+                    ));
+                }
+                let data = arr
+                    .to_data()
+                    .into_builder()
+                    .data_type(field.data_type().clone())
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                make_array(data)
             } else {
                 cast_with_options(
                     &arr,
