@@ -111,7 +111,7 @@ fn end_to_end_with_quarantine_and_partitions() {
         "{reasons:?}"
     );
     assert!(
-        reasons.get("malformed").is_some() && reasons.get("schema").is_some(),
+        reasons.contains_key("malformed") && reasons.contains_key("schema"),
         "{reasons:?}"
     );
     assert_exactly_once(&ws, 3100);

@@ -41,26 +41,39 @@ fn num(row: &BTreeMap<String, String>, k: &str) -> f64 {
         .unwrap_or_else(|_| panic!("{k} not a number in {row:?}"))
 }
 
+/// Expected ventes_aggreges figures of one client and day.
+struct ClientDay {
+    quantite: i64,
+    depense: f64,
+    achats: i64,
+    min: f64,
+    max: f64,
+    produits: HashSet<i64>,
+}
+
 /// ventes_aggreges, computed with a plain fold.
-fn expected_per_client(
-    sales: &[Value],
-) -> BTreeMap<(i64, String), (i64, f64, i64, f64, f64, usize)> {
-    let mut m: BTreeMap<(i64, String), (i64, f64, i64, f64, f64, HashSet<i64>)> = BTreeMap::new();
+fn expected_per_client(sales: &[Value]) -> BTreeMap<(i64, String), ClientDay> {
+    let mut m: BTreeMap<(i64, String), ClientDay> = BTreeMap::new();
     for s in sales {
         let e = m
             .entry((s["client_id"].as_i64().unwrap(), jour(s)))
-            .or_insert((0, 0.0, 0, f64::MAX, f64::MIN, HashSet::new()));
+            .or_insert_with(|| ClientDay {
+                quantite: 0,
+                depense: 0.0,
+                achats: 0,
+                min: f64::MAX,
+                max: f64::MIN,
+                produits: HashSet::new(),
+            });
         let montant = s["montant"].as_f64().unwrap();
-        e.0 += s["quantite"].as_i64().unwrap();
-        e.1 += montant;
-        e.2 += 1;
-        e.3 = e.3.min(montant);
-        e.4 = e.4.max(montant);
-        e.5.insert(s["produit_id"].as_i64().unwrap());
+        e.quantite += s["quantite"].as_i64().unwrap();
+        e.depense += montant;
+        e.achats += 1;
+        e.min = e.min.min(montant);
+        e.max = e.max.max(montant);
+        e.produits.insert(s["produit_id"].as_i64().unwrap());
     }
-    m.into_iter()
-        .map(|(k, v)| (k, (v.0, v.1, v.2, v.3, v.4, v.5.len())))
-        .collect()
+    m
 }
 
 fn assert_per_client(ws: &Workspace, sales: &[Value]) {
@@ -69,24 +82,36 @@ fn assert_per_client(ws: &Workspace, sales: &[Value]) {
     assert_eq!(got.len(), expected.len(), "one row per client and day");
     for r in &got {
         let key = (num(r, "client_id") as i64, r["jour"].clone());
-        let (q, total, n, min, max, prods) = expected[&key];
-        assert_eq!(num(r, "total_quantite") as i64, q, "{key:?}");
+        let e = &expected[&key];
+        assert_eq!(num(r, "total_quantite") as i64, e.quantite, "{key:?}");
         assert!(
-            close(num(r, "total_depense"), total),
-            "{key:?}: {} vs {total}",
-            r["total_depense"]
+            close(num(r, "total_depense"), e.depense),
+            "{key:?}: {} vs {}",
+            r["total_depense"],
+            e.depense
         );
-        assert_eq!(num(r, "nb_achats") as i64, n, "{key:?}");
-        assert!(close(num(r, "panier_moyen"), total / n as f64), "{key:?}");
+        assert_eq!(num(r, "nb_achats") as i64, e.achats, "{key:?}");
         assert!(
-            close(num(r, "achat_min"), min) && close(num(r, "achat_max"), max),
+            close(num(r, "panier_moyen"), e.depense / e.achats as f64),
             "{key:?}"
         );
-        assert_eq!(num(r, "nb_produits_distincts") as usize, prods, "{key:?}");
-        assert_eq!(r["est_client_fidele"], (n > 1).to_string(), "{key:?}");
-        let seg = if total >= 1000.0 {
+        assert!(
+            close(num(r, "achat_min"), e.min) && close(num(r, "achat_max"), e.max),
+            "{key:?}"
+        );
+        assert_eq!(
+            num(r, "nb_produits_distincts") as usize,
+            e.produits.len(),
+            "{key:?}"
+        );
+        assert_eq!(
+            r["est_client_fidele"],
+            (e.achats > 1).to_string(),
+            "{key:?}"
+        );
+        let seg = if e.depense >= 1000.0 {
             "Premium"
-        } else if total >= 200.0 {
+        } else if e.depense >= 200.0 {
             "Standard"
         } else {
             "Economy"
@@ -95,42 +120,57 @@ fn assert_per_client(ws: &Workspace, sales: &[Value]) {
     }
 }
 
+/// Expected figures of one country or segment and day.
+#[derive(Default)]
+struct GroupDay {
+    transactions: i64,
+    revenue: f64,
+    items: i64,
+    customers: HashSet<i64>,
+    countries: HashSet<String>,
+}
+
 fn assert_per_group(ws: &Workspace, sales: &[Value], table: &str, by: &str) {
-    // key → (transactions, revenue, items, customers, countries)
-    let mut m: BTreeMap<(String, String), (i64, f64, i64, HashSet<i64>, HashSet<String>)> =
-        BTreeMap::new();
+    let mut m: BTreeMap<(String, String), GroupDay> = BTreeMap::new();
     for s in sales {
         let e = m
             .entry((s[by].as_str().unwrap().to_string(), jour(s)))
             .or_default();
-        e.0 += 1;
-        e.1 += s["montant"].as_f64().unwrap();
-        e.2 += s["quantite"].as_i64().unwrap();
-        e.3.insert(s["client_id"].as_i64().unwrap());
-        e.4.insert(s["pays"].as_str().unwrap().to_string());
+        e.transactions += 1;
+        e.revenue += s["montant"].as_f64().unwrap();
+        e.items += s["quantite"].as_i64().unwrap();
+        e.customers.insert(s["client_id"].as_i64().unwrap());
+        e.countries.insert(s["pays"].as_str().unwrap().to_string());
     }
     let got = rows(&ws.table(table));
     assert_eq!(got.len(), m.len(), "{table}: one row per {by} and day");
     for r in &got {
         let key = (r[by].clone(), r["jour"].clone());
-        let (n, rev, items, customers, countries) = &m[&key];
-        assert_eq!(num(r, "total_transactions") as i64, *n, "{table} {key:?}");
-        assert!(close(num(r, "revenue_total"), *rev), "{table} {key:?}");
+        let e = &m[&key];
+        assert_eq!(
+            num(r, "total_transactions") as i64,
+            e.transactions,
+            "{table} {key:?}"
+        );
+        assert!(close(num(r, "revenue_total"), e.revenue), "{table} {key:?}");
         assert!(
-            close(num(r, "transaction_moyenne"), rev / *n as f64),
+            close(
+                num(r, "transaction_moyenne"),
+                e.revenue / e.transactions as f64
+            ),
             "{table} {key:?}"
         );
         assert_eq!(
             num(r, "unique_customers") as usize,
-            customers.len(),
+            e.customers.len(),
             "{table} {key:?}"
         );
         if by == "pays" {
-            assert_eq!(num(r, "items_sold") as i64, *items, "{table} {key:?}");
+            assert_eq!(num(r, "items_sold") as i64, e.items, "{table} {key:?}");
         } else {
             assert_eq!(
                 num(r, "countries_count") as usize,
-                countries.len(),
+                e.countries.len(),
                 "{table} {key:?}"
             );
         }

@@ -147,7 +147,7 @@ pub async fn run(config: &Path, args: &Args, stop: StopFlag) -> anyhow::Result<(
                 info!("sent {kind}: {}", String::from_utf8_lossy(&buf));
             }
             if let Some(b) = &bar {
-                if sent % 1024 == 0 {
+                if sent.is_multiple_of(1024) {
                     b.set_position(sent);
                 }
             }

@@ -29,7 +29,7 @@ fn client_err<'a>(
     move |source| KafkaError::Client {
         brokers: spec.brokers.clone(),
         what: what.clone(),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -58,7 +58,7 @@ pub async fn create_topic(
                 return Err(KafkaError::Client {
                     brokers: spec.brokers.clone(),
                     what: format!("creating topic {topic}"),
-                    source: rdkafka::error::KafkaError::AdminOp(code),
+                    source: Box::new(rdkafka::error::KafkaError::AdminOp(code)),
                 })
             }
         }

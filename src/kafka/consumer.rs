@@ -92,7 +92,7 @@ impl Drain {
             .map_err(|source| KafkaError::Client {
                 brokers: spec.brokers.clone(),
                 what: "creating consumer".into(),
-                source,
+                source: Box::new(source),
             })?;
         let mut tpl = TopicPartitionList::new();
         let mut states = BTreeMap::new();
@@ -102,7 +102,7 @@ impl Drain {
                 .map_err(|source| KafkaError::Client {
                     brokers: spec.brokers.clone(),
                     what: format!("reading offsets of {topic}[{p}]"),
-                    source,
+                    source: Box::new(source),
                 })?;
             let start = match next {
                 None => low.max(0),
@@ -133,7 +133,7 @@ impl Drain {
                 .map_err(|source| KafkaError::Client {
                     brokers: spec.brokers.clone(),
                     what: "assigning".into(),
-                    source,
+                    source: Box::new(source),
                 })?;
             states.insert(
                 p,
@@ -146,7 +146,7 @@ impl Drain {
         consumer.assign(&tpl).map_err(|source| KafkaError::Client {
             brokers: spec.brokers.clone(),
             what: format!("assigning partitions of {topic}"),
-            source,
+            source: Box::new(source),
         })?;
         debug!(topic, ?states, "assigned");
         Ok(Self {
@@ -304,7 +304,7 @@ impl Drain {
         KafkaError::Client {
             brokers: self.brokers.clone(),
             what: format!("consuming {}", self.topic),
-            source: e,
+            source: Box::new(e),
         }
     }
 }

@@ -17,7 +17,7 @@ pub enum KafkaError {
         /// What was being done.
         what: String,
         /// librdkafka's error.
-        source: rdkafka::error::KafkaError,
+        source: Box<rdkafka::error::KafkaError>,
     },
     /// The topic does not exist.
     #[error("topic `{topic}` does not exist on {brokers}\n    hint: create it with `lakectl topic create {topic}`")]
@@ -45,6 +45,6 @@ pub enum KafkaError {
         /// Topic.
         topic: String,
         /// librdkafka's error.
-        source: rdkafka::error::KafkaError,
+        source: Box<rdkafka::error::KafkaError>,
     },
 }

@@ -78,7 +78,7 @@ impl SalesProducer {
             .map_err(|source| KafkaError::Client {
                 brokers: spec.brokers.clone(),
                 what: "creating producer".into(),
-                source,
+                source: Box::new(source),
             })?;
         Ok(Self {
             inner,
@@ -119,7 +119,7 @@ impl SalesProducer {
                 Err((source, _)) => {
                     return Err(KafkaError::Delivery {
                         topic: self.topic.clone(),
-                        source,
+                        source: Box::new(source),
                     })
                 }
             }
@@ -137,7 +137,7 @@ impl SalesProducer {
             .flush(timeout)
             .map_err(|source| KafkaError::Delivery {
                 topic: self.topic.clone(),
-                source,
+                source: Box::new(source),
             })
     }
 }

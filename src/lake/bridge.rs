@@ -93,8 +93,8 @@ fn export(
     // release callbacks travel with them and are called once by arrow-rs.
     let (c_array, c_schema): (FFI_ArrowArray, FFI_ArrowSchema) = unsafe {
         (
-            std::mem::transmute::<_, FFI_ArrowArray>(c_array),
-            std::mem::transmute::<_, FFI_ArrowSchema>(c_schema),
+            std::mem::transmute::<polars_arrow::ffi::ArrowArray, FFI_ArrowArray>(c_array),
+            std::mem::transmute::<polars_arrow::ffi::ArrowSchema, FFI_ArrowSchema>(c_schema),
         )
     };
     // SAFETY: the array and schema were just produced by a conforming exporter.
@@ -121,7 +121,7 @@ mod tests {
             Series::new("n".into(), [3u32, 4]).into(),
         ])
         .unwrap();
-        let schema = TableSchema::from_polars(&df.schema(), &[]).unwrap();
+        let schema = TableSchema::from_polars(df.schema(), &[]).unwrap();
         let batches = to_record_batches(&mut df, &schema.arrow()).unwrap();
         assert_eq!(batches.len(), 1);
         let b = &batches[0];

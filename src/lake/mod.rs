@@ -22,7 +22,7 @@ pub enum LakeError {
         /// What was being done.
         what: String,
         /// delta-rs error.
-        source: deltalake::DeltaTableError,
+        source: Box<deltalake::DeltaTableError>,
     },
     /// The table exists but its schema differs from what the spec produces.
     #[error("delta table {table}: its schema no longer matches the spec:\n{diff}\n    hint: restore the spec, or move the table away to start a new one")]
@@ -62,6 +62,6 @@ pub enum LakeError {
         /// Table path.
         table: String,
         /// Polars error.
-        source: polars::prelude::PolarsError,
+        source: Box<polars::prelude::PolarsError>,
     },
 }

@@ -45,7 +45,7 @@ pub fn active_files(table: &DeltaTable) -> Result<Vec<DataFile>, LakeError> {
     let snap = table.snapshot().map_err(|source| LakeError::Delta {
         table: name.clone(),
         what: "listing files".into(),
-        source,
+        source: Box::new(source),
     })?;
     let cfg = snap.metadata().configuration();
     if cfg
@@ -111,7 +111,7 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
         let key: Vec<_> = f.partition.into_iter().collect();
         let p = PlRefPath::try_from_pathbuf(f.path).map_err(|source| LakeError::Polars {
             table: name.clone(),
-            source,
+            source: Box::new(source),
         })?;
         groups.entry(key).or_default().push(p);
     }
@@ -131,7 +131,7 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
         let mut lf = LazyFrame::scan_parquet_files(paths.into(), args).map_err(|source| {
             LakeError::Polars {
                 table: name.clone(),
-                source,
+                source: Box::new(source),
             }
         })?;
         let parts: HashMap<_, _> = values.into_iter().collect();
@@ -164,6 +164,6 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
     )
     .map_err(|source| LakeError::Polars {
         table: name,
-        source,
+        source: Box::new(source),
     })
 }

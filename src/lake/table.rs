@@ -48,7 +48,7 @@ fn delta_err(path: &Path, what: &str) -> impl Fn(deltalake::DeltaTableError) -> 
     move |source| LakeError::Delta {
         table: table.clone(),
         what: what.clone(),
-        source,
+        source: Box::new(source),
     }
 }
 

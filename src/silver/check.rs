@@ -240,6 +240,12 @@ fn try_empty(lf: LazyFrame) -> Result<Schema, String> {
         .map_err(|e| clean_polars_error(&e.to_string()))
 }
 
+/// Builds a plan piece and runs it on empty input: its output schema or a clean error.
+fn eval(plan: PolarsResult<LazyFrame>) -> Result<Schema, String> {
+    plan.map_err(|e| clean_polars_error(&e.to_string()))
+        .and_then(try_empty)
+}
+
 fn located(j: &JobSpec, path: &str, err: String, columns: &Schema) -> Diagnostic {
     let mut d = j.doc.at(path, format!("`{path}`: {err}"));
     if let Some(missing) = err
@@ -299,10 +305,7 @@ fn check_one(
                         .map(|s| (n, DataFrame::empty_with_schema(s).lazy()))
                 })
                 .collect();
-            match run_sql(sql, &tables)
-                .map_err(|e| clean_polars_error(&e.to_string()))
-                .and_then(try_empty)
-            {
+            match eval(run_sql(sql, &tables)) {
                 Ok(s) => s,
                 Err(e) => {
                     diags.push(j.doc.at("sql", format!("`sql`: {e}")));
@@ -347,23 +350,17 @@ fn check_one(
                     continue;
                 }
                 let sql = aggregate_sql(None, &[], &[(name.clone(), e.clone())]);
-                if let Err(err) = run_sql(&sql, &[(SOURCE.into(), empty())])
-                    .map_err(|e| clean_polars_error(&e.to_string()))
-                    .and_then(try_empty)
-                {
+                if let Err(err) = eval(run_sql(&sql, &[(SOURCE.into(), empty())])) {
                     diags.push(located(j, &path, err, src));
                 }
             }
             if diags.0.len() > before {
                 return None;
             }
-            let agg = match run_sql(
+            let agg = match eval(run_sql(
                 &aggregate_sql(where_.as_deref(), group_by, aggregate),
                 &[(SOURCE.into(), empty())],
-            )
-            .map_err(|e| clean_polars_error(&e.to_string()))
-            .and_then(try_empty)
-            {
+            )) {
                 Ok(s) => s,
                 Err(e) => {
                     diags.push(j.doc.at("aggregate", format!("`aggregate`: {e}")));
@@ -373,14 +370,11 @@ fn check_one(
             let mut cur = agg;
             for (i, (name, e)) in derive.iter().enumerate() {
                 let path = join_key("derive", name);
-                match derive_and_filter(
+                match eval(derive_and_filter(
                     DataFrame::empty_with_schema(&cur).lazy(),
                     &derive[i..=i],
                     None,
-                )
-                .map_err(|e| clean_polars_error(&e.to_string()))
-                .and_then(try_empty)
-                {
+                )) {
                     Ok(s) => cur = s,
                     Err(err) => {
                         diags.push(located(
@@ -394,11 +388,11 @@ fn check_one(
                 }
             }
             if let Some(h) = having {
-                if let Err(e) =
-                    derive_and_filter(DataFrame::empty_with_schema(&cur).lazy(), &[], Some(h))
-                        .map_err(|e| clean_polars_error(&e.to_string()))
-                        .and_then(try_empty)
-                {
+                if let Err(e) = eval(derive_and_filter(
+                    DataFrame::empty_with_schema(&cur).lazy(),
+                    &[],
+                    Some(h),
+                )) {
                     diags.push(located(j, "having", e.replace("having: ", ""), &cur));
                 }
             }

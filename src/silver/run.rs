@@ -452,7 +452,7 @@ pub async fn run_job(
         return Ok(report);
     }
 
-    let schema = TableSchema::from_polars(&df.schema(), &job.partition_by).map_err(|m| {
+    let schema = TableSchema::from_polars(df.schema(), &job.partition_by).map_err(|m| {
         SilverError::Compute {
             job: job.name.clone(),
             message: m,

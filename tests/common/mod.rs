@@ -191,33 +191,51 @@ pub fn consume_all(topic: &str, partitions: i32, expect: usize) -> Vec<(i32, i64
     out
 }
 
-/// Reads every row of the Delta table at `path` with delta-rs (snapshot, file list,
-/// partition values) and the parquet crate: independent of lakectl's own Polars reader.
-pub fn read_delta(path: &Path) -> Vec<RecordBatch> {
+/// Opens the Delta table at `path` with delta-rs and hands it to `f`.
+pub fn with_table<T>(path: &Path, f: impl FnOnce(&deltalake::DeltaTable) -> T) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("rt");
-    rt.block_on(async {
-        let url = url::Url::from_directory_path(path).expect("url");
-        let table = deltalake::open_table(url).await.expect("open table");
-        let snap = table.snapshot().expect("snapshot");
-        let mut out = Vec::new();
-        for f in snap.log_data().iter() {
+    let url = url::Url::from_directory_path(path).expect("url");
+    let table = rt.block_on(deltalake::open_table(url)).expect("open table");
+    f(&table)
+}
+
+/// Data files of a table's snapshot: (partition values, local path).
+fn snapshot_files(
+    table: &deltalake::DeltaTable,
+    path: &Path,
+) -> Vec<(std::collections::HashMap<String, Option<String>>, PathBuf)> {
+    let snap = table.snapshot().expect("snapshot");
+    snap.log_data()
+        .iter()
+        .map(|f| {
             let rel = percent_encoding::percent_decode_str(&f.path())
                 .decode_utf8_lossy()
                 .into_owned();
-            let file = std::fs::File::open(path.join(rel)).expect("open parquet");
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .expect("parquet")
-                .build()
-                .expect("reader");
-            for b in reader {
-                out.push(b.expect("batch"));
-            }
-        }
-        out
-    })
+            (f.partition_values_map(), path.join(rel))
+        })
+        .collect()
+}
+
+/// Reads every row of the Delta table at `path` with delta-rs (snapshot, file list,
+/// partition values) and the parquet crate: independent of lakectl's own Polars reader.
+pub fn read_delta(path: &Path) -> Vec<RecordBatch> {
+    with_table(path, |t| snapshot_files(t, path))
+        .into_iter()
+        .flat_map(|(_, file)| parquet_batches(&file))
+        .collect()
+}
+
+fn parquet_batches(file: &Path) -> Vec<RecordBatch> {
+    let f = std::fs::File::open(file).expect("open parquet");
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .map(|b| b.expect("batch"))
+        .collect()
 }
 
 /// One column of a Delta table, as strings (nulls as "null"), via [`read_delta`].
@@ -254,18 +272,7 @@ pub fn count_rows(path: &Path) -> usize {
 
 /// Latest version of a Delta table.
 pub fn table_version(path: &Path) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
-    rt.block_on(async {
-        let url = url::Url::from_directory_path(path).expect("url");
-        deltalake::open_table(url)
-            .await
-            .expect("open")
-            .version()
-            .unwrap_or(0)
-    })
+    with_table(path, |t| t.version().unwrap_or(0))
 }
 
 /// Counts of each value of a column.
@@ -281,89 +288,55 @@ pub fn value_counts(path: &Path, name: &str) -> BTreeMap<String, usize> {
 pub fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
     use deltalake::arrow::array::StringArray;
     use deltalake::arrow::datatypes::DataType;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
-    rt.block_on(async {
-        let url = url::Url::from_directory_path(path).expect("url");
-        let table = deltalake::open_table(url).await.expect("open table");
-        let snap = table.snapshot().expect("snapshot");
-        let mut out = Vec::new();
-        for f in snap.log_data().iter() {
-            let parts = f.partition_values_map();
-            let rel = percent_encoding::percent_decode_str(&f.path())
-                .decode_utf8_lossy()
-                .into_owned();
-            let file = std::fs::File::open(path.join(rel)).expect("open parquet");
-            for b in ParquetRecordBatchReaderBuilder::try_new(file)
-                .expect("parquet")
-                .build()
-                .expect("reader")
-            {
-                let b = b.expect("batch");
-                let cols: Vec<(String, StringArray)> = b
-                    .schema()
-                    .fields()
+    let mut out = Vec::new();
+    for (parts, file) in with_table(path, |t| snapshot_files(t, path)) {
+        for b in parquet_batches(&file) {
+            let cols: Vec<(String, StringArray)> = b
+                .schema()
+                .fields()
+                .iter()
+                .zip(b.columns())
+                .map(|(f, c)| {
+                    let s = deltalake::arrow::compute::cast(c, &DataType::Utf8).expect("cast");
+                    (
+                        f.name().clone(),
+                        s.as_any()
+                            .downcast_ref::<StringArray>()
+                            .expect("str")
+                            .clone(),
+                    )
+                })
+                .collect();
+            for i in 0..b.num_rows() {
+                let mut row: BTreeMap<String, String> = parts
                     .iter()
-                    .zip(b.columns())
-                    .map(|(f, c)| {
-                        let s = deltalake::arrow::compute::cast(c, &DataType::Utf8).expect("cast");
-                        (
-                            f.name().clone(),
-                            s.as_any()
-                                .downcast_ref::<StringArray>()
-                                .expect("str")
-                                .clone(),
-                        )
-                    })
+                    .map(|(k, v)| (k.clone(), v.clone().unwrap_or_else(|| "null".into())))
                     .collect();
-                for i in 0..b.num_rows() {
-                    let mut row: BTreeMap<String, String> = parts
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone().unwrap_or_else(|| "null".into())))
-                        .collect();
-                    for (n, c) in &cols {
-                        row.insert(
-                            n.clone(),
-                            if c.is_null(i) {
-                                "null".into()
-                            } else {
-                                c.value(i).to_string()
-                            },
-                        );
-                    }
-                    out.push(row);
+                for (n, c) in &cols {
+                    row.insert(
+                        n.clone(),
+                        if c.is_null(i) {
+                            "null".into()
+                        } else {
+                            c.value(i).to_string()
+                        },
+                    );
                 }
+                out.push(row);
             }
         }
-        out
-    })
+    }
+    out
 }
 
 /// Active files of a Delta table with their partition values: (partition values, path).
 pub fn files(path: &Path) -> Vec<(BTreeMap<String, Option<String>>, String)> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
-    rt.block_on(async {
-        let url = url::Url::from_directory_path(path).expect("url");
-        let table = deltalake::open_table(url).await.expect("open table");
-        let snap = table.snapshot().expect("snapshot");
-        let mut v: Vec<_> = snap
-            .log_data()
-            .iter()
-            .map(|f| {
-                (
-                    f.partition_values_map().into_iter().collect(),
-                    f.path().to_string(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    })
+    let mut v: Vec<_> = with_table(path, |t| snapshot_files(t, path))
+        .into_iter()
+        .map(|(p, f)| (p.into_iter().collect(), f.display().to_string()))
+        .collect();
+    v.sort();
+    v
 }
 
 /// The valid sales of a topic (well-formed JSON with a quantity and an event time), as JSON.
