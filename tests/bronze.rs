@@ -354,3 +354,48 @@ fn unreachable_broker_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn sigint_finishes_the_current_batch_and_exits_zero() {
+    let ws = Workspace::with_batch(
+        "sigint",
+        2,
+        "{max_records: 500, max_bytes: 1MiB, max_wait: 200ms}",
+        "",
+    );
+    ws.produce(5000, &["--seed", "11"]);
+    let mut child = ws
+        .command(&["run", "bronze"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    ws.produce(1000, &["--seed", "12", "--first-id", "100000"]);
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lakectl did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0), "a graceful stop exits 0");
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(
+        out.contains("ventes:") && out.contains("consumed"),
+        "the summary is printed: {out}"
+    );
+    // Whatever was committed is whole; the rest is picked up by the next run.
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert_exactly_once(&ws, 6000);
+}

@@ -104,31 +104,27 @@ impl Drain {
                     what: format!("reading offsets of {topic}[{p}]"),
                     source: Box::new(source),
                 })?;
-            let start = match next {
-                None => low.max(0),
-                Some(n) if n < low => match on_data_loss {
-                    DataLossPolicy::Fail => {
-                        return Err(KafkaError::DataLoss {
-                            topic: topic.into(),
-                            partition: p,
-                            expected: n,
-                            earliest: low,
-                        })
-                    }
-                    DataLossPolicy::Skip => {
-                        warn!(
-                            topic,
-                            partition = p,
-                            expected = n,
-                            earliest = low,
-                            lost = low - n,
-                            "data lost to retention; skipping the gap (on_data_loss: skip)"
-                        );
-                        low
-                    }
-                },
-                Some(n) => n,
+            let start = match resume_offset(next, low, on_data_loss) {
+                Ok(start) => start,
+                Err(expected) => {
+                    return Err(KafkaError::DataLoss {
+                        topic: topic.into(),
+                        partition: p,
+                        expected,
+                        earliest: low,
+                    });
+                }
             };
+            if let Some(n) = next.filter(|n| *n < start) {
+                warn!(
+                    topic,
+                    partition = p,
+                    expected = n,
+                    earliest = low,
+                    lost = low - n,
+                    "data lost to retention; skipping the gap (on_data_loss: skip)"
+                );
+            }
             tpl.add_partition_offset(topic, p, Offset::Offset(start))
                 .map_err(|source| KafkaError::Client {
                     brokers: spec.brokers.clone(),
@@ -309,6 +305,20 @@ impl Drain {
     }
 }
 
+/// Where to resume a partition: the stored next offset, or the earliest retained one when
+/// there is none. A stored offset below the earliest retained one is data lost to retention:
+/// an error carrying the expected offset, unless the policy skips the gap.
+pub fn resume_offset(next: Option<i64>, earliest: i64, policy: DataLossPolicy) -> Result<i64, i64> {
+    match next {
+        None => Ok(earliest.max(0)),
+        Some(n) if n < earliest => match policy {
+            DataLossPolicy::Fail => Err(n),
+            DataLossPolicy::Skip => Ok(earliest),
+        },
+        Some(n) => Ok(n),
+    }
+}
+
 fn accept(
     states: &mut BTreeMap<i32, PartitionState>,
     partition: i32,
@@ -321,4 +331,34 @@ fn accept(
         s.next = offset + 1;
     }
     sink.push(partition, offset, ts, payload);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_offsets_and_retention_gaps() {
+        assert_eq!(resume_offset(None, 0, DataLossPolicy::Fail), Ok(0));
+        assert_eq!(resume_offset(None, 40, DataLossPolicy::Fail), Ok(40));
+        assert_eq!(resume_offset(Some(100), 40, DataLossPolicy::Fail), Ok(100));
+        assert_eq!(
+            resume_offset(Some(100), 150, DataLossPolicy::Fail),
+            Err(100)
+        );
+        assert_eq!(resume_offset(Some(100), 150, DataLossPolicy::Skip), Ok(150));
+    }
+
+    #[test]
+    fn data_loss_error_names_the_partition_and_the_gap() {
+        let e = KafkaError::DataLoss {
+            topic: "t".into(),
+            partition: 2,
+            expected: 100,
+            earliest: 150,
+        };
+        let msg = e.to_string();
+        assert!(msg.starts_with("data loss on t[2]: the next offset to read is 100 but the earliest offset still in Kafka is 150 (50 records lost to retention)"), "{msg}");
+        assert!(msg.contains("on_data_loss: skip"), "{msg}");
+    }
 }
