@@ -32,17 +32,32 @@ trap 'scripts/broker.sh stop; rm -rf "$work"' EXIT
 sed -e "s#lake: .*#lake: $work/lake#" pipelines.yaml >"$work/pipelines.yaml"
 export LAKECTL_CONFIG="$work/pipelines.yaml"
 
-# Peak RSS (KiB) and wall seconds of a command: "rss_kib seconds".
+# Peak RSS (KiB) and wall seconds of a command: "rss_kib seconds". Also prints to stderr the
+# RSS sampled at each quarter of the run, to show whether memory stays flat.
 measure() {
   python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
+import subprocess, sys, time
 t = time.time()
-r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+samples = []
+while p.poll() is None:
+    try:
+        with open(f"/proc/{p.pid}/status") as f:
+            rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+        samples.append((time.time() - t, rss))
+    except (OSError, StopIteration):
+        pass
+    time.sleep(0.05)
+out, err = p.communicate()
 dt = time.time() - t
-if r.returncode != 0:
-    sys.stderr.write(r.stdout + r.stderr)
-    sys.exit(r.returncode)
-sys.stderr.write(r.stdout)
+if p.returncode != 0:
+    sys.stderr.write(out + err)
+    sys.exit(p.returncode)
+sys.stderr.write(out)
+if samples:
+    q = [samples[min(len(samples) - 1, int(len(samples) * f))][1] // 1024 for f in (0.25, 0.5, 0.75, 0.99)]
+    sys.stderr.write(f"RSS at 25/50/75/100% of the run: {q[0]}/{q[1]}/{q[2]}/{q[3]} MiB\n")
+import resource
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, f"{dt:.3f}")
 PY
 }

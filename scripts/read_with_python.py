@@ -3,7 +3,7 @@
 
     scripts/read_with_python.py [LAKE]   (default: ./lake)
 
-Prints each table's version, row count and first rows. Needs `pip install deltalake polars`;
+Prints each table's version, row count and first rows. Needs `pip install deltalake polars pyarrow`;
 says so and exits 0 when they are missing.
 """
 import os
@@ -12,9 +12,10 @@ import sys
 lake = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("LAKECTL_LAKE", "lake")
 try:
     import polars as pl
+    import pyarrow  # noqa: F401  (deltalake reads through it)
     from deltalake import DeltaTable
 except ImportError as e:
-    print(f"skipped: {e.name} is not installed (pip install deltalake polars)")
+    print(f"skipped: {e.name} is not installed (pip install deltalake polars pyarrow)")
     sys.exit(0)
 
 found = 0
