@@ -406,3 +406,45 @@ fn a_failing_expectation_commits_nothing() {
         .exists());
     assert_eq!(count_rows(&ws.table("silver/strict")), 0);
 }
+
+#[test]
+fn append_mode_appends_only_what_new_source_files_give() {
+    let ws = silver_ws("silver_append");
+    seed_days(&ws, 1000);
+    std::fs::write(
+        ws.dir.path().join("jobs/grosses_ventes.yaml"),
+        "name: grosses_ventes\nfrom: ventes\nwhere: montant >= 1000\nto: silver/grosses_ventes\nmode: append\n",
+    )
+    .unwrap();
+    ws.ok(&["run", "grosses_ventes"]);
+    ws.produce(
+        500,
+        &[
+            "--seed",
+            "24",
+            "--first-id",
+            "100000",
+            "--start-time",
+            "2024-12-13T12:00:00Z",
+            "--time-step",
+            "10s",
+        ],
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let out = ws.ok(&["run", "grosses_ventes"]);
+    assert!(out.contains("appended from 1 new file(s)"), "{out}");
+    let out = ws.ok(&["run", "grosses_ventes"]);
+    assert!(out.contains("grosses_ventes: up to date;"), "{out}");
+
+    let expected: BTreeSet<i64> = valid_sales(&ws.topic, 2, 1500)
+        .iter()
+        .filter(|s| s["montant"].as_f64().unwrap() >= 1000.0)
+        .map(|s| s["vente_id"].as_i64().unwrap())
+        .collect();
+    let got: Vec<i64> = column_strings(&ws.table("silver/grosses_ventes"), "vente_id")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(got.len(), expected.len(), "no duplicate after appending");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), expected);
+}

@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn substitutes_with_defaults() {
         assert_eq!(substitute("${SET}", &env), Ok("value".to_string()));
-        assert_eq!(substitute("a-${UNSET:-dflt}-b", &env), Ok("a-dflt-b".to_string()));
+        assert_eq!(
+            substitute("a-${UNSET:-dflt}-b", &env),
+            Ok("a-dflt-b".to_string())
+        );
         assert_eq!(substitute("${SET:-dflt}", &env), Ok("value".to_string()));
         assert_eq!(substitute("${EMPTY:-dflt}", &env), Ok("dflt".to_string()));
         assert_eq!(substitute("cost $$5", &env), Ok("cost $5".to_string()));
