@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use common::*;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
 
 const BRONZE: &str = "bronze/ventes_stream";
 const QUARANTINE: &str = "bronze/ventes_quarantine";
@@ -78,19 +77,12 @@ fn end_to_end_with_quarantine_and_partitions() {
     let now = chrono::Utc::now();
     let (mut valid, mut late, mut bad) = (HashSet::new(), 0usize, 0usize);
     for (_, _, p) in &recs {
-        let v: Option<Value> = serde_json::from_slice(p).ok();
-        let ts = v
-            .as_ref()
-            .and_then(|v| v["timestamp"].as_str())
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
-        match (ts, v.as_ref().is_some_and(|v| v["quantite"].is_i64())) {
-            (Some(ts), true) if now.signed_duration_since(ts) > chrono::Duration::minutes(50) => {
-                late += 1
+        match classify(p, now) {
+            Produced::Valid(v) => {
+                valid.insert(v["vente_id"].as_i64().unwrap());
             }
-            (Some(_), true) => {
-                valid.insert(v.as_ref().unwrap()["vente_id"].as_i64().unwrap());
-            }
-            _ => bad += 1,
+            Produced::Late => late += 1,
+            Produced::Bad => bad += 1,
         }
     }
     assert_eq!(

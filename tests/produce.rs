@@ -106,19 +106,10 @@ fn late_and_malformed_fractions_are_honoured() {
     let now = chrono::Utc::now();
     let (mut late, mut bad) = (0, 0);
     for (_, _, p) in &recs {
-        let v: Option<Value> = serde_json::from_slice(p).ok();
-        let ts = v
-            .as_ref()
-            .and_then(|v| v["timestamp"].as_str())
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
-        let q_ok = v.as_ref().is_some_and(|v| v["quantite"].is_i64());
-        match (ts, q_ok) {
-            (Some(ts), true) => {
-                if now.signed_duration_since(ts) > chrono::Duration::minutes(50) {
-                    late += 1;
-                }
-            }
-            _ => bad += 1,
+        match classify(p, now) {
+            Produced::Late => late += 1,
+            Produced::Bad => bad += 1,
+            Produced::Valid(_) => {}
         }
     }
     // Expected 400 late and 200 malformed; allow for sampling noise (±5 sigma).

@@ -339,7 +339,33 @@ pub fn files(path: &Path) -> Vec<(BTreeMap<String, Option<String>>, String)> {
     v
 }
 
-/// The valid sales of a topic (well-formed JSON with a quantity and an event time), as JSON.
+/// What a produced record is, judged independently of lakectl.
+pub enum Produced {
+    /// A well-formed sale with a recent event time.
+    Valid(serde_json::Value),
+    /// A well-formed sale whose event time is more than 50 minutes before `now`.
+    Late,
+    /// Not JSON, a wrong type, or no event time.
+    Bad,
+}
+
+/// Classifies one payload.
+pub fn classify(payload: &[u8], now: chrono::DateTime<chrono::Utc>) -> Produced {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) else {
+        return Produced::Bad;
+    };
+    let ts = v["timestamp"]
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    match ts {
+        Some(_) if !v["quantite"].is_i64() => Produced::Bad,
+        Some(ts) if now.signed_duration_since(ts) > chrono::Duration::minutes(50) => Produced::Late,
+        Some(_) => Produced::Valid(v),
+        None => Produced::Bad,
+    }
+}
+
+/// The well-formed sales of a topic (late or not), as JSON.
 pub fn valid_sales(topic: &str, partitions: i32, expect: usize) -> Vec<serde_json::Value> {
     consume_all(topic, partitions, expect)
         .into_iter()
