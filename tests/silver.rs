@@ -448,3 +448,62 @@ fn append_mode_appends_only_what_new_source_files_give() {
     assert_eq!(got.len(), expected.len(), "no duplicate after appending");
     assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), expected);
 }
+
+#[test]
+fn an_edited_job_rebuilds_its_table_on_full_refresh() {
+    let ws = silver_ws("silver_edit");
+    let sales = seed_days(&ws, 800);
+    ws.ok(&["run", "ventes_par_segment"]);
+    // The user adds an aggregate to the job file.
+    let file = ws.dir.path().join("jobs/ventes_par_segment.yaml");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "  countries_count: count(distinct pays)\n",
+        "  countries_count: count(distinct pays)\n  items_sold: sum(quantite)\n",
+    );
+    std::fs::write(&file, text).unwrap();
+    ws.produce(
+        100,
+        &[
+            "--seed",
+            "25",
+            "--first-id",
+            "100000",
+            "--start-time",
+            "2024-12-11T03:00:00Z",
+            "--time-step",
+            "10s",
+        ],
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+
+    let out = ws.lakectl(&["run", "ventes_par_segment"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("column `items_sold` (integer) is in the spec but not in the table"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lakectl run ventes_par_segment --full-refresh"),
+        "{err}"
+    );
+
+    let out = ws.ok(&["run", "ventes_par_segment", "--full-refresh"]);
+    assert!(
+        out.contains("recomputed everything (--full-refresh)"),
+        "{out}"
+    );
+    let all = valid_sales(&ws.topic, 2, 900);
+    assert_eq!(all.len(), sales.len() + 100);
+    assert_per_group(&ws, &all, "silver/ventes_par_segment", "segment");
+    let items: f64 = rows(&ws.table("silver/ventes_par_segment"))
+        .iter()
+        .map(|r| num(r, "items_sold"))
+        .sum();
+    assert_eq!(
+        items as i64,
+        all.iter()
+            .map(|s| s["quantite"].as_i64().unwrap())
+            .sum::<i64>()
+    );
+}

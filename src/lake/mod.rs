@@ -25,12 +25,16 @@ pub enum LakeError {
         source: Box<deltalake::DeltaTableError>,
     },
     /// The table exists but its schema differs from what the spec produces.
-    #[error("delta table {table}: its schema no longer matches the spec:\n{diff}\n    hint: restore the spec, or move the table away to start a new one")]
+    #[error(
+        "delta table {table}: its schema no longer matches the spec:\n{diff}\n    hint: {hint}"
+    )]
     SchemaMismatch {
         /// Table path.
         table: String,
         /// One line per differing column.
         diff: String,
+        /// How to get out of it.
+        hint: String,
     },
     /// The table uses a feature lakectl cannot read correctly.
     #[error("delta table {table}: uses {feature}, which lakectl cannot read correctly")]

@@ -150,6 +150,7 @@ pub async fn open_or_create(
         return Err(LakeError::SchemaMismatch {
             table: path.display().to_string(),
             diff,
+            hint: "restore the spec, or move the table away to start a new one".into(),
         });
     }
     Ok(table)
@@ -291,4 +292,55 @@ pub fn remove_actions(
         })
         .map(|f| Action::Remove(f.remove_action(true)))
         .collect())
+}
+
+/// A metadata action giving `table` a new schema and partitioning (its configuration kept):
+/// committed together with the removal of every file and the new files, it rebuilds a table
+/// whose definition changed, atomically.
+pub fn replace_schema_action(
+    table: &DeltaTable,
+    schema: &TableSchema,
+) -> Result<Action, LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    let snap = table
+        .snapshot()
+        .map_err(delta_err(&path, "reading metadata"))?;
+    let config = snap.metadata().configuration().clone();
+    let st = deltalake::kernel::StructType::try_new(schema.fields())
+        .map_err(|e| delta_err(&path, "building the new schema")(e.into()))?;
+    let md = deltalake::kernel::new_metadata(&st, &schema.partition_by, config)
+        .map_err(|e| delta_err(&path, "building the new metadata")(e.into()))?;
+    Ok(Action::Metadata(md))
+}
+
+/// Writes `batches` as Parquet files for `schema` (rather than the table's current schema).
+pub async fn write_files_as(
+    table: &DeltaTable,
+    batches: Vec<RecordBatch>,
+    schema: &TableSchema,
+) -> Result<Vec<Action>, LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    if !batches.iter().any(|b| b.num_rows() > 0) {
+        return Ok(Vec::new());
+    }
+    let mut writer = RecordBatchWriter::try_new(
+        table.table_url().as_str(),
+        schema.arrow(),
+        Some(schema.partition_by.clone()),
+        None,
+    )
+    .map_err(delta_err(&path, "preparing the writer"))?;
+    for b in batches {
+        if b.num_rows() > 0 {
+            writer
+                .write(b)
+                .await
+                .map_err(delta_err(&path, "writing parquet"))?;
+        }
+    }
+    let adds = writer
+        .flush()
+        .await
+        .map_err(delta_err(&path, "writing parquet"))?;
+    Ok(adds.into_iter().map(Action::Add).collect())
 }

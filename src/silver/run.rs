@@ -209,6 +209,11 @@ async fn decide_scope(
     if !opts.full_refresh && last == Some(src.version as i64) {
         return None;
     }
+    if last.is_some_and(|l| l > src.version as i64) {
+        return Some(Scope::Full(
+            "the source table is older than the version last read (recreated?)",
+        ));
+    }
     let Some(last) = last.filter(|_| !opts.full_refresh) else {
         return Some(Scope::Full(if opts.full_refresh {
             "--full-refresh"
@@ -308,7 +313,8 @@ async fn prepare(
                 polars::sql::extract_table_identifiers(sql, false, true).map_err(compute_err)?
             {
                 let src = open_source(spec, checked, job, &name).await?;
-                version = version.max(src.version);
+                // The sum grows whenever any of the tables changes (the max would not).
+                version += src.version;
                 let files = active_files(&src.table).map_err(lake_err)?;
                 rows += files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
                 tables.push((name, scan_files(&src.table, files).map_err(lake_err)?));
@@ -459,9 +465,22 @@ pub async fn run_job(
         }
     })?;
     let path = lake.path(&job.to);
-    let mut target = table::open_or_create(&path, &schema, &job.name)
-        .await
-        .map_err(lake_err)?;
+    // A job whose output columns changed (its YAML was edited) rebuilds its table on a full
+    // refresh: new schema, old files removed, new files added, in one commit.
+    let (mut target, new_schema) = match table::open(&path).await.map_err(lake_err)? {
+        Some(t) => match schema.diff(&table::schema_of(&t).map_err(lake_err)?) {
+            None => (t, false),
+            Some(_) if opts.full_refresh => (t, true),
+            Some(diff) => {
+                return Err(lake_err(crate::lake::LakeError::SchemaMismatch {
+                    table: path.display().to_string(),
+                    diff,
+                    hint: format!("the job's output changed: rebuild the table with `lakectl run {} --full-refresh`", job.name),
+                }))
+            }
+        },
+        None => (table::open_or_create(&path, &schema, &job.name).await.map_err(lake_err)?, false),
+    };
     let batches =
         block_in_place(|| bridge::to_record_batches(&mut df, &schema.arrow())).map_err(|m| {
             SilverError::Compute {
@@ -469,9 +488,19 @@ pub async fn run_job(
                 message: m,
             }
         })?;
-    let mut actions = table::write_files(&target, batches)
-        .await
-        .map_err(lake_err)?;
+    let mut actions = if new_schema {
+        let mut a = vec![table::replace_schema_action(&target, &schema).map_err(lake_err)?];
+        a.extend(
+            table::write_files_as(&target, batches, &schema)
+                .await
+                .map_err(lake_err)?,
+        );
+        a
+    } else {
+        table::write_files(&target, batches)
+            .await
+            .map_err(lake_err)?
+    };
 
     let existing = active_files(&target).map_err(lake_err)?;
     let replaced: Vec<&DataFile> = match (&scope, job.mode) {
