@@ -192,20 +192,48 @@ pub async fn write_files(
     if !batches.iter().any(|b| b.num_rows() > 0) {
         return Ok(Vec::new());
     }
-    let mut writer =
+    let writer =
         RecordBatchWriter::for_table(table).map_err(delta_err(&path, "preparing the writer"))?;
+    write_with(writer, batches, &path).await
+}
+
+/// Writes `batches` as Parquet files for `schema` (rather than the table's current schema).
+pub async fn write_files_as(
+    table: &DeltaTable,
+    batches: Vec<RecordBatch>,
+    schema: &TableSchema,
+) -> Result<Vec<Action>, LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    if !batches.iter().any(|b| b.num_rows() > 0) {
+        return Ok(Vec::new());
+    }
+    let writer = RecordBatchWriter::try_new(
+        table.table_url().as_str(),
+        schema.arrow(),
+        Some(schema.partition_by.clone()),
+        None,
+    )
+    .map_err(delta_err(&path, "preparing the writer"))?;
+    write_with(writer, batches, &path).await
+}
+
+async fn write_with(
+    mut writer: RecordBatchWriter,
+    batches: Vec<RecordBatch>,
+    path: &Path,
+) -> Result<Vec<Action>, LakeError> {
     for b in batches {
         if b.num_rows() > 0 {
             writer
                 .write(b)
                 .await
-                .map_err(delta_err(&path, "writing parquet"))?;
+                .map_err(delta_err(path, "writing parquet"))?;
         }
     }
     let adds = writer
         .flush()
         .await
-        .map_err(delta_err(&path, "writing parquet"))?;
+        .map_err(delta_err(path, "writing parquet"))?;
     Ok(adds.into_iter().map(Action::Add).collect())
 }
 
@@ -311,36 +339,4 @@ pub fn replace_schema_action(
     let md = deltalake::kernel::new_metadata(&st, &schema.partition_by, config)
         .map_err(|e| delta_err(&path, "building the new metadata")(e.into()))?;
     Ok(Action::Metadata(md))
-}
-
-/// Writes `batches` as Parquet files for `schema` (rather than the table's current schema).
-pub async fn write_files_as(
-    table: &DeltaTable,
-    batches: Vec<RecordBatch>,
-    schema: &TableSchema,
-) -> Result<Vec<Action>, LakeError> {
-    let path = PathBuf::from(table.table_url().path());
-    if !batches.iter().any(|b| b.num_rows() > 0) {
-        return Ok(Vec::new());
-    }
-    let mut writer = RecordBatchWriter::try_new(
-        table.table_url().as_str(),
-        schema.arrow(),
-        Some(schema.partition_by.clone()),
-        None,
-    )
-    .map_err(delta_err(&path, "preparing the writer"))?;
-    for b in batches {
-        if b.num_rows() > 0 {
-            writer
-                .write(b)
-                .await
-                .map_err(delta_err(&path, "writing parquet"))?;
-        }
-    }
-    let adds = writer
-        .flush()
-        .await
-        .map_err(delta_err(&path, "writing parquet"))?;
-    Ok(adds.into_iter().map(Action::Add).collect())
 }
