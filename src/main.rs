@@ -29,7 +29,8 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    let config = cli.config.as_path();
+    let g = cli.globals();
+    let config = &g;
     match &cli.command {
         Command::Validate(a) => cli::validate::run(config, a)?,
         Command::Topic(c) => cli::topic::run(config, c).await?,

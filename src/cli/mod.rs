@@ -19,7 +19,7 @@ use crate::spec::{self, PipelineSpec, SpecError};
 /// 4 Kafka error (unreachable broker, missing topic, data loss); 5 lake (Delta) error;
 /// 130 interrupted twice.
 #[derive(Debug, Parser)]
-#[command(name = "lakectl", version, about, long_about = None)]
+#[command(name = "lakectl", version)]
 pub struct Cli {
     /// The pipeline spec.
     #[arg(
@@ -29,6 +29,14 @@ pub struct Cli {
         default_value = "pipelines.yaml"
     )]
     pub config: PathBuf,
+
+    /// Kafka bootstrap servers; overrides `kafka.brokers` of the spec.
+    #[arg(long, global = true, env = "KAFKA_BROKERS")]
+    pub brokers: Option<String>,
+
+    /// Lake root folder; overrides `lake` of the spec.
+    #[arg(long, global = true, env = "LAKECTL_LAKE")]
+    pub lake: Option<PathBuf>,
 
     /// Log format (logs go to stderr; RUST_LOG sets the level).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -66,9 +74,38 @@ pub enum Command {
     Plan(plan::Args),
 }
 
-/// Loads the spec named by `--config`.
-pub fn load_spec(cli_config: &std::path::Path) -> Result<PipelineSpec, SpecError> {
-    spec::load_pipeline(cli_config)
+/// The global flags every subcommand uses to find its spec.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    /// `--config`.
+    pub config: PathBuf,
+    /// `--brokers` (env KAFKA_BROKERS).
+    pub brokers: Option<String>,
+    /// `--lake` (env LAKECTL_LAKE).
+    pub lake: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The global flags.
+    pub fn globals(&self) -> Globals {
+        Globals {
+            config: self.config.clone(),
+            brokers: self.brokers.clone(),
+            lake: self.lake.clone(),
+        }
+    }
+}
+
+/// Loads the spec named by `--config`, with `--brokers` and `--lake` applied.
+pub fn load_spec(g: &Globals) -> Result<PipelineSpec, SpecError> {
+    let mut spec = spec::load_pipeline(&g.config)?;
+    if let Some(b) = g.brokers.as_ref().filter(|b| !b.trim().is_empty()) {
+        spec.kafka.brokers = b.clone();
+    }
+    if let Some(l) = &g.lake {
+        spec.lake = std::path::absolute(l).unwrap_or_else(|_| l.clone());
+    }
+    Ok(spec)
 }
 
 /// True when stderr is an interactive terminal (progress displays go there).

@@ -1,7 +1,5 @@
 //! `lakectl plan JOB`: the Polars plan of a job and what an incremental run would recompute.
 
-use std::path::Path;
-
 use crate::silver::{self, run::plan_job, run::Scope, RunOptions};
 
 /// Arguments of `plan`.
@@ -15,8 +13,8 @@ pub struct Args {
 }
 
 /// Prints the plan; writes nothing.
-pub async fn run(config: &Path, args: &Args) -> anyhow::Result<()> {
-    let spec = super::load_spec(config)?;
+pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
+    let spec = super::load_spec(g)?;
     let checked = silver::load_and_check(&spec)?;
     let job = silver::run::select(&checked, std::slice::from_ref(&args.job))
         .map_err(anyhow::Error::msg)?[0];

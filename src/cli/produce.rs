@@ -1,6 +1,5 @@
 //! `lakectl produce`: the sales simulator.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -77,8 +76,8 @@ pub struct Args {
 }
 
 /// Runs the simulator until `--count` records or a stop signal.
-pub async fn run(config: &Path, args: &Args, stop: StopFlag) -> anyhow::Result<()> {
-    let spec = super::load_spec(config)?;
+pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Result<()> {
+    let spec = super::load_spec(g)?;
     let topic = match &args.topic {
         Some(t) => t.clone(),
         None => spec

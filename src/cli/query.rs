@@ -1,7 +1,7 @@
 //! `lakectl query "SQL"`
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
@@ -25,8 +25,8 @@ pub struct Args {
 }
 
 /// Runs the query and prints the result.
-pub async fn run(config: &Path, args: &Args) -> anyhow::Result<()> {
-    let spec = super::load_spec(config)?;
+pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
+    let spec = super::load_spec(g)?;
     let checked = crate::silver::load_and_check(&spec)?;
     if args.format == Format::Parquet && args.output.is_none() {
         bail!("--format parquet needs --output FILE");

@@ -1,7 +1,5 @@
 //! `lakectl run bronze [NAME…]`, `lakectl run silver`, `lakectl run JOB…`
 
-use std::path::Path;
-
 use anyhow::bail;
 
 use crate::bronze::{run_pipeline, IngestOptions, PipelineSummary};
@@ -27,8 +25,8 @@ pub struct Args {
 }
 
 /// Runs what `targets` names.
-pub async fn run(config: &Path, args: &Args, stop: StopFlag) -> anyhow::Result<()> {
-    let spec = super::load_spec(config)?;
+pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Result<()> {
+    let spec = super::load_spec(g)?;
     let (kind, names) = args
         .targets
         .split_first()

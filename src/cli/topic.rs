@@ -1,7 +1,5 @@
 //! `lakectl topic create|list`
 
-use std::path::Path;
-
 use anyhow::Context;
 
 use crate::kafka::admin;
@@ -22,8 +20,8 @@ pub enum TopicCommand {
 }
 
 /// Runs a topic subcommand.
-pub async fn run(config: &Path, cmd: &TopicCommand) -> anyhow::Result<()> {
-    let spec = super::load_spec(config)?;
+pub async fn run(g: &super::Globals, cmd: &TopicCommand) -> anyhow::Result<()> {
+    let spec = super::load_spec(g)?;
     match cmd {
         TopicCommand::Create { name, partitions } => {
             if *partitions < 1 {
