@@ -44,6 +44,16 @@ pub enum LakeError {
         /// The feature.
         feature: String,
     },
+    /// Time travel to a version the table does not have.
+    #[error("delta table {table} has no version {version} (its versions are 0 to {latest})")]
+    NoSuchVersion {
+        /// Table path.
+        table: String,
+        /// The version asked for.
+        version: u64,
+        /// The latest version.
+        latest: u64,
+    },
     /// No table at that path.
     #[error("no delta table at {table}\n    hint: {hint}")]
     NotFound {

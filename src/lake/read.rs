@@ -85,6 +85,19 @@ fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
+/// True when the file's path starts with `col=value/` for each partition column, in order,
+/// with the values the log records (so a hive scan reads the same partition values).
+fn hive_consistent(f: &DataFile, partition_by: &[String]) -> bool {
+    let mut segments = f.rel.split('/');
+    partition_by.iter().all(|c| {
+        let expected = match f.partition.get(c) {
+            Some(Some(v)) => format!("{c}={v}"),
+            _ => return false,
+        };
+        segments.next() == Some(expected.as_str())
+    })
+}
+
 /// A LazyFrame over the loaded snapshot of `table`, restricted to the files that pass `keep`
 /// (file pruning, e.g. on partition values). Columns are in table order.
 pub fn scan(table: &DeltaTable, keep: &dyn Fn(&DataFile) -> bool) -> Result<LazyFrame, LakeError> {
@@ -106,6 +119,54 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
         .map(|c| col(c.name.as_str()))
         .collect();
 
+    if files.is_empty() {
+        return Ok(DataFrame::empty_with_schema(&pl_schema).lazy());
+    }
+    let polars_err = |source| LakeError::Polars {
+        table: name.clone(),
+        source: Box::new(source),
+    };
+    // Hive-style paths that agree with the log (what delta-rs and Spark write): one scan.
+    // (It is also the only shape on which Polars 0.55's `len()` works: over a union of scans
+    // it fails with "casting from UInt32 to UInt128".)
+    if !schema.partition_by.is_empty()
+        && files
+            .iter()
+            .all(|f| hive_consistent(f, &schema.partition_by))
+    {
+        let root = PathBuf::from(table.table_url().path());
+        let hive: Schema = schema
+            .partition_by
+            .iter()
+            .map(|p| {
+                Field::new(
+                    p.as_str().into(),
+                    pl_schema
+                        .get(p.as_str())
+                        .cloned()
+                        .unwrap_or(DataType::String),
+                )
+            })
+            .collect();
+        let paths = files
+            .into_iter()
+            .map(|f| PlRefPath::try_from_pathbuf(f.path))
+            .collect::<PolarsResult<Vec<_>>>()
+            .map_err(polars_err)?;
+        let args = ScanArgsParquet {
+            hive_options: HiveOptions {
+                enabled: Some(true),
+                hive_start_idx: root.to_string_lossy().trim_end_matches('/').len() + 1,
+                schema: Some(std::sync::Arc::new(hive)),
+                try_parse_dates: false,
+            },
+            allow_missing_columns: true,
+            ..Default::default()
+        };
+        return Ok(LazyFrame::scan_parquet_files(paths.into(), args)
+            .map_err(polars_err)?
+            .select(order));
+    }
     let mut groups: BTreeMap<Vec<(String, Option<String>)>, Vec<PlRefPath>> = BTreeMap::new();
     for f in files {
         let key: Vec<_> = f.partition.into_iter().collect();
@@ -153,6 +214,9 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
             lf = lf.with_columns(lits);
         }
         frames.push(lf.select(order.clone()));
+    }
+    if frames.len() == 1 {
+        return Ok(frames.remove(0));
     }
     concat(
         frames,

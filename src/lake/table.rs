@@ -80,10 +80,19 @@ pub async fn open(path: &Path) -> Result<Option<DeltaTable>, LakeError> {
 
 /// Opens the table at `path` at `version` (time travel).
 pub async fn open_version(path: &Path, version: u64) -> Result<DeltaTable, LakeError> {
-    if !exists(path) {
-        return Err(LakeError::NotFound {
+    let latest = open(path)
+        .await?
+        .ok_or_else(|| LakeError::NotFound {
             table: path.display().to_string(),
-            hint: "check the table name with `lakectl query \".tables\"`".into(),
+            hint: "check the table path (tables are created by `lakectl run`)".into(),
+        })?
+        .version()
+        .unwrap_or(0);
+    if version > latest {
+        return Err(LakeError::NoSuchVersion {
+            table: path.display().to_string(),
+            version,
+            latest,
         });
     }
     DeltaTableBuilder::from_url(table_url(path)?)

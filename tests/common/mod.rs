@@ -112,7 +112,8 @@ impl Workspace {
     /// A `lakectl` command for this workspace (not started).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_lakectl"));
-        c.arg("--config")
+        c.current_dir(self.dir.path())
+            .arg("--config")
             .arg(self.config())
             .args(args)
             .env("KAFKA_BROKERS", brokers())
