@@ -67,15 +67,17 @@ start() {
   answers && die "port $port is taken by another process; set KAFKA_PORT"
   local bin engine
   if (( durable )); then
-    bin="$(durable_bin)"; engine="sqlite://$state/tansu-$port.db"
+    # Tansu resolves sqlite:// paths against its working directory (it drops a leading /),
+    # so the broker runs from the state folder with a relative database path.
+    bin="$(durable_bin)"; engine="sqlite://tansu-$port.db"
   else
     bin="$(memory_bin)"; engine="memory://tansu/"
   fi
   say "starting $bin on 127.0.0.1:$port ($engine), log $logfile"
-  nohup "$bin" broker \
+  (cd "$state" && exec nohup "$bin" broker \
     --listener-url "tcp://127.0.0.1:$port" \
     --advertised-listener-url "tcp://127.0.0.1:$port" \
-    --storage-engine "$engine" >"$logfile" 2>&1 &
+    --storage-engine "$engine" >"$logfile" 2>&1) &
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do
     if answers; then say "ready on 127.0.0.1:$port"; return 0; fi
