@@ -519,3 +519,45 @@ fn an_edited_job_rebuilds_its_table_on_full_refresh() {
             .sum::<i64>()
     );
 }
+
+#[test]
+fn drop_and_warn_expectations() {
+    let ws = silver_ws("silver_expect_dw");
+    let sales = seed_days(&ws, 600);
+    std::fs::write(
+        ws.dir.path().join("jobs/par_pays_jour.yaml"),
+        "name: par_pays_jour\nfrom: ventes\ngroup_by: [pays, jour]\naggregate: {n: count(*), revenue: sum(montant)}\nexpect:\n  big_only: {check: n >= 40, on_violation: drop}\n  huge: {check: revenue > 1000000, on_violation: warn}\nto: silver/par_pays_jour\n",
+    )
+    .unwrap();
+    let mut groups: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for s in &sales {
+        *groups
+            .entry((s["pays"].as_str().unwrap().to_string(), jour(s)))
+            .or_default() += 1;
+    }
+    let small = groups.values().filter(|n| **n < 40).count();
+    assert!(
+        small > 0 && small < groups.len(),
+        "the fixture needs both small and big groups: {groups:?}"
+    );
+    let out = ws.ok(&["run", "par_pays_jour"]);
+    assert!(
+        out.contains(&format!("big_only: {small} violation(s), drop")),
+        "{out}"
+    );
+    // Every kept group is below a million: all of them violate `huge`, which only warns.
+    assert!(
+        out.contains(&format!(
+            "huge: {} violation(s), warn",
+            groups.len() - small
+        )),
+        "{out}"
+    );
+    let got = rows(&ws.table("silver/par_pays_jour"));
+    assert_eq!(
+        got.len(),
+        groups.len() - small,
+        "dropped rows are not written"
+    );
+    assert!(got.iter().all(|r| num(r, "n") >= 40.0));
+}
