@@ -7,9 +7,17 @@ cd "$repo"
 
 ensure_system_packages
 
-export KAFKA_PORT="${LAKECTL_TEST_PORT:-19092}"
-export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 export LAKECTL_STATE="${LAKECTL_STATE:-$repo/.lakectl}"
+# The test broker's port: LAKECTL_TEST_PORT, else 19092, or the next free one when another
+# checkout's broker holds it (a broker of this checkout is reused).
+port="${LAKECTL_TEST_PORT:-19092}"
+if [[ -z "${LAKECTL_TEST_PORT:-}" ]]; then
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && ! KAFKA_PORT=$port scripts/broker.sh status >/dev/null 2>&1; do
+    port=$((port + 1))
+  done
+fi
+export KAFKA_PORT="$port"
+export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 step "starting the test broker on $KAFKA_BROKERS"
 scripts/broker.sh start
 trap 'scripts/broker.sh stop' EXIT
