@@ -36,10 +36,23 @@ ensure_system_packages() {
   command -v cargo >/dev/null || die "cargo is missing: install the Rust toolchain (rustup)"
 }
 
+# Several checkouts may share the target dir, and cargo judges freshness by file times: a
+# build from another checkout can look newer than this checkout's sources and be reused.
+# When the last build came from elsewhere, mark this checkout's sources as changed.
+claim_target_dir() {
+  local stamp="$CARGO_TARGET_DIR/.lakectl-checkout"
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$repo" ]]; then
+    find "$repo/src" "$repo/tests" "$repo/examples" -name '*.rs' -exec touch {} +
+    mkdir -p "$CARGO_TARGET_DIR"
+    echo "$repo" >"$stamp"
+  fi
+}
+
 # Path of the built lakectl binary.
 lakectl_bin() { echo "$CARGO_TARGET_DIR/$LAKECTL_PROFILE/lakectl"; }
 
 build_lakectl() {
+  claim_target_dir
   step "building lakectl (profile $LAKECTL_PROFILE, target dir $CARGO_TARGET_DIR; the first build takes a while)"
   (cd "$repo" && cargo build --profile "$LAKECTL_PROFILE" --bin lakectl) || die "cargo build failed"
 }

@@ -22,5 +22,6 @@ step "starting the test broker on $KAFKA_BROKERS"
 scripts/broker.sh start
 trap 'scripts/broker.sh stop' EXIT
 
+claim_target_dir
 step "cargo test (profile $LAKECTL_PROFILE)"
 cargo test --profile "$LAKECTL_PROFILE" --all-targets "$@"

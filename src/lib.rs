@@ -13,3 +13,4 @@ pub mod query;
 pub mod shutdown;
 pub mod silver;
 pub mod spec;
+pub mod status;

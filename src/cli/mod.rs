@@ -4,6 +4,7 @@ pub mod plan;
 pub mod produce;
 pub mod query;
 pub mod run;
+pub mod status;
 pub mod topic;
 pub mod validate;
 
@@ -68,6 +69,8 @@ pub enum Command {
     Produce(produce::Args),
     /// Run pipelines: `run bronze [NAME…]`, `run silver`, or `run JOB…`.
     Run(run::Args),
+    /// Where every pipeline, table and job stands: offsets, lag, watermark, sizes, freshness.
+    Status(status::Args),
     /// SQL over the lake's Delta tables.
     Query(query::Args),
     /// Show a silver job's Polars plan and what an incremental run would recompute.

@@ -159,12 +159,13 @@ impl Drain {
         &self.states
     }
 
-    /// Records not yet consumed, from the high watermarks librdkafka learned from fetch
-    /// responses (no broker round trip). None until every partition has reported one.
-    pub fn lag(&self) -> Option<i64> {
+    /// Each assigned partition's high watermark as librdkafka learned it from fetch
+    /// responses (no broker round trip, and right on brokers whose ListOffsets is not).
+    /// None until every partition has reported one.
+    pub fn high_watermarks(&self) -> Option<BTreeMap<i32, i64>> {
         let topic = std::ffi::CString::new(self.topic.as_str()).ok()?;
-        let mut total = 0;
-        for (&p, s) in &self.states {
+        let mut out = BTreeMap::new();
+        for &p in self.states.keys() {
             let (mut low, mut high) = (-1i64, -1i64);
             // SAFETY: the client pointer is valid for the consumer's lifetime, `topic` is a
             // NUL-terminated string, and librdkafka only writes the two out-parameters.
@@ -181,9 +182,39 @@ impl Drain {
             {
                 return None;
             }
-            total += (high - s.next).max(0);
+            out.insert(p, high);
         }
-        Some(total)
+        Some(out)
+    }
+
+    /// Records not yet consumed, from [`Self::high_watermarks`].
+    pub fn lag(&self) -> Option<i64> {
+        let highs = self.high_watermarks()?;
+        Some(
+            self.states
+                .iter()
+                .map(|(p, s)| (highs[p] - s.next).max(0))
+                .sum(),
+        )
+    }
+
+    /// Fetches until every partition's high watermark is known (or `timeout`), discarding
+    /// the records: for reporting lag without consuming for real.
+    pub fn probe_high_watermarks(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<BTreeMap<i32, i64>>, KafkaError> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(h) = self.high_watermarks() {
+                return Ok(Some(h));
+            }
+            match self.consumer.poll(Duration::from_millis(50)) {
+                None | Some(Ok(_)) | Some(Err(RdError::PartitionEOF(_))) => {}
+                Some(Err(e)) => return Err(self.classify(e)),
+            }
+        }
+        Ok(self.high_watermarks())
     }
 
     /// True when every assigned partition has reached its end since start.

@@ -1,0 +1,115 @@
+//! `lakectl status`: real lag after producing more than was ingested, table figures,
+//! quarantine reasons, job freshness, and a broker that is down.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn status(ws: &Workspace) -> Value {
+    serde_json::from_str(&ws.ok(&["status", "--json"])).expect("status --json is JSON")
+}
+
+#[test]
+fn reports_lag_tables_quarantine_and_job_freshness() {
+    let ws = Workspace::new("status", 2);
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/ventes_par_pays.yaml"),
+        ws.dir.path().join("jobs/ventes_par_pays.yaml"),
+    )
+    .unwrap();
+    ws.produce(100, &["--seed", "41"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    ws.produce(
+        500,
+        &[
+            "--seed",
+            "42",
+            "--first-id",
+            "1000",
+            "--malformed-fraction",
+            "0.1",
+        ],
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    ws.ok(&["run", "silver"]);
+    ws.produce(300, &["--seed", "43", "--first-id", "5000"]);
+
+    let s = status(&ws);
+    let p = &s["pipelines"][0];
+    assert_eq!(p["lag"], 300, "{p}");
+    let parts = p["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    for q in parts {
+        assert_eq!(
+            q["lag"].as_i64().unwrap(),
+            q["high_watermark"].as_i64().unwrap() - q["committed_offset"].as_i64().unwrap() - 1,
+            "{q}"
+        );
+    }
+    assert!(
+        p["watermark"].is_string() && p["last_batch"].is_string(),
+        "{p}"
+    );
+
+    let table = |name: &str| {
+        s["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let quarantined = table("ventes_quarantine");
+    let bad: u64 = quarantined["by_reason"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(bad > 0, "{quarantined}");
+    assert_eq!(table("ventes")["rows"].as_u64().unwrap() + bad, 600);
+    assert_eq!(table("ventes")["version"], 2);
+
+    let job = &s["jobs"][0];
+    assert_eq!(job["name"], "ventes_par_pays");
+    assert_eq!(job["stale"], false, "{job}");
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let s = status(&ws);
+    assert_eq!(s["pipelines"][0]["lag"], 0);
+    assert_eq!(
+        s["jobs"][0]["stale"], true,
+        "new bronze data the job has not read"
+    );
+
+    let text = ws.ok(&["status"]);
+    assert!(
+        text.contains("BRONZE PIPELINES")
+            && text.contains("lag 0")
+            && text.contains("behind its source"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_broker_that_is_down_is_reported_and_the_lake_still_shown() {
+    let ws = Workspace::new("status_down", 1);
+    ws.produce(50, &["--seed", "44"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let out = ws
+        .command(&["status", "--json"])
+        .env("KAFKA_BROKERS", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        s["pipelines"][0]["broker_error"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:1"),
+        "{s}"
+    );
+    assert_eq!(s["tables"][0]["rows"], 50);
+}
