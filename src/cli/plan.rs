@@ -57,7 +57,8 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
                 keys.join(", ")
             );
         }
-        Some(Scope::NewFiles(n)) => {
+        Some(Scope::NewFiles(files)) => {
+            let n = files.len();
             println!("incremental run: appends the result over {n} new source file(s)")
         }
     }

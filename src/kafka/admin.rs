@@ -110,13 +110,3 @@ pub fn topic_partitions(spec: &KafkaSpec, topic: &str) -> Result<Vec<i32>, Kafka
         }),
     }
 }
-
-/// Low and high watermarks of one partition (high = the next offset to be written).
-pub fn watermarks(spec: &KafkaSpec, topic: &str, partition: i32) -> Result<(i64, i64), KafkaError> {
-    let c = metadata_consumer(spec)?;
-    c.fetch_watermarks(topic, partition, TIMEOUT)
-        .map_err(client_err(
-            spec,
-            &format!("fetching watermarks of {topic}[{partition}]"),
-        ))
-}

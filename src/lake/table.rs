@@ -35,11 +35,6 @@ impl Lake {
         let p = self.root.join(rel);
         std::path::absolute(&p).unwrap_or(p)
     }
-
-    /// The lake root.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
 }
 
 fn delta_err(path: &Path, what: &str) -> impl Fn(deltalake::DeltaTableError) -> LakeError {
@@ -288,21 +283,10 @@ pub async fn commit(
         .build(Some(snapshot), table.log_store(), op)
         .await
         .map_err(delta_err(&path, "committing"))?;
+    // The commit returns the new snapshot: no need to read the log again.
     let version = finalized.version();
-    table
-        .update_state()
-        .await
-        .map_err(delta_err(&path, "refreshing after commit"))?;
+    table.state = Some(finalized.snapshot());
     Ok(version)
-}
-
-/// Refreshes `table` to the latest version.
-pub async fn refresh(table: &mut DeltaTable) -> Result<(), LakeError> {
-    let path = PathBuf::from(table.table_url().path());
-    table
-        .update_state()
-        .await
-        .map_err(delta_err(&path, "refreshing"))
 }
 
 /// Remove actions (dataChange = true) for the active files whose log path (decoded) is in `paths`.

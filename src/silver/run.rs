@@ -37,7 +37,7 @@ pub enum Scope {
     /// Only these source partitions.
     Partitions(BTreeSet<PartitionKey>),
     /// Only files added since the last run (append).
-    NewFiles(usize),
+    NewFiles(BTreeSet<String>),
 }
 
 /// Outcome of a job run.
@@ -100,7 +100,7 @@ impl JobReport {
             Some(Scope::Partitions(p)) => {
                 format!(", recomputed {} partition(s): {}", p.len(), fmt_keys(p))
             }
-            Some(Scope::NewFiles(n)) => format!(", appended from {n} new file(s)"),
+            Some(Scope::NewFiles(f)) => format!(", appended from {} new file(s)", f.len()),
         };
         let exp: Vec<String> = self
             .expectations
@@ -245,7 +245,7 @@ async fn decide_scope(
             }
         }
         WriteMode::Append => match changes::between(&root, (last + 1) as u64, src.version, &[]) {
-            Some(c) => Some(Scope::NewFiles(c.added_files.len())),
+            Some(c) => Some(Scope::NewFiles(c.added_files.into_iter().collect())),
             None => Some(Scope::Full(
                 "the source log since the last run is unavailable",
             )),
@@ -348,17 +348,10 @@ async fn prepare(
                     .into_iter()
                     .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
                     .collect(),
-                Scope::NewFiles(_) => {
-                    let root = std::path::PathBuf::from(src.table.table_url().path());
-                    let added: BTreeSet<String> =
-                        changes::between(&root, (last.unwrap_or(-1) + 1) as u64, src.version, &[])
-                            .map(|c| c.added_files.into_iter().collect())
-                            .unwrap_or_default();
-                    files
-                        .into_iter()
-                        .filter(|f| added.contains(&f.rel))
-                        .collect()
-                }
+                Scope::NewFiles(added) => files
+                    .into_iter()
+                    .filter(|f| added.contains(&f.rel))
+                    .collect(),
             };
             let rows = files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
             let lf = scan_files(&src.table, files).map_err(lake_err)?;
