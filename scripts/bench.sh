@@ -6,6 +6,8 @@
 #   scripts/bench.sh silver    a generated bronze table (BENCH_SILVER_ROWS, default 10M, 30 days):
 #                              the three seed jobs, full run vs incremental run after one new
 #                              day, and DuckDB's time for the same aggregations (PyPI duckdb)
+#   scripts/bench.sh open      table open time after BENCH_COMMITS (default 2000) tiny commits,
+#                              with delta-rs' checkpoints vs replaying the whole JSON log
 #   scripts/bench.sh all       everything (default)
 # Figures are ratios measured in the same run; paste them into BENCHMARKS.md.
 set -euo pipefail
@@ -16,7 +18,7 @@ what="${1:-all}"
 n="${BENCH_RECORDS:-1000000}"
 ensure_system_packages
 build_lakectl
-(cd "$repo" && cargo build --profile "$LAKECTL_PROFILE" --example raw_drain --example gen_bronze) || die "building the bench examples failed"
+(cd "$repo" && cargo build --profile "$LAKECTL_PROFILE" --example raw_drain --example gen_bronze --example open_bench) || die "building the bench examples failed"
 lakectl="$(lakectl_bin)"
 raw="$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/raw_drain"
 
@@ -112,10 +114,18 @@ bench_silver() {
   echo "silver: full run ${t_full}s (peak RSS $((rss_full/1024)) MiB), incremental ${t_incr}s (peak RSS $((rss_incr/1024)) MiB), full/incremental $(python3 -c "print(round($t_full/$t_incr,1))")x; DuckDB ${t_duck}s over the same $rows rows; lakectl full/DuckDB $(python3 -c "print(round($t_full/$t_duck,2))")"
 }
 
+bench_open() {
+  local commits="${BENCH_COMMITS:-2000}" ow="$work/open"; mkdir -p "$ow"
+  sed -e "s#lake: .*#lake: $ow/lake#" pipelines.yaml >"$ow/pipelines.yaml"
+  step "open: $commits tiny commits, then opening the table with and without checkpoints"
+  "$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/open_bench" "$ow/pipelines.yaml" "$commits"
+}
+
 case "$what" in
   produce) bench_produce ;;
   bronze) bench_bronze ;;
   silver) bench_silver ;;
-  all) bench_produce; bench_bronze; bench_silver ;;
-  *) die "usage: scripts/bench.sh [produce|bronze|silver|all]" ;;
+  open) bench_open ;;
+  all) bench_produce; bench_bronze; bench_silver; bench_open ;;
+  *) die "usage: scripts/bench.sh [produce|bronze|silver|open|all]" ;;
 esac

@@ -11,10 +11,11 @@ export LAKECTL_PROFILE="${LAKECTL_PROFILE:-fast-release}"
 step() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Installs the Debian packages the build and the broker need, when missing.
+# Installs the Debian packages the build and the broker need, and any named as arguments,
+# when missing.
 ensure_system_packages() {
   local need=()
-  for p in build-essential pkg-config zlib1g-dev python3 python3-venv; do
+  for p in build-essential pkg-config zlib1g-dev libssl-dev python3 python3-venv "$@"; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   # A Python with a working venv module (e.g. pyenv's) also does.

@@ -46,10 +46,9 @@ step "a few rows of each silver table"
 "$lakectl" query "SELECT pays, sum(total_transactions) AS transactions, round(sum(revenue_total), 2) AS revenue FROM ventes_par_pays GROUP BY pays ORDER BY revenue DESC LIMIT 5"
 "$lakectl" query "SELECT segment, sum(total_transactions) AS transactions, round(sum(revenue_total), 2) AS revenue FROM ventes_par_segment GROUP BY segment ORDER BY segment"
 
-if "$lakectl" help dashboard >/dev/null 2>&1; then
-  step "lakectl dashboard"
-  "$lakectl" dashboard
-fi
+step "lakectl dashboard"
+"$lakectl" dashboard
+"$lakectl" dashboard --html dashboard.html >/dev/null
 
 cat >&2 <<MSG
 
@@ -57,4 +56,8 @@ Done. The broker keeps running on $KAFKA_BROKERS (scripts/broker.sh stop to stop
 Tables are under ${LAKECTL_LAKE:-./lake}. Try:
   $lakectl produce --rate 10          # a live stream (Ctrl-C to stop)
   $lakectl run bronze                 # continuous ingestion (Ctrl-C to stop)
+  $lakectl dashboard --watch 5        # the dashboard, redrawn every 5 s
+  $lakectl query                      # the SQL prompt (.tables, .schema NAME, .help)
+  $lakectl doctor                     # setup checks
+The dashboard as a web page: dashboard.html (self-contained, open it in any browser).
 MSG

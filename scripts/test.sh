@@ -5,7 +5,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo"
 
-ensure_system_packages
+# Chromium renders the dashboard's HTML page in the dashboard test (a screenshot checked for
+# its charts); `script` (util-linux) gives the query prompt a pseudo-terminal.
+ensure_system_packages chromium bsdutils
+export LAKECTL_REQUIRE_CHROMIUM=1
 
 export LAKECTL_STATE="${LAKECTL_STATE:-$repo/.lakectl}"
 # The test broker's port: LAKECTL_TEST_PORT, else 19092, or the next free one when another

@@ -6,6 +6,8 @@
 
 pub mod bronze;
 pub mod cli;
+pub mod dashboard;
+pub mod doctor;
 pub mod kafka;
 pub mod lake;
 pub mod produce;

@@ -39,6 +39,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(a) => cli::plan::run(config, a).await?,
         Command::Query(a) => cli::query::run(config, a).await?,
         Command::Status(a) => cli::status::run(config, a).await?,
+        Command::Dashboard(a) => {
+            cli::dashboard::run(config, a, lakectl::shutdown::install()).await?
+        }
+        Command::Doctor(a) => cli::doctor::run(config, a).await?,
+        Command::Optimize(a) => cli::optimize::run(config, a).await?,
+        Command::Vacuum(a) => cli::vacuum::run(config, a).await?,
+        Command::History(a) => cli::history::run(config, a).await?,
     }
     Ok(())
 }

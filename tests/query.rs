@@ -159,3 +159,130 @@ fn errors_are_clear() {
     );
     assert!(!stderr(&o).contains("panicked"));
 }
+
+/// Runs the prompt with `input` on stdin (a pipe); returns (success, stdout, stderr).
+fn prompt(ws: &Workspace, input: &str) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = ws
+        .command(&["query"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start lakectl query");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), stdout(&out), stderr(&out))
+}
+
+#[test]
+fn the_prompt_runs_statements_and_dot_commands_from_stdin() {
+    let ws = two_days();
+    let (ok, out, err) = prompt(
+        &ws,
+        ".tables\n.schema ventes\nSELECT jour,\n  count(*) AS n\nFROM ventes GROUP BY jour ORDER BY jour;\n\
+         .format csv\nSELECT count(*) AS n FROM delta.`lake/bronze/ventes_stream` WHERE jour = '2024-12-13';\n\
+         SELECT count(*) AS total FROM ventes",
+    );
+    assert!(ok, "{out}\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ventes ") && l.contains("bronze") && l.ends_with(" 500")),
+        ".tables shows the bronze table with its rows:\n{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ventes_quarantine") && l.contains("quarantine")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("  {:<24} string  (partition)", "jour")),
+        ".schema marks the partition column:\n{out}"
+    );
+    assert!(
+        out.contains(&format!("  {:<24} double\n", "montant")),
+        "{out}"
+    );
+    assert!(
+        out.contains("2024-12-12") && out.contains("300") && out.contains("(2 rows)"),
+        "a multi-line statement as a table:\n{out}"
+    );
+    let tail: Vec<&str> = lines[lines.len() - 4..].to_vec();
+    assert_eq!(
+        tail,
+        ["n", "200", "total", "500"],
+        "csv after .format; the last statement needs no `;`:\n{out}"
+    );
+}
+
+#[test]
+fn the_prompt_reports_errors_and_goes_on() {
+    let ws = two_days();
+    let (ok, out, err) = prompt(
+        &ws,
+        "SELECT * FROM nope;\n.schema nope\n.frobnicate\nSELEC 1;\n.format csv\nSELECT count(*) AS n FROM ventes;\n",
+    );
+    assert!(!ok, "piped input with failures exits 1");
+    assert!(err.contains("unknown table `nope`"), "{err}");
+    assert!(
+        err.contains("unknown command `.frobnicate`: try .help"),
+        "{err}"
+    );
+    assert!(err.contains("query failed:"), "{err}");
+    assert!(err.contains("error: 4 statement(s) failed"), "{err}");
+    assert!(
+        out.ends_with("n\n500\n"),
+        "the statement after the errors still ran:\n{out}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn the_prompt_in_a_terminal_keeps_a_history() {
+    let ws = two_days();
+    let home = tempfile::tempdir().unwrap();
+    let lakectl = env!("CARGO_BIN_EXE_lakectl");
+    let cmd = format!("{lakectl} --config {} query", ws.config().display());
+    // util-linux `script` runs the prompt on a pseudo-terminal fed from our stdin.
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(ws.dir.path())
+        .env("KAFKA_BROKERS", brokers())
+        .env("XDG_STATE_HOME", home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        for line in ["SELECT count(*) AS n FROM ventes;\r", ".quit\r"] {
+            stdin.write_all(line.as_bytes()).unwrap();
+            stdin.flush().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("lakectl> "),
+        "the prompt is shown on a terminal:\n{text}"
+    );
+    assert!(text.contains("500"), "{text}");
+    let history = std::fs::read_to_string(home.path().join("lakectl/query_history"))
+        .expect("history file written");
+    assert!(
+        history.contains("SELECT count(*) AS n FROM ventes;"),
+        "{history}"
+    );
+}

@@ -12,33 +12,12 @@ use serde_json::Value;
 
 fn silver_ws(prefix: &str) -> Workspace {
     let ws = Workspace::new(prefix, 2);
-    for f in [
-        "ventes_aggreges.yaml",
-        "ventes_par_pays.yaml",
-        "ventes_par_segment.yaml",
-    ] {
-        std::fs::copy(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/").to_string() + f,
-            ws.dir.path().join("jobs").join(f),
-        )
-        .unwrap();
-    }
+    ws.copy_jobs(&SEED_JOBS);
     ws
 }
 
 fn jour(v: &Value) -> String {
     v["timestamp"].as_str().unwrap()[..10].to_string()
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
-}
-
-fn num(row: &BTreeMap<String, String>, k: &str) -> f64 {
-    row.get(k)
-        .unwrap_or_else(|| panic!("no column {k} in {row:?}"))
-        .parse()
-        .unwrap_or_else(|_| panic!("{k} not a number in {row:?}"))
 }
 
 /// Expected ventes_aggreges figures of one client and day.

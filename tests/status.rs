@@ -13,11 +13,7 @@ fn status(ws: &Workspace) -> Value {
 #[test]
 fn reports_lag_tables_quarantine_and_job_freshness() {
     let ws = Workspace::new("status", 2);
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/ventes_par_pays.yaml"),
-        ws.dir.path().join("jobs/ventes_par_pays.yaml"),
-    )
-    .unwrap();
+    ws.copy_jobs(&["ventes_par_pays.yaml"]);
     ws.produce(100, &["--seed", "41"]);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     ws.produce(

@@ -21,7 +21,7 @@ use deltalake::kernel::Transaction;
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
 use tokio::task::block_in_place;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::buffer::BatchBuffer;
 use super::decode::{decode, Reason};
@@ -46,6 +46,44 @@ pub struct IngestOptions {
     pub progress: bool,
     /// Only these partitions (for several workers); None = all.
     pub partitions: Option<Vec<i32>>,
+    /// Worker `index` of `count`: the partitions `p` with `p % count == index`.
+    pub worker: Option<Worker>,
+}
+
+/// One of several bronze workers sharing a topic (`--worker I/N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Worker {
+    /// This worker's index, from 0.
+    pub index: u32,
+    /// How many workers share the topic.
+    pub count: u32,
+}
+
+impl std::str::FromStr for Worker {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not I/N (e.g. 0/2: the first of two workers)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(format!(
+                "worker {index}/{count}: the index must be below the count"
+            ));
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl Worker {
+    /// The partitions of `all` this worker owns.
+    pub fn partitions(&self, all: &[i32]) -> Vec<i32> {
+        all.iter()
+            .copied()
+            .filter(|p| (*p as u32) % self.count == self.index)
+            .collect()
+    }
 }
 
 /// What a run did.
@@ -147,7 +185,22 @@ pub async fn run_pipeline(
             }
             only.clone()
         }
-        None => all,
+        None => match opts.worker {
+            Some(w) => {
+                let mine = w.partitions(&all);
+                if mine.is_empty() {
+                    return Err(spec_err(format!(
+                        "worker {}/{} owns no partition: topic {} has only {} (use fewer workers)",
+                        w.index,
+                        w.count,
+                        b.topic,
+                        all.len()
+                    )));
+                }
+                mine
+            }
+            None => all,
+        },
     };
 
     let mut starts = BTreeMap::new();
@@ -168,11 +221,15 @@ pub async fn run_pipeline(
         load_decided(&quarantine, &mut decided)
             .map_err(|e| spec_err(format!("reading the quarantine table: {e}")))?;
     }
-    let wm: WatermarkState = table::latest_commit_value(&bronze, WATERMARK_KEY, 100)
-        .await
-        .map_err(lake_err)?
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
+    // Each worker stores its own partitions' state: take each partition's newest.
+    let wm = WatermarkState::merge_newest(
+        table::commit_values(&bronze, WATERMARK_KEY, 500)
+            .await
+            .map_err(lake_err)?
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok()),
+        Some(&parts),
+    );
     info!(pipeline = %b.name, topic = %b.topic, ?starts, watermark = ?wm.watermark_us(b.watermark.as_micros() as i64, &[]).map(fmt_us), "starting");
 
     let drain = block_in_place(|| Drain::open(&spec.kafka, &b.topic, &starts, b.on_data_loss))
@@ -217,8 +274,22 @@ pub async fn run_pipeline(
         pb.clone(),
     ));
 
+    // Periodic compaction beside the writer (continuous mode): optimize never conflicts with
+    // appends, so it needs no coordination with the commits.
+    let compactor = match (b.optimize, opts.until_caught_up) {
+        (Some(o), false) => Some(tokio::spawn(compact_loop(
+            vec![lake.path(&b.table), lake.path(&b.quarantine)],
+            o,
+            stop.clone(),
+        ))),
+        _ => None,
+    };
+
     // Stage 2: decode and classify here.
     let decoded = decode_loop(&mut decoder, &poll_rx, &prep_tx).await;
+    if let Some(c) = compactor {
+        c.abort();
+    }
     drop(prep_tx);
     drop(poll_rx);
     let written = writer
@@ -237,6 +308,42 @@ pub async fn run_pipeline(
     summary.elapsed = started.elapsed();
     summary.bronze_version = bronze_version;
     Ok(summary)
+}
+
+/// Optimizes `tables` every `o.every` until `stop`.
+async fn compact_loop(
+    tables: Vec<std::path::PathBuf>,
+    o: crate::spec::OptimizeSpec,
+    stop: StopFlag,
+) {
+    let opts = crate::lake::optimize::OptimizeOptions {
+        target_size: o.target_size,
+        ..Default::default()
+    };
+    loop {
+        let next = tokio::time::Instant::now() + o.every;
+        while tokio::time::Instant::now() < next {
+            if stop.is_set() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        for t in &tables {
+            match crate::lake::optimize::optimize(t, &opts).await {
+                Ok(r) if r.version.is_some() => info!(
+                    table = %t.display(),
+                    version = r.version,
+                    files_removed = r.files_removed,
+                    files_added = r.files_added,
+                    "periodic optimize"
+                ),
+                Ok(_) => debug!(table = %t.display(), "periodic optimize: nothing to compact"),
+                Err(e) => {
+                    warn!(table = %t.display(), error = %e, "periodic optimize failed; retrying at the next period")
+                }
+            }
+        }
+    }
 }
 
 fn poll_loop(
@@ -549,4 +656,20 @@ async fn commit_batch(
     m.batch_id = version;
     m.set_times(poll, decode, write_time, commit_time);
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_split_partitions_by_modulo() {
+        let w: Worker = "1/2".parse().unwrap();
+        assert_eq!(w.partitions(&[0, 1, 2, 3, 4]), vec![1, 3]);
+        assert!("2/2"
+            .parse::<Worker>()
+            .unwrap_err()
+            .contains("below the count"));
+        assert!("x".parse::<Worker>().unwrap_err().contains("is not I/N"));
+    }
 }

@@ -23,6 +23,24 @@ impl WatermarkState {
         *e = (*e).max(event_us);
     }
 
+    /// The state of `partitions` (all when None) from states stored in commits, newest
+    /// first: each partition's entry comes from the newest state that has it. Several
+    /// workers commit to one table, each storing its own partitions' state.
+    pub fn merge_newest(
+        states: impl IntoIterator<Item = WatermarkState>,
+        partitions: Option<&[i32]>,
+    ) -> Self {
+        let mut out = Self::default();
+        for s in states {
+            for (p, us) in s.max_event_us {
+                if partitions.is_none_or(|ps| ps.contains(&p)) {
+                    out.max_event_us.entry(p).or_insert(us);
+                }
+            }
+        }
+        out
+    }
+
     /// The watermark (µs), or None while no partition has data. `waiting` are partitions
     /// that still have unread records: one never observed holds the watermark back (as
     /// Flink's unstarted splits do), so a lagging partition's first records are never late.
@@ -53,6 +71,13 @@ mod tests {
         w.observe(0, 900);
         assert_eq!(w.watermark_us(100, &[1]), Some(400));
         let json = serde_json::to_string(&w).unwrap();
+        let older = WatermarkState {
+            max_event_us: [(0, 1), (2, 7)].into(),
+        };
+        let merged = WatermarkState::merge_newest([w.clone(), older.clone()], None);
+        assert_eq!(merged.max_event_us, [(0, 1_000), (1, 500), (2, 7)].into());
+        let mine = WatermarkState::merge_newest([w.clone(), older], Some(&[2]));
+        assert_eq!(mine.max_event_us, [(2, 7)].into());
         assert_eq!(serde_json::from_str::<WatermarkState>(&json).unwrap(), w);
     }
 }

@@ -1,11 +1,16 @@
 //! The command line: one module per subcommand, each an Args struct and a `run`.
 
+pub mod dashboard;
+pub mod doctor;
+pub mod history;
+pub mod optimize;
 pub mod plan;
 pub mod produce;
 pub mod query;
 pub mod run;
 pub mod status;
 pub mod topic;
+pub mod vacuum;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -73,6 +78,16 @@ pub enum Command {
     Status(status::Args),
     /// SQL over the lake's Delta tables.
     Query(query::Args),
+    /// The sales analytics dashboard: KPIs, top clients, countries, segments, days, health.
+    Dashboard(dashboard::Args),
+    /// Check the setup: spec, broker, topics, lake, tables, offsets, disk. Exit 1 if a check fails.
+    Doctor(doctor::Args),
+    /// Compact a table's small files (one commit, dataChange = false; safe while bronze runs).
+    Optimize(optimize::Args),
+    /// Delete files a table no longer references, once older than the retention.
+    Vacuum(vacuum::Args),
+    /// A table's commits, newest first.
+    History(history::Args),
     /// Show a silver job's Polars plan and what an incremental run would recompute.
     Plan(plan::Args),
 }
@@ -111,6 +126,32 @@ pub fn load_spec(g: &Globals) -> Result<PipelineSpec, SpecError> {
     Ok(spec)
 }
 
+/// The folder of the table `reference` names: a catalog name (pipeline, `<pipeline>_quarantine`,
+/// job), a path relative to the lake, a path's last segment, or a Delta table folder.
+pub fn table_path(
+    spec: &PipelineSpec,
+    checked: &crate::silver::CheckedJobs,
+    reference: &str,
+) -> anyhow::Result<PathBuf> {
+    if let Some(t) = checked.catalog.resolve(reference) {
+        return Ok(spec.table_path(&t.path));
+    }
+    let p = PathBuf::from(reference);
+    if p.join("_delta_log").is_dir() {
+        return Ok(p);
+    }
+    let known: Vec<String> = checked
+        .catalog
+        .sql_names()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    anyhow::bail!(
+        "unknown table `{reference}`\n    hint: tables are {}; or give a Delta table's folder",
+        known.join(", ")
+    )
+}
+
 /// True when stderr is an interactive terminal (progress displays go there).
 pub fn stderr_is_tty() -> bool {
     use std::io::IsTerminal;
@@ -121,4 +162,10 @@ pub fn stderr_is_tty() -> bool {
 pub fn stdout_is_tty() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal()
+}
+
+/// True when stdin is an interactive terminal.
+pub fn stdin_is_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
 }

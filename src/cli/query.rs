@@ -5,14 +5,15 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
-use crate::query::output::{write, Format};
+use crate::query::output::{init_display, write, Format};
 
 /// Arguments of `query`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The SQL query. Tables by name (`ventes`, `ventes_quarantine`, job names) or by path:
-    /// delta.`lake/bronze/ventes_stream`.
-    pub sql: String,
+    /// delta.`lake/bronze/ventes_stream`. Without it: an interactive prompt (`.help` lists its
+    /// commands); piped input is run statement by statement and exits 1 if one failed.
+    pub sql: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -28,24 +29,23 @@ pub struct Args {
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     let spec = super::load_spec(g)?;
     let checked = crate::silver::load_and_check(&spec)?;
+    if args.sql.is_none() && (args.output.is_some() || args.format == Format::Parquet) {
+        bail!("--output and --format parquet need a query argument (the prompt prints to the terminal)");
+    }
     if args.format == Format::Parquet && args.output.is_none() {
         bail!("--format parquet needs --output FILE");
     }
-    // Table display defaults, unless the user set Polars' own variables.
-    for (k, v) in [
-        ("POLARS_FMT_MAX_ROWS", "50"),
-        ("POLARS_FMT_MAX_COLS", "20"),
-        ("POLARS_FMT_STR_LEN", "40"),
-        ("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1"),
-        ("POLARS_FMT_TABLE_HIDE_COLUMN_DATA_TYPES", "1"),
-        ("POLARS_FMT_TABLE_ROUNDED_CORNERS", "1"),
-    ] {
-        if std::env::var_os(k).is_none() {
-            std::env::set_var(k, v);
+    init_display();
+    let Some(sql) = &args.sql else {
+        let failures = crate::query::repl::run(&spec, &checked.catalog, args.version, args.format)
+            .await
+            .context("the interactive prompt failed")?;
+        if failures > 0 && !super::stdin_is_tty() {
+            bail!("{failures} statement(s) failed");
         }
-    }
-    polars_core::fmt::set_float_fmt(polars_core::fmt::FloatFmt::Full);
-    let mut df = crate::query::execute(&spec, &checked.catalog, &args.sql, args.version).await?;
+        return Ok(());
+    };
+    let mut df = crate::query::execute(&spec, &checked.catalog, sql, args.version).await?;
     match &args.output {
         Some(p) => {
             let mut f = std::fs::File::create(p)

@@ -17,8 +17,12 @@ pub struct Args {
     #[arg(long)]
     pub until_caught_up: bool,
     /// Bronze: only these Kafka partitions (comma separated), to split a topic between workers.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', conflicts_with = "worker")]
     pub partitions: Option<Vec<i32>>,
+    /// Bronze: be worker I of N (0-based): own the partitions p with p % N == I. Several
+    /// workers, on one machine or several, commit to the same tables exactly once.
+    #[arg(long, value_name = "I/N")]
+    pub worker: Option<crate::bronze::ingest::Worker>,
     /// Silver: recompute everything, whatever changed.
     #[arg(long)]
     pub full_refresh: bool,
@@ -120,6 +124,7 @@ async fn run_bronze(
         until_caught_up: args.until_caught_up,
         progress: super::stderr_is_tty(),
         partitions: args.partitions.clone(),
+        worker: args.worker,
     };
     let runs = selected.iter().map(|b| run_pipeline(spec, b, &opts, &stop));
     let results = futures::future::join_all(runs).await;

@@ -4,9 +4,12 @@
 pub mod bridge;
 pub mod catalog;
 pub mod changes;
+pub mod history;
+pub mod optimize;
 pub mod read;
 pub mod schema;
 pub mod table;
+pub mod vacuum;
 
 pub use schema::{Column, TableSchema};
 pub use table::{DeltaTable, Lake};

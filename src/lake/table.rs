@@ -171,19 +171,22 @@ pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>
         .map_err(delta_err(Path::new(&path), "reading transactions"))
 }
 
-/// The newest commit's `commitInfo` entry `key` among the last `limit` commits.
-pub async fn latest_commit_value(
+/// The `commitInfo` entries `key` of the last `limit` commits that have one, newest first.
+pub async fn commit_values(
     table: &DeltaTable,
     key: &str,
     limit: usize,
-) -> Result<Option<Value>, LakeError> {
+) -> Result<Vec<Value>, LakeError> {
     let path = table.table_url().to_string();
     let infos: Vec<_> = table
         .history(Some(limit))
         .try_collect()
         .await
         .map_err(delta_err(Path::new(&path), "reading history"))?;
-    Ok(infos.into_iter().find_map(|ci| ci.info.get(key).cloned()))
+    Ok(infos
+        .into_iter()
+        .filter_map(|mut ci| ci.info.remove(key))
+        .collect())
 }
 
 /// Writes `batches` as Parquet files (one per partition value) and returns their add

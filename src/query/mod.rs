@@ -3,6 +3,7 @@
 //! seeds' form ``delta.`lake/bronze/ventes_stream` ``.
 
 pub mod output;
+pub mod repl;
 
 use std::path::{Path, PathBuf};
 

@@ -31,6 +31,24 @@ fn csv_field(v: &AnyValue<'_>) -> String {
     }
 }
 
+/// Sets lakectl's table display defaults (rows, widths, no dtype row), unless the user set
+/// Polars' own `POLARS_FMT_*` variables. Call once, before any thread reads them.
+pub fn init_display() {
+    for (k, v) in [
+        ("POLARS_FMT_MAX_ROWS", "50"),
+        ("POLARS_FMT_MAX_COLS", "20"),
+        ("POLARS_FMT_STR_LEN", "40"),
+        ("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1"),
+        ("POLARS_FMT_TABLE_HIDE_COLUMN_DATA_TYPES", "1"),
+        ("POLARS_FMT_TABLE_ROUNDED_CORNERS", "1"),
+    ] {
+        if std::env::var_os(k).is_none() {
+            std::env::set_var(k, v);
+        }
+    }
+    polars_core::fmt::set_float_fmt(polars_core::fmt::FloatFmt::Full);
+}
+
 /// Writes `df` in `format` to `w`.
 pub fn write(df: &mut DataFrame, format: Format, w: &mut dyn Write) -> Result<(), String> {
     match format {

@@ -16,7 +16,9 @@ pub mod units;
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Loc};
-pub use pipeline::{BatchLimits, BronzeSpec, DataLossPolicy, KafkaSpec, LatePolicy, PipelineSpec};
+pub use pipeline::{
+    BatchLimits, BronzeSpec, DataLossPolicy, KafkaSpec, LatePolicy, OptimizeSpec, PipelineSpec,
+};
 pub use types::ColumnType;
 
 /// Why a spec could not be loaded.

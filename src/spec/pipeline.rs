@@ -54,6 +54,15 @@ pub enum DataLossPolicy {
     Skip,
 }
 
+/// Periodic compaction of a bronze pipeline's tables while it runs continuously.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptimizeSpec {
+    /// Time between passes.
+    pub every: Duration,
+    /// Target file size.
+    pub target_size: u64,
+}
+
 /// Micro-batch limits: whichever is reached first ends the batch.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchLimits {
@@ -94,6 +103,8 @@ pub struct BronzeSpec {
     pub batch: BatchLimits,
     /// Retention gap policy.
     pub on_data_loss: DataLossPolicy,
+    /// Compact the bronze and quarantine tables periodically in continuous mode.
+    pub optimize: Option<OptimizeSpec>,
 }
 
 impl PipelineSpec {
@@ -361,6 +372,32 @@ fn validate_bronze(
             .unwrap_or_default(),
     };
 
+    let optimize = rb.optimize.as_ref().map(|o| {
+        let op = p("optimize");
+        let every = parse_duration(&o.every)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .unwrap_or_else(|| {
+                diags.push(doc.at(
+                    &join_key(&op, "every"),
+                    format!("bad optimize.every `{}`: a duration such as 1h", o.every),
+                ));
+                Duration::from_secs(3600)
+            });
+        let target_size = match o.target_size.as_deref().map(parse_size) {
+            None => 128 << 20,
+            Some(Ok(n)) if n > 0 => n,
+            Some(_) => {
+                diags.push(doc.at(
+                    &join_key(&op, "target_size"),
+                    "optimize.target_size must be a size such as 128MiB",
+                ));
+                1
+            }
+        };
+        OptimizeSpec { every, target_size }
+    });
+
     if diags.0.len() > before {
         return None;
     }
@@ -388,5 +425,6 @@ fn validate_bronze(
             Some(RawDataLoss::Skip) => DataLossPolicy::Skip,
             _ => DataLossPolicy::Fail,
         },
+        optimize,
     })
 }

@@ -68,6 +68,16 @@ pub struct RawBronze {
     pub batch: RawBatch,
     #[serde(default)]
     pub on_data_loss: Option<RawDataLoss>,
+    #[serde(default)]
+    pub optimize: Option<RawOptimize>,
+}
+
+/// `optimize:` (periodic compaction while the pipeline runs continuously)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOptimize {
+    pub every: String,
+    pub target_size: Option<String>,
 }
 
 /// `late:`

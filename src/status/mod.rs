@@ -130,12 +130,16 @@ pub async fn gather(spec: &PipelineSpec, checked: &CheckedJobs, kafka_timeout: D
         };
         if let Some(t) = &bronze {
             ps.last_batch = last_commit_ms(t).await.and_then(fmt_ms);
-            if let Ok(Some(v)) = table::latest_commit_value(t, WATERMARK_KEY, 100).await {
-                if let Ok(wm) = serde_json::from_value::<WatermarkState>(v) {
-                    ps.watermark = wm
-                        .watermark_us(b.watermark.as_micros() as i64, &[])
-                        .map(crate::bronze::metrics::fmt_us);
-                }
+            if let Ok(values) = table::commit_values(t, WATERMARK_KEY, 500).await {
+                let wm = WatermarkState::merge_newest(
+                    values
+                        .into_iter()
+                        .filter_map(|v| serde_json::from_value(v).ok()),
+                    None,
+                );
+                ps.watermark = wm
+                    .watermark_us(b.watermark.as_micros() as i64, &[])
+                    .map(crate::bronze::metrics::fmt_us);
             }
         }
         let parts = match tokio::task::block_in_place(|| topic_partitions(&spec.kafka, &b.topic)) {

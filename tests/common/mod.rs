@@ -138,6 +138,17 @@ impl Workspace {
         stdout(&out)
     }
 
+    /// Copies shipped job files (names from `jobs/`) into this workspace's `jobs/`.
+    pub fn copy_jobs(&self, names: &[&str]) {
+        for f in names {
+            std::fs::copy(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs").join(f),
+                self.dir.path().join("jobs").join(f),
+            )
+            .unwrap_or_else(|e| panic!("copy job {f}: {e}"));
+        }
+    }
+
     /// Produces `n` sales with extra produce flags.
     pub fn produce(&self, n: u64, extra: &[&str]) -> String {
         let n = n.to_string();
@@ -145,6 +156,26 @@ impl Workspace {
         args.extend_from_slice(extra);
         self.ok(&args)
     }
+}
+
+/// The three job files shipped in `jobs/`.
+pub const SEED_JOBS: [&str; 3] = [
+    "ventes_aggreges.yaml",
+    "ventes_par_pays.yaml",
+    "ventes_par_segment.yaml",
+];
+
+/// Equal up to float rounding.
+pub fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// A numeric column of a row read by [`rows`].
+pub fn num(row: &BTreeMap<String, String>, k: &str) -> f64 {
+    row.get(k)
+        .unwrap_or_else(|| panic!("no column {k} in {row:?}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("column {k} of {row:?}: {e}"))
 }
 
 pub fn stdout(o: &Output) -> String {

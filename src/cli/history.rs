@@ -1,0 +1,60 @@
+//! `lakectl history TABLE [--limit N] [--json]`
+
+use crate::lake::history::history;
+
+/// Arguments of `history`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The table: a name (`ventes`, a job), a path relative to the lake, or a table folder.
+    pub table: String,
+    /// Show at most N commits (newest first).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints the table's commits, newest first.
+pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
+    let spec = super::load_spec(g)?;
+    let checked = crate::silver::load_and_check(&spec)?;
+    let path = super::table_path(&spec, &checked, &args.table)?;
+    let commits = history(&path, Some(args.limit)).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&commits)?);
+        return Ok(());
+    }
+    println!(
+        "{:>8}  {:<24}  {:<14}  details",
+        "version", "time", "operation"
+    );
+    for c in &commits {
+        let mut details: Vec<String> = c
+            .parameters
+            .iter()
+            .filter(|(_, v)| !v.is_null() && v.as_str() != Some("null"))
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                )
+            })
+            .collect();
+        if let Some(b) = c.info.get(crate::bronze::BATCH_KEY) {
+            for k in ["batch_id", "rows_in", "rows_written", "quarantined"] {
+                if let Some(v) = b.get(k) {
+                    details.push(format!("{k}={v}"));
+                }
+            }
+        }
+        println!(
+            "{:>8}  {:<24}  {:<14}  {}",
+            c.version,
+            c.timestamp.as_deref().unwrap_or("-"),
+            c.operation.as_deref().unwrap_or("-"),
+            details.join(" ")
+        );
+    }
+    Ok(())
+}
