@@ -55,6 +55,27 @@ pub fn app_id(pipeline: &str, partition: i32) -> String {
     format!("lakectl/{pipeline}/{partition}")
 }
 
+/// Each partition's last offset committed to `bronze` (its `txn`), None when it has none
+/// (or the table does not exist yet).
+pub async fn committed_offsets(
+    bronze: Option<&crate::lake::DeltaTable>,
+    pipeline: &str,
+    partitions: &[i32],
+) -> std::collections::BTreeMap<i32, Option<i64>> {
+    let mut out = std::collections::BTreeMap::new();
+    for &p in partitions {
+        let committed = match bronze {
+            Some(t) => crate::lake::table::txn_version(t, &app_id(pipeline, p))
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        out.insert(p, committed);
+    }
+    out
+}
+
 /// commitInfo key holding the watermark state.
 pub const WATERMARK_KEY: &str = "lakectl.watermark";
 /// commitInfo key holding the batch metrics.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bronze::app_id;
+use crate::bronze::committed_offsets;
 use crate::kafka::admin::list_topics;
 use crate::kafka::consumer::Drain;
 use crate::kafka::KafkaError;
@@ -209,17 +209,11 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
             continue;
         };
         let bronze = table::open(&spec.table_path(&b.table)).await.ok().flatten();
-        let mut starts = BTreeMap::new();
-        for &p in parts {
-            let committed = match &bronze {
-                Some(t) => table::txn_version(t, &app_id(&b.name, p))
-                    .await
-                    .ok()
-                    .flatten(),
-                None => None,
-            };
-            starts.insert(p, committed.map(|c| c + 1));
-        }
+        let starts: BTreeMap<i32, Option<i64>> = committed_offsets(bronze.as_ref(), &b.name, parts)
+            .await
+            .into_iter()
+            .map(|(p, c)| (p, c.map(|c| c + 1)))
+            .collect();
         out.push(tokio::task::block_in_place(|| {
             offsets_check(spec, &b.topic, &starts, name)
         }));

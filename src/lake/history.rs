@@ -27,12 +27,7 @@ pub struct Commit {
 
 /// The last `limit` commits of the table at `path`, newest first.
 pub async fn history(path: &Path, limit: Option<usize>) -> Result<Vec<Commit>, LakeError> {
-    let t = table::open(path)
-        .await?
-        .ok_or_else(|| LakeError::NotFound {
-            table: path.display().to_string(),
-            hint: "run the pipeline or job that writes it first".into(),
-        })?;
+    let t = table::open_existing(path).await?;
     let latest = t.version().unwrap_or(0);
     let infos: Vec<_> =
         t.history(limit)

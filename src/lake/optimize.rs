@@ -170,12 +170,7 @@ fn is_conflict(e: &LakeError) -> bool {
 }
 
 async fn optimize_once(path: &Path, opts: &OptimizeOptions) -> Result<OptimizeReport, LakeError> {
-    let mut t = table::open(path)
-        .await?
-        .ok_or_else(|| LakeError::NotFound {
-            table: path.display().to_string(),
-            hint: "run the pipeline or job that writes it first".into(),
-        })?;
+    let mut t = table::open_existing(path).await?;
     let schema = schema_of(&t)?;
     let files = active_files(&t)?;
     let keys = select_partitions(path, &files, &schema.partition_by, opts.filter.as_deref())?;

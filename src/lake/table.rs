@@ -73,16 +73,17 @@ pub async fn open(path: &Path) -> Result<Option<DeltaTable>, LakeError> {
     Ok(Some(t))
 }
 
+/// Opens the table at `path`, or [`LakeError::NotFound`] naming what creates it.
+pub async fn open_existing(path: &Path) -> Result<DeltaTable, LakeError> {
+    open(path).await?.ok_or_else(|| LakeError::NotFound {
+        table: path.display().to_string(),
+        hint: "run the pipeline or job that writes it first".into(),
+    })
+}
+
 /// Opens the table at `path` at `version` (time travel).
 pub async fn open_version(path: &Path, version: u64) -> Result<DeltaTable, LakeError> {
-    let latest = open(path)
-        .await?
-        .ok_or_else(|| LakeError::NotFound {
-            table: path.display().to_string(),
-            hint: "check the table path (tables are created by `lakectl run`)".into(),
-        })?
-        .version()
-        .unwrap_or(0);
+    let latest = open_existing(path).await?.version().unwrap_or(0);
     if version > latest {
         return Err(LakeError::NoSuchVersion {
             table: path.display().to_string(),

@@ -28,12 +28,7 @@ pub async fn vacuum(
     dry_run: bool,
     allow_short: bool,
 ) -> Result<VacuumReport, LakeError> {
-    let t = table::open(path)
-        .await?
-        .ok_or_else(|| LakeError::NotFound {
-            table: path.display().to_string(),
-            hint: "run the pipeline or job that writes it first".into(),
-        })?;
+    let t = table::open_existing(path).await?;
     let retain = chrono::Duration::from_std(retain).unwrap_or(chrono::Duration::MAX);
     let (_, metrics) = t
         .vacuum()

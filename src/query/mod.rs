@@ -93,12 +93,7 @@ pub async fn execute(
         };
         let t = match version {
             Some(v) => table::open_version(&path, v).await?,
-            None => table::open(&path)
-                .await?
-                .ok_or_else(|| LakeError::NotFound {
-                    table: path.display().to_string(),
-                    hint: "run the pipeline or job that writes it first".into(),
-                })?,
+            None => table::open_existing(&path).await?,
         };
         tables.push((name, scan(&t, &|_| true)?));
     }

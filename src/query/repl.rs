@@ -12,7 +12,7 @@ use rustyline::{Config, Editor};
 use super::output::{write, Format};
 use super::{execute, QueryError};
 use crate::lake::catalog::{Catalog, TableKind};
-use crate::lake::{table, LakeError};
+use crate::lake::table;
 use crate::spec::PipelineSpec;
 
 const HELP: &str = "\
@@ -180,14 +180,9 @@ impl Session<'_> {
                 return self.fail(&e.to_string());
             }
         };
-        let schema = match table::open(&path).await {
-            Ok(Some(dt)) => table::schema_of(&dt),
-            Ok(None) => Err(LakeError::NotFound {
-                table: path.display().to_string(),
-                hint: "run the pipeline or job that writes it first".into(),
-            }),
-            Err(e) => Err(e),
-        };
+        let schema = table::open_existing(&path)
+            .await
+            .and_then(|dt| table::schema_of(&dt));
         match schema {
             Ok(s) => {
                 for c in &s.columns {

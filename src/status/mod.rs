@@ -11,7 +11,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::bronze::watermark::WatermarkState;
-use crate::bronze::{app_id, WATERMARK_KEY};
+use crate::bronze::{committed_offsets, WATERMARK_KEY};
 use crate::kafka::admin::topic_partitions;
 use crate::kafka::consumer::Drain;
 use crate::lake::catalog::TableKind;
@@ -151,14 +151,7 @@ pub async fn gather(spec: &PipelineSpec, checked: &CheckedJobs, kafka_timeout: D
             }
         };
         let mut starts = BTreeMap::new();
-        for &p in &parts {
-            let committed = match &bronze {
-                Some(t) => table::txn_version(t, &app_id(&b.name, p))
-                    .await
-                    .ok()
-                    .flatten(),
-                None => None,
-            };
+        for (p, committed) in committed_offsets(bronze.as_ref(), &b.name, &parts).await {
             starts.insert(p, committed.map(|c| c + 1));
             ps.partitions.push(PartitionStatus {
                 partition: p,
