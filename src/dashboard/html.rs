@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{age, group, money, Dashboard, Slice};
+use super::{age, group, money, pct, Dashboard, Slice};
 
 const PALETTE: [&str; 10] = [
     "#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#ec4899", "#14b8a6",
@@ -248,14 +248,6 @@ fn kpi(out: &mut String, name: &str, value: &str, sub: &str) {
         esc(value),
         sub
     );
-}
-
-fn pct(part: f64, whole: f64) -> String {
-    if whole > 0.0 {
-        format!("{:.1}%", 100.0 * part / whole)
-    } else {
-        "-".into()
-    }
 }
 
 /// Renders the dashboard as a self-contained HTML page.

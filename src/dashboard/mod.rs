@@ -389,6 +389,15 @@ pub fn group(n: u128) -> String {
     out
 }
 
+/// `part / whole` as `12.3%`, or `-` when `whole` is zero.
+pub fn pct(part: f64, whole: f64) -> String {
+    if whole > 0.0 {
+        format!("{:.1}%", 100.0 * part / whole)
+    } else {
+        "-".into()
+    }
+}
+
 /// Seconds as `42s`, `5m`, `3h`, `2d`.
 pub fn age(seconds: i64) -> String {
     match seconds {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{age, group, money, Dashboard, Slice};
+use super::{age, group, money, pct, Dashboard, Slice};
 
 const BAR: usize = 28;
 const DAYS_SHOWN: usize = 14;
@@ -18,14 +18,6 @@ pub fn bar(value: f64, max: f64, width: usize) -> String {
         s.push(['▏', '▎', '▍', '▌', '▋', '▊', '▉'][eighths % 8 - 1]);
     }
     s
-}
-
-fn pct(part: f64, whole: f64) -> String {
-    if whole > 0.0 {
-        format!("{:.1}%", 100.0 * part / whole)
-    } else {
-        "-".into()
-    }
 }
 
 fn breakdown(out: &mut String, title: &str, rows: &[Slice], count_label: &str) {
