@@ -6,7 +6,7 @@
 #   scripts/bench.sh silver    a generated bronze table (BENCH_SILVER_ROWS, default 10M, 30 days):
 #                              the three seed jobs, full run vs incremental run after one new
 #                              day, and DuckDB's time for the same aggregations (PyPI duckdb)
-#   scripts/bench.sh open      table open time after BENCH_COMMITS (default 2000) tiny commits,
+#   scripts/bench.sh open      table open time after BENCH_COMMITS (default 1000) tiny commits,
 #                              with delta-rs' checkpoints vs replaying the whole JSON log
 #   scripts/bench.sh all       everything (default)
 # Figures are ratios measured in the same run; paste them into BENCHMARKS.md.
@@ -115,7 +115,7 @@ bench_silver() {
 }
 
 bench_open() {
-  local commits="${BENCH_COMMITS:-2000}" ow="$work/open"; mkdir -p "$ow"
+  local commits="${BENCH_COMMITS:-1000}" ow="$work/open"; mkdir -p "$ow"
   sed -e "s#lake: .*#lake: $ow/lake#" pipelines.yaml >"$ow/pipelines.yaml"
   step "open: $commits tiny commits, then opening the table with and without checkpoints"
   "$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/open_bench" "$ow/pipelines.yaml" "$commits"

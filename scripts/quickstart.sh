@@ -2,9 +2,18 @@
 # From a fresh Debian machine with the Rust toolchain to a running lakehouse:
 # installs what is missing, builds, starts the local broker, produces sales, runs bronze,
 # and shows what was written. Safe to run again: each run adds a few thousand sales.
+#   scripts/quickstart.sh --schedule   then stays in `lakectl schedule` with a live producer
+#                                      (Ctrl-C stops both; or: kill -TERM <lakectl pid>)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo"
+
+schedule=0
+case "${1:-}" in
+  --schedule) schedule=1 ;;
+  "") ;;
+  *) die "usage: scripts/quickstart.sh [--schedule]" ;;
+esac
 
 ensure_system_packages
 build_lakectl
@@ -56,8 +65,26 @@ Done. The broker keeps running on $KAFKA_BROKERS (scripts/broker.sh stop to stop
 Tables are under ${LAKECTL_LAKE:-./lake}. Try:
   $lakectl produce --rate 10          # a live stream (Ctrl-C to stop)
   $lakectl run bronze                 # continuous ingestion (Ctrl-C to stop)
+  $lakectl schedule                   # bronze + every job on its cron, hot reload (Ctrl-C to stop)
+  $lakectl jobs                       # schedules, next fire times, last runs
   $lakectl dashboard --watch 5        # the dashboard, redrawn every 5 s
   $lakectl query                      # the SQL prompt (.tables, .schema NAME, .help)
   $lakectl doctor                     # setup checks
 The dashboard as a web page: dashboard.html (self-contained, open it in any browser).
 MSG
+
+if [[ $schedule == 1 ]]; then
+  metrics="${LAKECTL_METRICS_ADDR:-127.0.0.1:9464}"
+  step "lakectl schedule --metrics-addr $metrics (bronze continuously, each job on its cron)"
+  cat >&2 <<MSG
+A producer sends 20 sales/s in the background. Edit jobs/*.yaml and the scheduler applies the
+change without a restart. Metrics: http://$metrics/metrics. In another terminal:
+  $lakectl jobs                       # schedules, next fire times, last runs
+  $lakectl dashboard --watch 5
+Stop with Ctrl-C (or kill -TERM <pid of lakectl schedule>): running jobs get 30 s to finish.
+MSG
+  "$lakectl" produce --rate 20 >/dev/null 2>&1 &
+  producer=$!
+  trap 'kill "$producer" 2>/dev/null || true' EXIT
+  "$lakectl" schedule --metrics-addr "$metrics"
+fi

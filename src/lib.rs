@@ -1,7 +1,7 @@
 //! lakectl: a real-time sales lakehouse in one binary.
 //!
 //! Modules follow the pipeline stages: [`spec`] (YAML → validated types), [`kafka`],
-//! [`produce`] (the simulator), [`bronze`] (Kafka → Delta, exactly once), [`silver`] (declarative jobs), [`lake`] (Delta
+//! [`produce`] (the simulator), [`bronze`] (Kafka → Delta, exactly once), [`silver`] (declarative jobs), [`schedule`] (the long-running scheduler), [`lake`] (Delta
 //! access and the Polars ↔ Arrow bridge), and [`cli`] (one module per subcommand).
 
 pub mod bronze;
@@ -12,6 +12,7 @@ pub mod kafka;
 pub mod lake;
 pub mod produce;
 pub mod query;
+pub mod schedule;
 pub mod shutdown;
 pub mod silver;
 pub mod spec;

@@ -46,6 +46,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Optimize(a) => cli::optimize::run(config, a).await?,
         Command::Vacuum(a) => cli::vacuum::run(config, a).await?,
         Command::History(a) => cli::history::run(config, a).await?,
+        Command::Schedule(a) => cli::schedule::run(config, a, lakectl::shutdown::install()).await?,
+        Command::Jobs(a) => cli::jobs::run(config, a).await?,
+        Command::JobExec(a) => cli::job_exec::run(a).await?,
     }
     Ok(())
 }

@@ -50,6 +50,13 @@ fn shipped_jobs_validate() {
     ] {
         assert!(s.get(c).is_some(), "ventes_aggreges lacks {c}");
     }
+    let p = checked.job("ventes_aggreges").unwrap().policy;
+    assert_eq!(p.retries, 2);
+    assert_eq!(p.timeout, Some(std::time::Duration::from_secs(600)));
+    assert_eq!(
+        spec.scheduler.grace_period,
+        std::time::Duration::from_secs(30)
+    );
     // The fixture spec itself (default jobs folder is broken on purpose) parses.
     assert!(load_pipeline(&manifest().join("tests/fixtures/pipelines.yaml")).is_ok());
 }
@@ -143,4 +150,38 @@ fn duplicates_bad_cron_unknown_keys_tables_and_zones() {
         e.contains("two.yaml:4:7: unknown table `silver/nope`"),
         "{e}"
     );
+}
+
+#[test]
+fn scheduling_keys_are_checked() {
+    let e = errors("bad_policy");
+    for expected in [
+        "a.yaml:7:14: `concurrency`: unknown variant `sometimes`",
+        "b.yaml:2:1: `catchup` only applies to a job with a `schedule`",
+        "b.yaml:3:10: bad `timeout`:",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
+    // `a` fails on `concurrency` at the serde step; the value checks are seen once it is fixed.
+    let spec_path = manifest().join("tests/fixtures/pipelines.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(manifest().join("tests/fixtures/jobs/bad_policy/a.yaml"))
+        .unwrap()
+        .replace("concurrency: sometimes\n", "");
+    std::fs::write(dir.path().join("a.yaml"), text).unwrap();
+    let spec = std::fs::read_to_string(&spec_path).unwrap().replace(
+        "${LAKECTL_TEST_JOBS:-jobs/bad_columns}",
+        &dir.path().display().to_string(),
+    );
+    let spec = load_pipeline_str(&spec_path, &spec).unwrap();
+    let e = match load_and_check(&spec) {
+        Err(SpecError::Invalid(d)) => d.to_string(),
+        other => panic!("should be invalid: {other:?}"),
+    };
+    for expected in [
+        "a.yaml:3:10: `timeout` must be more than zero",
+        "a.yaml:6:18: `retry_max_delay` (10s) is shorter than `retry_delay` (1m)",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
 }

@@ -48,6 +48,8 @@ pub struct IngestOptions {
     pub partitions: Option<Vec<i32>>,
     /// Worker `index` of `count`: the partitions `p` with `p % count == index`.
     pub worker: Option<Worker>,
+    /// Told about every committed batch.
+    pub on_batch: Option<super::metrics::BatchObserver>,
 }
 
 /// One of several bronze workers sharing a topic (`--worker I/N`).
@@ -272,6 +274,7 @@ pub async fn run_pipeline(
         quarantine,
         prep_rx,
         pb.clone(),
+        opts.on_batch.clone(),
     ));
 
     // Periodic compaction beside the writer (continuous mode): optimize never conflicts with
@@ -286,12 +289,11 @@ pub async fn run_pipeline(
     };
 
     // Stage 2: decode and classify here.
-    let decoded = decode_loop(&mut decoder, &poll_rx, &prep_tx).await;
+    let decoded = decode_loop(&mut decoder, poll_rx, &prep_tx).await;
     if let Some(c) = compactor {
         c.abort();
     }
     drop(prep_tx);
-    drop(poll_rx);
     let written = writer
         .await
         .map_err(|e| spec_err(format!("writer task failed: {e}")))?;
@@ -382,9 +384,10 @@ fn poll_loop(
 
 async fn decode_loop(
     d: &mut Decoder<'_>,
-    rx: &Receiver<Polled>,
+    rx: Receiver<Polled>,
     tx: &tokio::sync::mpsc::Sender<Prepared>,
 ) -> Result<(), BronzeError> {
+    // Owned (a `&Receiver` is not Send), and dropped on return so the poller stops.
     while let Ok(polled) = block_in_place(|| rx.recv()) {
         let prepared = block_in_place(|| d.prepare(&polled))?;
         if tx.send(prepared).await.is_err() {
@@ -400,6 +403,7 @@ async fn write_loop(
     mut quarantine: DeltaTable,
     mut rx: tokio::sync::mpsc::Receiver<Prepared>,
     pb: Option<ProgressBar>,
+    on_batch: Option<super::metrics::BatchObserver>,
 ) -> Result<(PipelineSummary, Option<u64>), BronzeError> {
     let mut summary = PipelineSummary {
         pipeline: b.name.clone(),
@@ -413,6 +417,9 @@ async fn write_loop(
             m.rows_per_s = (m.rows_in as f64 / t.elapsed().as_secs_f64().max(1e-6)) as u64;
         }
         last_commit = Some(Instant::now());
+        if let Some(o) = &on_batch {
+            (o.0)(&b.name, &m);
+        }
         summary.batches += 1;
         summary.consumed += m.rows_in;
         summary.written += m.rows_written;

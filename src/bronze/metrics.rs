@@ -41,6 +41,19 @@ pub struct BatchMetrics {
     pub lag: Option<i64>,
 }
 
+/// A callback given the pipeline name and a committed batch's metrics.
+pub type BatchCallback = dyn Fn(&str, &BatchMetrics) + Send + Sync;
+
+/// Called after each committed batch (e.g. to export metrics).
+#[derive(Clone)]
+pub struct BatchObserver(pub std::sync::Arc<BatchCallback>);
+
+impl std::fmt::Debug for BatchObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BatchObserver")
+    }
+}
+
 impl BatchMetrics {
     /// Total quarantined rows.
     pub fn quarantined_total(&self) -> u64 {

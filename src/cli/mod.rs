@@ -3,11 +3,14 @@
 pub mod dashboard;
 pub mod doctor;
 pub mod history;
+pub mod job_exec;
+pub mod jobs;
 pub mod optimize;
 pub mod plan;
 pub mod produce;
 pub mod query;
 pub mod run;
+pub mod schedule;
 pub mod status;
 pub mod topic;
 pub mod vacuum;
@@ -90,6 +93,13 @@ pub enum Command {
     History(history::Args),
     /// Show a silver job's Polars plan and what an incremental run would recompute.
     Plan(plan::Args),
+    /// Run every bronze pipeline continuously and each job on its cron, until Ctrl-C/SIGTERM.
+    Schedule(schedule::Args),
+    /// The jobs: schedule, time zone, next three fire times, last run and its status.
+    Jobs(jobs::Args),
+    /// Run one job for the scheduler (internal: request on stdin).
+    #[command(hide = true)]
+    JobExec(job_exec::Args),
 }
 
 /// The global flags every subcommand uses to find its spec.
@@ -116,14 +126,7 @@ impl Cli {
 
 /// Loads the spec named by `--config`, with `--brokers` and `--lake` applied.
 pub fn load_spec(g: &Globals) -> Result<PipelineSpec, SpecError> {
-    let mut spec = spec::load_pipeline(&g.config)?;
-    if let Some(b) = g.brokers.as_ref().filter(|b| !b.trim().is_empty()) {
-        spec.kafka.brokers = b.clone();
-    }
-    if let Some(l) = &g.lake {
-        spec.lake = std::path::absolute(l).unwrap_or_else(|_| l.clone());
-    }
-    Ok(spec)
+    Ok(spec::load_pipeline(&g.config)?.with_overrides(g.brokers.as_deref(), g.lake.as_deref()))
 }
 
 /// The folder of the table `reference` names: a catalog name (pipeline, `<pipeline>_quarantine`,

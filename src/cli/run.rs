@@ -125,6 +125,7 @@ async fn run_bronze(
         progress: super::stderr_is_tty(),
         partitions: args.partitions.clone(),
         worker: args.worker,
+        on_batch: None,
     };
     let runs = selected.iter().map(|b| run_pipeline(spec, b, &opts, &stop));
     let results = futures::future::join_all(runs).await;

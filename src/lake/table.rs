@@ -127,6 +127,17 @@ pub async fn open_or_create(
     schema: &TableSchema,
     name: &str,
 ) -> Result<DeltaTable, LakeError> {
+    open_or_create_with(path, schema, name, &[]).await
+}
+
+/// [`open_or_create`], giving a new table the Delta properties `config`
+/// (e.g. `delta.logRetentionDuration`).
+pub async fn open_or_create_with(
+    path: &Path,
+    schema: &TableSchema,
+    name: &str,
+    config: &[(&str, &str)],
+) -> Result<DeltaTable, LakeError> {
     let table = match open(path).await? {
         Some(t) => t,
         None => {
@@ -140,6 +151,7 @@ pub async fn open_or_create(
                 .with_table_name(name)
                 .with_columns(schema.fields())
                 .with_partition_columns(schema.partition_by.clone())
+                .with_configuration(config.iter().map(|(k, v)| (*k, Some(*v))))
                 // Another worker may create it at the same moment: keep theirs.
                 .with_save_mode(SaveMode::Ignore)
                 .await

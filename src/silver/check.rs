@@ -14,7 +14,7 @@ use crate::lake::read::read_schema;
 use crate::lake::TableSchema;
 use crate::spec::diag::{did_you_mean, Diagnostic, Diagnostics};
 use crate::spec::expr::{clean_polars_error, parse_expr};
-use crate::spec::job::{load_jobs, JobQuery, JobSpec};
+use crate::spec::job::{parse_jobs, read_job_files, JobQuery, JobSpec};
 use crate::spec::source_map::{join_index, join_key};
 use crate::spec::{PipelineSpec, SpecError};
 
@@ -39,7 +39,17 @@ impl CheckedJobs {
 /// Loads the job folder of `spec` and checks every job; all problems reported together.
 pub fn load_and_check(spec: &PipelineSpec) -> Result<CheckedJobs, SpecError> {
     let mut diags = Diagnostics::default();
-    let jobs = load_jobs(&spec.jobs_dir, &mut diags);
+    let files = read_job_files(&spec.jobs_dir, &mut diags);
+    check_files(spec, &files, diags)
+}
+
+/// Checks job files given as (file, text), adding to `diags` (problems found reading them).
+pub fn check_files(
+    spec: &PipelineSpec,
+    files: &[(std::path::PathBuf, String)],
+    mut diags: Diagnostics,
+) -> Result<CheckedJobs, SpecError> {
+    let jobs = parse_jobs(files, &mut diags);
     let checked = check_jobs(spec, jobs, &mut diags);
     match checked {
         Some(c) if diags.is_empty() => Ok(c),

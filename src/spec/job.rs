@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -12,6 +13,7 @@ use super::diag::Diagnostics;
 use super::document::Document;
 use super::expr::parse_expr;
 use super::source_map::join_key;
+use super::units::parse_duration;
 
 /// One job file as written.
 #[derive(Debug, Deserialize)]
@@ -45,6 +47,70 @@ pub struct RawJob {
     pub mode: Option<WriteMode>,
     #[serde(default)]
     pub partition_by: Vec<String>,
+    #[serde(default)]
+    pub concurrency: Option<Concurrency>,
+    #[serde(default)]
+    pub retries: Option<u32>,
+    #[serde(default)]
+    pub retry_delay: Option<String>,
+    #[serde(default)]
+    pub retry_max_delay: Option<String>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub catchup: Option<bool>,
+}
+
+/// What the scheduler does when a run is due while the previous one still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Concurrency {
+    /// Skip the new run (logged, and recorded as `skipped`).
+    #[default]
+    Forbid,
+    /// Stop the running one (nothing committed) and start the new one.
+    Replace,
+}
+
+/// How the scheduler runs a job: overlap, retries, timeout, catch-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunPolicy {
+    /// Overlapping runs.
+    pub concurrency: Concurrency,
+    /// Attempts after the first failure.
+    pub retries: u32,
+    /// Delay before the first retry; doubled for each next one.
+    pub retry_delay: Duration,
+    /// Upper bound of the retry delay.
+    pub retry_max_delay: Duration,
+    /// A run still going after this is stopped, nothing committed.
+    pub timeout: Option<Duration>,
+    /// After downtime, run once for the missed schedules (never more than once).
+    pub catchup: bool,
+}
+
+impl Default for RunPolicy {
+    fn default() -> Self {
+        Self {
+            concurrency: Concurrency::Forbid,
+            retries: 0,
+            retry_delay: Duration::from_secs(10),
+            retry_max_delay: Duration::from_secs(300),
+            timeout: None,
+            catchup: false,
+        }
+    }
+}
+
+impl RunPolicy {
+    /// The delay before retry number `n` (1-based): exponential, capped.
+    pub fn backoff(&self, n: u32) -> Duration {
+        let factor = 2u32.saturating_pow(n.saturating_sub(1));
+        self.retry_delay
+            .checked_mul(factor)
+            .unwrap_or(self.retry_max_delay)
+            .min(self.retry_max_delay)
+    }
 }
 
 /// One expectation as written.
@@ -137,6 +203,8 @@ pub struct JobSpec {
     pub mode: WriteMode,
     /// Target partition columns.
     pub partition_by: Vec<String>,
+    /// How the scheduler runs it.
+    pub policy: RunPolicy,
     /// The job file, for located diagnostics.
     pub doc: Document,
 }
@@ -162,8 +230,9 @@ pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
     cron::Schedule::from_str(&full).map_err(|err| format!("invalid cron `{e}`: {err}"))
 }
 
-/// Loads every `*.yaml`/`*.yml` of `dir` (sorted). A missing folder holds no job.
-pub fn load_jobs(dir: &Path, diags: &mut Diagnostics) -> Vec<JobSpec> {
+/// Reads every `*.yaml`/`*.yml` of `dir` (sorted), as (file, text). A missing folder holds
+/// no job; an unreadable file is a diagnostic.
+pub fn read_job_files(dir: &Path, diags: &mut Diagnostics) -> Vec<(PathBuf, String)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -172,24 +241,37 @@ pub fn load_jobs(dir: &Path, diags: &mut Diagnostics) -> Vec<JobSpec> {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
         .collect();
     files.sort();
-    let mut jobs = Vec::new();
-    for f in files {
-        match std::fs::read_to_string(&f) {
-            Ok(text) => {
-                if let Some(doc) = Document::parse(&f, &text, diags) {
-                    if let Some(j) = validate_job(doc, diags) {
-                        jobs.push(j);
-                    }
-                }
+    files
+        .into_iter()
+        .filter_map(|f| match std::fs::read_to_string(&f) {
+            Ok(text) => Some((f, text)),
+            Err(e) => {
+                diags.push(super::diag::Diagnostic::new(
+                    &f,
+                    Default::default(),
+                    format!("cannot read job file: {e}"),
+                ));
+                None
             }
-            Err(e) => diags.push(super::diag::Diagnostic::new(
-                &f,
-                Default::default(),
-                format!("cannot read job file: {e}"),
-            )),
+        })
+        .collect()
+}
+
+/// Parses and validates job files given as (file, text).
+pub fn parse_jobs(files: &[(PathBuf, String)], diags: &mut Diagnostics) -> Vec<JobSpec> {
+    let mut jobs = Vec::new();
+    for (f, text) in files {
+        if let Some(j) = Document::parse(f, text, diags).and_then(|d| validate_job(d, diags)) {
+            jobs.push(j);
         }
     }
     jobs
+}
+
+/// Loads every job file of `dir` (sorted).
+pub fn load_jobs(dir: &Path, diags: &mut Diagnostics) -> Vec<JobSpec> {
+    let files = read_job_files(dir, diags);
+    parse_jobs(&files, diags)
 }
 
 /// Validates one job document (structure and expressions; schemas are checked later).
@@ -312,6 +394,7 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
     if raw.to.trim().is_empty() {
         diags.push(doc.at("to", "`to` is empty"));
     }
+    let policy = run_policy(&doc, &raw, diags);
     if diags.0.len() > before {
         return None;
     }
@@ -327,8 +410,71 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
         to: raw.to,
         mode,
         partition_by: raw.partition_by,
+        policy,
         doc,
     })
+}
+
+/// The scheduling keys of a job: `concurrency`, `retries`, `retry_delay`, `retry_max_delay`,
+/// `timeout`, `catchup`.
+fn run_policy(doc: &Document, raw: &RawJob, diags: &mut Diagnostics) -> RunPolicy {
+    let d = RunPolicy::default();
+    let mut duration = |key: &str, v: &Option<String>, default: Option<Duration>| match v {
+        None => default,
+        Some(s) => match parse_duration(s) {
+            Ok(x) if !x.is_zero() => Some(x),
+            Ok(_) => {
+                diags.push(doc.at(key, format!("`{key}` must be more than zero")));
+                default
+            }
+            Err(e) => {
+                diags.push(doc.at(key, format!("bad `{key}`: {e}")));
+                default
+            }
+        },
+    };
+    let retry_delay = duration("retry_delay", &raw.retry_delay, Some(d.retry_delay));
+    let retry_max_delay = duration(
+        "retry_max_delay",
+        &raw.retry_max_delay,
+        Some(d.retry_max_delay.max(retry_delay.unwrap_or_default())),
+    );
+    let timeout = duration("timeout", &raw.timeout, None);
+    let policy = RunPolicy {
+        concurrency: raw.concurrency.unwrap_or_default(),
+        retries: raw.retries.unwrap_or(0),
+        retry_delay: retry_delay.unwrap_or(d.retry_delay),
+        retry_max_delay: retry_max_delay.unwrap_or(d.retry_max_delay),
+        timeout,
+        catchup: raw.catchup.unwrap_or(false),
+    };
+    if policy.retry_max_delay < policy.retry_delay {
+        diags.push(doc.at(
+            "retry_max_delay",
+            format!(
+                "`retry_max_delay` ({}) is shorter than `retry_delay` ({})",
+                raw.retry_max_delay.as_deref().unwrap_or_default(),
+                raw.retry_delay.as_deref().unwrap_or("10s")
+            ),
+        ));
+    }
+    if raw.schedule.is_none() {
+        for (key, set) in [
+            ("concurrency", raw.concurrency.is_some()),
+            ("catchup", raw.catchup.is_some()),
+        ] {
+            if set {
+                diags.push(
+                    doc.at_key(
+                        key,
+                        format!("`{key}` only applies to a job with a `schedule`"),
+                    )
+                    .with_hint("add schedule: \"*/5 * * * *\" (or remove the key)"),
+                );
+            }
+        }
+    }
+    policy
 }
 
 /// Checks that `sql` parses as one SELECT statement.
@@ -349,5 +495,16 @@ mod tests {
         assert!(parse_cron("@hourly").is_ok());
         assert!(parse_cron("61 * * * *").is_err());
         assert!(parse_cron("* *").unwrap_err().contains("has 2 fields"));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_max() {
+        let p = RunPolicy {
+            retry_delay: Duration::from_secs(1),
+            retry_max_delay: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let d: Vec<u64> = (1..=5).map(|n| p.backoff(n).as_secs()).collect();
+        assert_eq!(d, vec![1, 2, 4, 5, 5]);
     }
 }

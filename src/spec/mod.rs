@@ -18,6 +18,7 @@ use std::path::Path;
 pub use diag::{Diagnostic, Diagnostics, Loc};
 pub use pipeline::{
     BatchLimits, BronzeSpec, DataLossPolicy, KafkaSpec, LatePolicy, OptimizeSpec, PipelineSpec,
+    SchedulerSpec,
 };
 pub use types::ColumnType;
 

@@ -25,6 +25,26 @@ pub struct PipelineSpec {
     pub bronze: Vec<BronzeSpec>,
     /// Folder of silver job files.
     pub jobs_dir: PathBuf,
+    /// `lakectl schedule` settings.
+    pub scheduler: SchedulerSpec,
+}
+
+/// `lakectl schedule` settings (`scheduler:` in pipelines.yaml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulerSpec {
+    /// Runs older than this leave the run history (whole days).
+    pub history_retention: Duration,
+    /// On SIGINT/SIGTERM, how long running jobs may take before they are stopped.
+    pub grace_period: Duration,
+}
+
+impl Default for SchedulerSpec {
+    fn default() -> Self {
+        Self {
+            history_retention: Duration::from_secs(30 * 86400),
+            grace_period: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Kafka connection settings.
@@ -108,6 +128,17 @@ pub struct BronzeSpec {
 }
 
 impl PipelineSpec {
+    /// The spec with `--brokers` and `--lake` applied (an empty broker list is ignored).
+    pub fn with_overrides(mut self, brokers: Option<&str>, lake: Option<&Path>) -> Self {
+        if let Some(b) = brokers.filter(|b| !b.trim().is_empty()) {
+            self.kafka.brokers = b.to_string();
+        }
+        if let Some(l) = lake {
+            self.lake = std::path::absolute(l).unwrap_or_else(|_| l.to_path_buf());
+        }
+        self
+    }
+
     /// Absolute path of a table given relative to the lake.
     pub fn table_path(&self, rel: &str) -> PathBuf {
         self.lake.join(rel)
@@ -200,6 +231,33 @@ pub fn validate(doc: &Document, diags: &mut Diagnostics) -> Option<PipelineSpec>
         .silver
         .and_then(|s| s.jobs)
         .unwrap_or_else(|| "jobs/".into());
+    let mut scheduler = SchedulerSpec::default();
+    if let Some(rs) = &raw.scheduler {
+        if let Some(r) = &rs.history_retention {
+            match parse_duration(r) {
+                Ok(d) if d >= Duration::from_secs(86400) => scheduler.history_retention = d,
+                Ok(_) => diags.push(
+                    doc.at(
+                        "scheduler.history_retention",
+                        "history_retention must be at least 1d",
+                    )
+                    .with_hint("the history is kept in whole days, e.g. 30d"),
+                ),
+                Err(e) => diags.push(doc.at(
+                    "scheduler.history_retention",
+                    format!("bad history_retention: {e}"),
+                )),
+            }
+        }
+        if let Some(g) = &rs.grace_period {
+            match parse_duration(g) {
+                Ok(d) => scheduler.grace_period = d,
+                Err(e) => {
+                    diags.push(doc.at("scheduler.grace_period", format!("bad grace_period: {e}")))
+                }
+            }
+        }
+    }
     if !diags.is_empty() {
         return None;
     }
@@ -212,6 +270,7 @@ pub fn validate(doc: &Document, diags: &mut Diagnostics) -> Option<PipelineSpec>
         lake: resolve(&raw.lake),
         bronze,
         jobs_dir: resolve(&jobs),
+        scheduler,
     })
 }
 

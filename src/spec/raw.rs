@@ -20,6 +20,21 @@ pub struct RawPipelineFile {
     /// Silver settings.
     #[serde(default)]
     pub silver: Option<RawSilver>,
+    /// `lakectl schedule` settings.
+    #[serde(default)]
+    pub scheduler: Option<RawScheduler>,
+}
+
+/// `scheduler:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScheduler {
+    /// How long the run history (`_lakectl/runs`) keeps a run.
+    #[serde(default)]
+    pub history_retention: Option<String>,
+    /// On SIGINT/SIGTERM, how long running jobs may take to finish.
+    #[serde(default)]
+    pub grace_period: Option<String>,
 }
 
 /// `kafka:`

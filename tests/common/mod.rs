@@ -410,3 +410,53 @@ pub fn valid_sales(topic: &str, partitions: i32, expect: usize) -> Vec<serde_jso
         })
         .collect()
 }
+
+/// Sends SIGTERM to `child` and waits (30 s at most) for it to exit; returns its status.
+pub fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("lakectl did not stop within 30 s of SIGTERM");
+}
+
+/// Every (partition, offset) of the topic is in bronze or quarantine exactly once, and
+/// `produced` records in all.
+pub fn assert_exactly_once(ws: &Workspace, produced: usize) {
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for t in ["bronze/ventes_stream", "bronze/ventes_quarantine"] {
+        let (p, o) = if t.ends_with("quarantine") {
+            ("partition", "offset")
+        } else {
+            ("_kafka_partition", "_kafka_offset")
+        };
+        if !ws.table(t).join("_delta_log").exists() {
+            continue;
+        }
+        for r in rows(&ws.table(t)) {
+            *seen.entry((r[p].clone(), r[o].clone())).or_default() += 1;
+        }
+    }
+    let dups: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(dups.is_empty(), "duplicates: {dups:?}");
+    assert_eq!(seen.len(), produced, "every record once");
+}
+
+/// Polls `cond` every 100 ms until it holds; panics with `what` after `secs` seconds.
+pub fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out after {secs} s waiting for: {what}");
+}

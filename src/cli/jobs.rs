@@ -1,0 +1,71 @@
+//! `lakectl jobs [--json]`
+
+use chrono::Utc;
+
+use crate::dashboard::age;
+use crate::schedule::{list_jobs, JobRow};
+
+/// Arguments of `jobs`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Lists the jobs: schedule, time zone, next three fire times, last run and its status.
+pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
+    let spec = super::load_spec(g)?;
+    let checked = crate::silver::load_and_check(&spec)?;
+    let now = Utc::now();
+    let rows = list_jobs(&spec, &checked, now).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no job in {}", spec.jobs_dir.display());
+    }
+    for r in &rows {
+        print_job(r, now);
+    }
+    Ok(())
+}
+
+fn print_job(r: &JobRow, now: chrono::DateTime<Utc>) {
+    let tz: chrono_tz::Tz = r.timezone.parse().unwrap_or(chrono_tz::UTC);
+    match &r.schedule {
+        Some(s) => println!("{}  schedule \"{s}\" ({})", r.job, r.timezone),
+        None => println!("{}  on demand (no schedule)", r.job),
+    }
+    if !r.next.is_empty() {
+        let next: Vec<String> = r
+            .next
+            .iter()
+            .map(|t| {
+                t.with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M:%S %Z")
+                    .to_string()
+            })
+            .collect();
+        println!("  next     {}", next.join(", "));
+    }
+    match &r.last_run {
+        Some(l) => println!(
+            "  last run {} ({} ago, {:.1}s, attempt {}): {}{}",
+            l.started.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z"),
+            age((now - l.started).num_seconds().max(0)),
+            (l.ended - l.started).num_milliseconds() as f64 / 1e3,
+            l.attempt,
+            l.status.as_str(),
+            l.error
+                .as_deref()
+                .map(|e| format!(" - {}", e.lines().next().unwrap_or_default()))
+                .unwrap_or_default()
+        ),
+        None => println!("  last run never"),
+    }
+    if let Some(s) = r.last_success {
+        println!("  last success {} ago", age((now - s).num_seconds().max(0)));
+    }
+}

@@ -1,0 +1,727 @@
+//! `lakectl schedule`: one process running every bronze pipeline continuously and every job
+//! with a `schedule` on its cron, reloading the spec when its files change.
+//!
+//! - A *generation* is a validated snapshot of `pipelines.yaml` and the job files (their
+//!   texts). A change on disk builds a new one; if it is invalid, the running one stays and
+//!   the located errors are logged once.
+//! - Each bronze pipeline has a supervisor: it restarts the pipeline after an error (with a
+//!   growing delay) and when its definition changes.
+//! - Each scheduled job has a loop: it sleeps until the next fire time of the definition of
+//!   the current generation, then starts a run (in a child process, see [`super::exec`]) or
+//!   skips it if the previous one still runs (`concurrency: forbid`).
+//! - Every attempt is a row of the run history; metrics are updated as runs and batches end.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn, Instrument};
+
+use super::exec::{self, ExecError, Overrides};
+use super::fire::{fired_between, next_fire, next_fires};
+use super::history::{self, HistoryWriter, RunRecord, RunStatus};
+use super::metrics::Metrics;
+use crate::bronze::metrics::BatchObserver;
+use crate::bronze::{run_pipeline, IngestOptions};
+use crate::shutdown::StopFlag;
+use crate::silver::CheckedJobs;
+use crate::spec::job::{read_job_files, Concurrency, JobSpec};
+use crate::spec::{Diagnostics, PipelineSpec, SpecError};
+
+/// How `lakectl schedule` runs.
+#[derive(Debug, Clone)]
+pub struct ScheduleOptions {
+    /// `pipelines.yaml`.
+    pub config: PathBuf,
+    /// `--brokers` / `--lake`, also passed to the job processes.
+    pub overrides: Overrides,
+    /// How often the spec files are checked for changes.
+    pub reload_interval: Duration,
+    /// Run the bronze pipelines (false: jobs only).
+    pub bronze: bool,
+    /// The metrics, when served.
+    pub metrics: Metrics,
+}
+
+/// A validated snapshot of the spec.
+#[derive(Debug)]
+pub struct Generation {
+    /// The pipeline spec (overrides applied).
+    pub spec: PipelineSpec,
+    /// The checked jobs.
+    pub checked: CheckedJobs,
+    config_text: String,
+    job_files: Vec<(PathBuf, String)>,
+}
+
+impl Generation {
+    /// Reads and validates the spec at `config` and its job files.
+    pub fn load(config: &std::path::Path, o: &Overrides) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(config).map_err(|source| SpecError::Read {
+            path: config.display().to_string(),
+            source,
+        })?;
+        Self::from_text(config, text, o)
+    }
+
+    fn from_text(config: &std::path::Path, text: String, o: &Overrides) -> Result<Self, SpecError> {
+        let spec = exec::load_spec(config, &text, o)?;
+        let mut diags = Diagnostics::default();
+        let job_files = read_job_files(&spec.jobs_dir, &mut diags);
+        let checked = crate::silver::check::check_files(&spec, &job_files, diags)?;
+        Ok(Self {
+            spec,
+            checked,
+            config_text: text,
+            job_files,
+        })
+    }
+
+    /// The config text if the files on disk no longer read as this generation.
+    fn changed_on_disk(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.spec.file).ok()?;
+        if text != self.config_text {
+            return Some(text);
+        }
+        let mut d = Diagnostics::default();
+        if read_job_files(&self.spec.jobs_dir, &mut d) != self.job_files || !d.is_empty() {
+            return Some(text);
+        }
+        None
+    }
+
+    /// The scheduled jobs.
+    pub fn scheduled(&self) -> impl Iterator<Item = &JobSpec> {
+        self.checked.jobs.iter().filter(|j| j.cron.is_some())
+    }
+
+    fn request(&self, o: &Overrides, job: &str) -> exec::ExecRequest {
+        exec::request(&self.spec, &self.config_text, &self.job_files, o, job)
+    }
+}
+
+/// Errors that stop the scheduler.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// The spec is invalid at start.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// The metrics address cannot be served.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What the scheduler shares with its tasks.
+#[derive(Clone)]
+struct Shared {
+    opts: Arc<ScheduleOptions>,
+    history: mpsc::UnboundedSender<RunRecord>,
+    stop: StopFlag,
+}
+
+struct JobSlot {
+    gen: watch::Sender<Arc<Generation>>,
+    task: JoinHandle<()>,
+}
+
+struct BronzeSlot {
+    fingerprint: String,
+    stop: StopFlag,
+    task: JoinHandle<()>,
+}
+
+/// Runs until `stop` is set, then shuts down gracefully (bronze finishes or abandons its
+/// batch; running jobs get `scheduler.grace_period`, then are stopped).
+pub async fn run(opts: ScheduleOptions, stop: StopFlag) -> Result<(), ScheduleError> {
+    let gen = Arc::new(Generation::load(&opts.config, &opts.overrides)?);
+    let lake = gen.spec.lake.clone();
+    let retention = gen.spec.scheduler.history_retention;
+    let (history_tx, history_rx) = mpsc::unbounded_channel();
+    let history_task = tokio::spawn(history_loop(lake.clone(), retention, history_rx));
+    let past = match history::read_all(&lake).await {
+        Ok(rows) => history::by_job(&rows),
+        Err(e) => {
+            warn!("cannot read the run history ({e}); catch-up runs are skipped");
+            BTreeMap::new()
+        }
+    };
+    let shared = Shared {
+        opts: Arc::new(opts),
+        history: history_tx,
+        stop: stop.clone(),
+    };
+    let mut jobs: BTreeMap<String, JobSlot> = BTreeMap::new();
+    let mut bronze: BTreeMap<String, BronzeSlot> = BTreeMap::new();
+    let mut ended: Vec<JoinHandle<()>> = Vec::new();
+    apply(&shared, &gen, &mut jobs, &mut bronze, &mut ended, |name| {
+        past.get(name).and_then(|h| h.last_fire)
+    });
+    info!(
+        jobs = jobs.len(),
+        bronze = bronze.len(),
+        "scheduler started (Ctrl-C or SIGTERM stops it)"
+    );
+
+    let mut current = gen;
+    let mut rejected: Option<String> = None;
+    let metrics = shared.opts.metrics.clone();
+    'outer: loop {
+        let next = tokio::time::Instant::now() + shared.opts.reload_interval;
+        while tokio::time::Instant::now() < next {
+            if stop.is_set() {
+                break 'outer;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let Some(text) = current.changed_on_disk() else {
+            continue;
+        };
+        match Generation::from_text(&shared.opts.config, text.clone(), &shared.opts.overrides) {
+            Ok(g) => {
+                let g = Arc::new(g);
+                let before: Vec<String> = current.scheduled().map(|j| j.name.clone()).collect();
+                apply(&shared, &g, &mut jobs, &mut bronze, &mut ended, |_| None);
+                let after: Vec<String> = g.scheduled().map(|j| j.name.clone()).collect();
+                let added: Vec<&String> = after.iter().filter(|n| !before.contains(n)).collect();
+                let removed: Vec<&String> = before.iter().filter(|n| !after.contains(n)).collect();
+                info!(?added, ?removed, jobs = after.len(), "spec reloaded");
+                metrics.add(
+                    "lakectl_scheduler_reloads_total",
+                    &[("result", "applied")],
+                    1.0,
+                );
+                current = g;
+                rejected = None;
+            }
+            Err(e) => {
+                // Log a given broken content once, not at every check.
+                let key = format!("{text}\u{0}{e}");
+                if rejected.as_deref() != Some(key.as_str()) {
+                    error!("spec change rejected; still running the previous spec:\n{e}");
+                    metrics.add(
+                        "lakectl_scheduler_reloads_total",
+                        &[("result", "rejected")],
+                        1.0,
+                    );
+                    rejected = Some(key);
+                }
+            }
+        }
+    }
+
+    info!(
+        "stopping: no new runs; bronze finishes its batch; running jobs get {}",
+        crate::spec::units::fmt_duration(current.spec.scheduler.grace_period)
+    );
+    for b in bronze.values() {
+        b.stop.set();
+    }
+    let tasks = jobs
+        .into_values()
+        .map(|j| j.task)
+        .chain(bronze.into_values().map(|b| b.task))
+        .chain(ended);
+    futures::future::join_all(tasks).await;
+    drop(shared);
+    let _ = history_task.await;
+    info!("scheduler stopped");
+    Ok(())
+}
+
+/// Makes the running tasks match `gen`: new jobs start, removed ones stop after their run,
+/// changed ones get the new definition for their next run; bronze pipelines whose definition
+/// changed restart.
+fn apply(
+    shared: &Shared,
+    gen: &Arc<Generation>,
+    jobs: &mut BTreeMap<String, JobSlot>,
+    bronze: &mut BTreeMap<String, BronzeSlot>,
+    ended: &mut Vec<JoinHandle<()>>,
+    last_fire: impl Fn(&str) -> Option<DateTime<Utc>>,
+) {
+    let wanted: Vec<String> = gen.scheduled().map(|j| j.name.clone()).collect();
+    for (name, slot) in std::mem::take(jobs) {
+        // A removed job's loop sees it is gone and ends after its current run.
+        let _ = slot.gen.send(gen.clone());
+        if wanted.contains(&name) {
+            jobs.insert(name, slot);
+        } else {
+            shared.opts.metrics.forget(("job", &name));
+            ended.push(slot.task);
+        }
+    }
+    for name in wanted {
+        if jobs.contains_key(&name) {
+            continue;
+        }
+        let (tx, rx) = watch::channel(gen.clone());
+        let task = tokio::spawn(
+            job_loop(name.clone(), rx, shared.clone(), last_fire(&name))
+                .instrument(tracing::info_span!("job", job = %name)),
+        );
+        jobs.insert(name, JobSlot { gen: tx, task });
+    }
+    shared
+        .opts
+        .metrics
+        .set("lakectl_scheduler_jobs", &[], jobs.len() as f64);
+
+    if !shared.opts.bronze {
+        return;
+    }
+    let spec = &gen.spec;
+    let mut keep = BTreeMap::new();
+    for b in &spec.bronze {
+        let fingerprint = format!("{:?}|{:?}|{:?}", spec.kafka, spec.lake, b);
+        match bronze.remove(&b.name) {
+            Some(slot) if slot.fingerprint == fingerprint => {
+                keep.insert(b.name.clone(), slot);
+            }
+            old => {
+                let stop = StopFlag::new();
+                let prev = old.map(|o| {
+                    info!(pipeline = %b.name, "definition changed: restarting the pipeline");
+                    o.stop.set();
+                    o.task
+                });
+                let task = tokio::spawn(
+                    bronze_loop(
+                        spec.clone(),
+                        b.name.clone(),
+                        shared.clone(),
+                        stop.clone(),
+                        prev,
+                    )
+                    .instrument(tracing::info_span!("bronze", pipeline = %b.name)),
+                );
+                keep.insert(
+                    b.name.clone(),
+                    BronzeSlot {
+                        fingerprint,
+                        stop,
+                        task,
+                    },
+                );
+            }
+        }
+    }
+    for (name, slot) in std::mem::take(bronze) {
+        info!(pipeline = %name, "removed from the spec: stopping the pipeline");
+        slot.stop.set();
+        ended.push(slot.task);
+    }
+    *bronze = keep;
+}
+
+/// Runs one bronze pipeline continuously; restarts it after an error.
+async fn bronze_loop(
+    spec: PipelineSpec,
+    name: String,
+    shared: Shared,
+    stop: StopFlag,
+    previous: Option<JoinHandle<()>>,
+) {
+    if let Some(p) = previous {
+        let _ = p.await;
+    }
+    let Some(b) = spec.bronze(&name).cloned() else {
+        return;
+    };
+    let metrics = shared.opts.metrics.clone();
+    let m = metrics.clone();
+    let opts = IngestOptions {
+        on_batch: Some(BatchObserver(Arc::new(move |p, batch| {
+            m.observe_batch(p, batch)
+        }))),
+        ..Default::default()
+    };
+    let mut delay = Duration::from_secs(1);
+    let labels = [("pipeline", name.as_str())];
+    while !stop.is_set() && !shared.stop.is_set() {
+        metrics.set("lakectl_bronze_up", &labels, 1.0);
+        let started = std::time::Instant::now();
+        let r = run_pipeline(&spec, &b, &opts, &stop).await;
+        metrics.set("lakectl_bronze_up", &labels, 0.0);
+        match r {
+            Ok(s) => {
+                info!(
+                    batches = s.batches,
+                    consumed = s.consumed,
+                    written = s.written,
+                    "pipeline stopped"
+                );
+                break;
+            }
+            Err(e) => {
+                if started.elapsed() > Duration::from_secs(60) {
+                    delay = Duration::from_secs(1);
+                }
+                error!(
+                    "{e}; restarting in {}",
+                    crate::spec::units::fmt_duration(delay)
+                );
+                let until = tokio::time::Instant::now() + delay;
+                while tokio::time::Instant::now() < until && !stop.is_set() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
+/// A run in progress.
+struct Running {
+    cancel: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// Schedules one job until it leaves the spec or the scheduler stops.
+async fn job_loop(
+    name: String,
+    mut gen_rx: watch::Receiver<Arc<Generation>>,
+    shared: Shared,
+    last_fire: Option<DateTime<Utc>>,
+) {
+    let mut running: Option<Running> = None;
+    let mut after = Utc::now();
+    {
+        let gen = gen_rx.borrow_and_update().clone();
+        if let Some(job) = gen.checked.job(&name) {
+            if let (Some(cron), Some(last)) = (&job.cron, last_fire) {
+                if job.policy.catchup && fired_between(cron, job.timezone, last, after) {
+                    info!(since = %last, "missed schedules during downtime: one catch-up run");
+                    running = Some(start_run(&shared, &gen, job, after, "catchup"));
+                } else if fired_between(cron, job.timezone, last, after) {
+                    info!(since = %last, "missed schedules during downtime are not run (catchup: false)");
+                }
+            }
+        }
+    }
+    loop {
+        let gen = gen_rx.borrow_and_update().clone();
+        let Some(job) = gen.checked.job(&name).filter(|j| j.cron.is_some()) else {
+            info!("removed from the spec: no more runs");
+            break;
+        };
+        let (Some(cron), tz) = (&job.cron, job.timezone) else {
+            break;
+        };
+        let Some(fire) = next_fire(cron, tz, after) else {
+            // A schedule with no future fire time: wait for a new definition.
+            if wait_change(&mut gen_rx, &shared.stop).await {
+                continue;
+            }
+            break;
+        };
+        match sleep_until(fire, &mut gen_rx, &shared.stop).await {
+            Wake::Fire => {}
+            Wake::Changed => continue,
+            Wake::Stop => break,
+        }
+        // Fire times missed while asleep (a suspended machine) collapse into this one.
+        let now = Utc::now();
+        let fire = next_fires(cron, tz, fire, 10_000)
+            .into_iter()
+            .take_while(|t| *t <= now)
+            .last()
+            .unwrap_or(fire);
+        after = fire;
+        if let Some(r) = running.as_ref().filter(|r| !r.task.is_finished()) {
+            match job.policy.concurrency {
+                Concurrency::Forbid => {
+                    warn!(scheduled_for = %fire, "previous run still going: this run is skipped (concurrency: forbid)");
+                    record_skip(&shared, job, fire);
+                    continue;
+                }
+                Concurrency::Replace => {
+                    warn!(scheduled_for = %fire, "previous run still going: stopping it (concurrency: replace)");
+                    let _ = r.cancel.send(true);
+                    if let Some(r) = running.take() {
+                        let _ = r.task.await;
+                    }
+                }
+            }
+        }
+        running = Some(start_run(&shared, &gen, job, fire, "schedule"));
+    }
+    // Leaving: a running run finishes, within the grace period when the scheduler stops.
+    if let Some(r) = running {
+        if shared.stop.is_set() {
+            let grace = gen_rx.borrow().spec.scheduler.grace_period;
+            let mut task = r.task;
+            if tokio::time::timeout(grace, &mut task).await.is_err() {
+                warn!("still running after the grace period: stopping it (nothing committed)");
+                let _ = r.cancel.send(true);
+                let _ = task.await;
+            }
+        } else {
+            let _ = r.task.await;
+        }
+    }
+}
+
+enum Wake {
+    Fire,
+    Changed,
+    Stop,
+}
+
+async fn sleep_until(
+    t: DateTime<Utc>,
+    gen_rx: &mut watch::Receiver<Arc<Generation>>,
+    stop: &StopFlag,
+) -> Wake {
+    loop {
+        let left = (t - Utc::now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return Wake::Fire;
+        }
+        if stop.is_set() {
+            return Wake::Stop;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(left.min(Duration::from_millis(100))) => {}
+            r = gen_rx.changed() => return if r.is_ok() { Wake::Changed } else { Wake::Stop },
+        }
+    }
+}
+
+async fn wait_change(gen_rx: &mut watch::Receiver<Arc<Generation>>, stop: &StopFlag) -> bool {
+    loop {
+        if stop.is_set() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            r = gen_rx.changed() => return r.is_ok(),
+        }
+    }
+}
+
+fn record_skip(shared: &Shared, job: &JobSpec, fire: DateTime<Utc>) {
+    let now = Utc::now();
+    let _ = shared.history.send(RunRecord {
+        run_id: new_run_id(),
+        job: job.name.clone(),
+        attempt: 0,
+        trigger: "schedule".into(),
+        scheduled_for: fire,
+        started: now,
+        ended: now,
+        status: RunStatus::Skipped,
+        rows_read: 0,
+        rows_written: 0,
+        source_version: None,
+        target_version: None,
+        detail: "the previous run was still going (concurrency: forbid)".into(),
+        error: None,
+    });
+    shared.opts.metrics.add(
+        "lakectl_job_runs_total",
+        &[("job", &job.name), ("status", "skipped")],
+        1.0,
+    );
+}
+
+fn new_run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+fn start_run(
+    shared: &Shared,
+    gen: &Arc<Generation>,
+    job: &JobSpec,
+    fire: DateTime<Utc>,
+    trigger: &'static str,
+) -> Running {
+    let (cancel, cancel_rx) = watch::channel(false);
+    let run_id = new_run_id();
+    let span = tracing::info_span!("run", job = %job.name, run_id = %run_id);
+    let task = tokio::spawn(
+        run_attempts(
+            shared.clone(),
+            gen.clone(),
+            job.name.clone(),
+            run_id,
+            fire,
+            trigger,
+            cancel_rx,
+        )
+        .instrument(span),
+    );
+    Running { cancel, task }
+}
+
+/// One run: attempts with exponential backoff until success or no retry left.
+async fn run_attempts(
+    shared: Shared,
+    gen: Arc<Generation>,
+    name: String,
+    run_id: String,
+    fire: DateTime<Utc>,
+    trigger: &'static str,
+    mut cancel: watch::Receiver<bool>,
+) {
+    let Some(job) = gen.checked.job(&name) else {
+        return;
+    };
+    let policy = job.policy;
+    let metrics = &shared.opts.metrics;
+    let jl = [("job", name.as_str())];
+    let req = gen.request(&shared.opts.overrides, &name);
+    for attempt in 1..=policy.retries + 1 {
+        info!(attempt, scheduled_for = %fire, trigger, "run started");
+        metrics.set("lakectl_job_running", &jl, 1.0);
+        let started = Utc::now();
+        let result = exec::run_in_child(&req, policy.timeout, cancel.clone()).await;
+        let ended = Utc::now();
+        metrics.set("lakectl_job_running", &jl, 0.0);
+        metrics.set(
+            "lakectl_job_last_duration_seconds",
+            &jl,
+            (ended - started).num_milliseconds() as f64 / 1e3,
+        );
+        let mut rec = RunRecord {
+            run_id: run_id.clone(),
+            job: name.clone(),
+            attempt,
+            trigger: trigger.into(),
+            scheduled_for: fire,
+            started,
+            ended,
+            status: RunStatus::Succeeded,
+            rows_read: 0,
+            rows_written: 0,
+            source_version: None,
+            target_version: None,
+            detail: String::new(),
+            error: None,
+        };
+        let last = attempt > policy.retries || shared.stop.is_set();
+        let retry = match result {
+            Ok(out) => {
+                info!("{}", out.line);
+                rec.rows_read = out.rows_read;
+                rec.rows_written = out.rows_written;
+                rec.source_version = Some(out.source_version);
+                rec.target_version = out.target_version;
+                rec.detail = out.line;
+                metrics.set(
+                    "lakectl_job_last_success_timestamp_seconds",
+                    &jl,
+                    ended.timestamp_millis() as f64 / 1e3,
+                );
+                false
+            }
+            Err(ExecError::Cancelled) => {
+                warn!("run cancelled; nothing committed");
+                rec.status = RunStatus::Cancelled;
+                rec.error = Some(ExecError::Cancelled.to_string());
+                false
+            }
+            Err(e) => {
+                rec.status = match (&e, last) {
+                    (_, false) => RunStatus::Retrying,
+                    (ExecError::TimedOut(_), true) => RunStatus::TimedOut,
+                    (_, true) => RunStatus::Failed,
+                };
+                rec.error = Some(e.to_string());
+                metrics.add("lakectl_job_failures_total", &jl, 1.0);
+                if last {
+                    error!(attempt, "run failed: {e}");
+                    rec.detail = format!("failed after {attempt} attempt(s)");
+                } else {
+                    let delay = policy.backoff(attempt);
+                    rec.detail = format!("retry in {}", crate::spec::units::fmt_duration(delay));
+                    warn!(attempt, "run failed: {e}; {}", rec.detail);
+                }
+                !last
+            }
+        };
+        metrics.add(
+            "lakectl_job_runs_total",
+            &[("job", &name), ("status", rec.status.as_str())],
+            1.0,
+        );
+        let _ = shared.history.send(rec);
+        if !retry {
+            return;
+        }
+        let delay = policy.backoff(attempt);
+        let until = tokio::time::Instant::now() + delay;
+        while tokio::time::Instant::now() < until {
+            if shared.stop.is_set() || *cancel.borrow_and_update() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100).min(delay)).await;
+        }
+    }
+}
+
+/// Writes history rows as they come (grouped into one commit when several are waiting), and
+/// applies the retention once at start and then every hour.
+async fn history_loop(
+    lake: PathBuf,
+    retention: Duration,
+    mut rx: mpsc::UnboundedReceiver<RunRecord>,
+) {
+    let mut writer = HistoryWriter::new(&lake);
+    let mut pending: Vec<RunRecord> = Vec::new();
+    let mut next_maintenance = tokio::time::Instant::now();
+    loop {
+        if tokio::time::Instant::now() >= next_maintenance {
+            match history::maintain(&lake, retention).await {
+                Ok(m) if m.days_dropped + m.files_compacted + m.files_vacuumed > 0 => info!(
+                    days_dropped = m.days_dropped,
+                    files_compacted = m.files_compacted,
+                    files_vacuumed = m.files_vacuumed,
+                    "run history maintained"
+                ),
+                Ok(_) => {}
+                Err(e) => warn!("run history maintenance failed: {e}"),
+            }
+            next_maintenance = tokio::time::Instant::now() + Duration::from_secs(3600);
+        }
+        let closed = tokio::select! {
+            r = rx.recv() => match r {
+                Some(r) => { pending.push(r); false }
+                None => true,
+            },
+            _ = tokio::time::sleep(Duration::from_secs(60)) => false,
+        };
+        while let Ok(r) = rx.try_recv() {
+            pending.push(r);
+        }
+        if !pending.is_empty() {
+            match writer.append(&pending).await {
+                Ok(()) => pending.clear(),
+                Err(e) => {
+                    warn!(
+                        rows = pending.len(),
+                        "cannot write the run history: {e}; retrying with the next run"
+                    );
+                    // Keep a bounded backlog if the lake is unavailable for long.
+                    let excess = pending.len().saturating_sub(10_000);
+                    pending.drain(..excess);
+                    if closed {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        if closed {
+            break;
+        }
+    }
+}
