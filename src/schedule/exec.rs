@@ -134,8 +134,7 @@ pub async fn run_in_child(
     timeout: Option<Duration>,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<ExecOutcome, ExecError> {
-    let exe = std::env::current_exe().map_err(ExecError::Spawn)?;
-    let mut cmd = tokio::process::Command::new(exe);
+    let mut cmd = tokio::process::Command::new(own_binary().map_err(ExecError::Spawn)?);
     cmd.args(["--log-format", "json", "job-exec"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -220,6 +219,16 @@ pub async fn run_in_child(
             msg
         }))
     }
+}
+
+/// This program. On Linux `/proc/self/exe`, which still runs this very binary after it was
+/// rebuilt or replaced on disk while the scheduler runs.
+fn own_binary() -> std::io::Result<PathBuf> {
+    let proc_exe = PathBuf::from("/proc/self/exe");
+    if cfg!(target_os = "linux") && proc_exe.exists() {
+        return Ok(proc_exe);
+    }
+    std::env::current_exe()
 }
 
 /// Re-emits one JSON log line of the child; returns lines that are not logs (its error).
