@@ -351,13 +351,25 @@ fn a_failing_job_is_retried_with_backoff_then_marked_failed() {
          from: ventes\ngroup_by: [pays]\naggregate: {revenue: sum(montant)}\n\
          expect:\n  impossible: {check: revenue < 0, on_violation: fail}\nto: silver/echec\n",
     );
+    // A manual run is recorded too.
+    let out = ws.lakectl(&["run", "echec"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let manual = runs(&ws, "echec");
+    assert_eq!(manual.len(), 1);
+    assert_eq!(
+        (manual[0]["trigger"].as_str(), manual[0]["status"].as_str()),
+        ("manual", "failed")
+    );
     let mut s = schedule_bg(&ws, &["--no-bronze"]);
-    wait_for(30, "a run marked failed", || {
-        with_status(&runs(&ws, "echec"), "failed") >= 1
+    wait_for(30, "a scheduled run marked failed", || {
+        with_status(&runs(&ws, "echec"), "failed") >= 2
     });
     assert!(sigterm(&mut s.0).success());
     let r = runs(&ws, "echec");
-    let failed = r.iter().find(|r| r["status"] == "failed").unwrap();
+    let failed = r
+        .iter()
+        .find(|r| r["status"] == "failed" && r["trigger"] == "schedule")
+        .unwrap();
     let run: Vec<_> = r
         .iter()
         .filter(|x| x["run_id"] == failed["run_id"])

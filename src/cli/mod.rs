@@ -94,6 +94,16 @@ pub enum Command {
     /// Show a silver job's Polars plan and what an incremental run would recompute.
     Plan(plan::Args),
     /// Run every bronze pipeline continuously and each job on its cron, until Ctrl-C/SIGTERM.
+    ///
+    /// Runs every bronze pipeline continuously and every job that has a `schedule` on its cron
+    /// (in its `timezone`), until Ctrl-C or SIGTERM: then no new run starts, bronze finishes or
+    /// abandons its batch, running jobs get `scheduler.grace_period` (30s by default) and are
+    /// then stopped, and the process exits 0. A second signal exits at once (130); Delta commits
+    /// are atomic, so no table is left half-written.
+    ///
+    /// Editing pipelines.yaml or a file of jobs/ applies the change without a restart; an
+    /// invalid change is logged with file:line:col and the previous spec keeps running. Every run
+    /// is recorded in the Delta table `_lakectl/runs` of the lake (`lakectl jobs` shows it).
     Schedule(schedule::Args),
     /// The jobs: schedule, time zone, next three fire times, last run and its status.
     Jobs(jobs::Args),

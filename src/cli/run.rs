@@ -3,6 +3,7 @@
 use anyhow::bail;
 
 use crate::bronze::{run_pipeline, IngestOptions, PipelineSummary};
+use crate::schedule::history::{new_run_id, HistoryWriter, RunRecord, RunStatus};
 use crate::shutdown::StopFlag;
 use crate::silver::{self, run::select, RunOptions};
 
@@ -73,11 +74,23 @@ async fn run_jobs(
         );
         pb
     });
+    // Manual runs go to the run history too (trigger `manual`), whatever their outcome.
+    let mut history = Vec::new();
+    let mut failure = None;
     for job in jobs {
         if let Some(pb) = &pb {
             pb.set_message(job.name.clone());
         }
-        let report = silver::run_job(spec, &checked, job, &opts).await?;
+        let started = chrono::Utc::now();
+        let result = silver::run_job(spec, &checked, job, &opts).await;
+        history.push(manual_record(&job.name, started, &result));
+        let report = match result {
+            Ok(r) => r,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
         match &pb {
             Some(pb) => {
                 pb.suspend(|| println!("{}", report.line()));
@@ -89,7 +102,40 @@ async fn run_jobs(
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
-    Ok(())
+    if let Err(e) = HistoryWriter::new(&spec.lake).append(&history).await {
+        tracing::warn!("cannot record the runs in the run history: {e}");
+    }
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// The run history row of a manual run.
+fn manual_record(
+    job: &str,
+    started: chrono::DateTime<chrono::Utc>,
+    result: &Result<silver::JobReport, silver::SilverError>,
+) -> RunRecord {
+    let mut r = RunRecord::new(&new_run_id(), job, 1, "manual", started);
+    r.started = started;
+    match result {
+        Ok(rep) => {
+            r.rows_read = rep.rows_read;
+            r.rows_written = rep.rows_written;
+            r.source_version = Some(rep.source_version);
+            r.target_version = match rep.status {
+                silver::JobStatus::Committed(v) => Some(v),
+                _ => None,
+            };
+            r.detail = rep.line();
+        }
+        Err(e) => {
+            r.status = RunStatus::Failed;
+            r.error = Some(e.to_string());
+        }
+    }
+    r
 }
 
 async fn run_bronze(

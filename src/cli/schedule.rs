@@ -8,16 +8,6 @@ use crate::schedule::{self as sched, ScheduleOptions};
 use crate::shutdown::StopFlag;
 
 /// Arguments of `schedule`.
-///
-/// Runs every bronze pipeline continuously and every job that has a `schedule` on its cron
-/// (in its `timezone`), until Ctrl-C or SIGTERM: then no new run starts, bronze finishes or
-/// abandons its batch, running jobs get `scheduler.grace_period` (30s by default) and are
-/// then stopped, and the process exits 0. A second signal exits at once (130); Delta commits
-/// are atomic, so no table is left half-written.
-///
-/// Editing pipelines.yaml or a file of jobs/ applies the change without a restart; an
-/// invalid change is logged with file:line:col and the previous spec keeps running. Every run
-/// is recorded in the Delta table `_lakectl/runs` of the lake (`lakectl jobs` shows it).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Serve Prometheus metrics on this address, at /metrics (e.g. 127.0.0.1:9464).

@@ -23,7 +23,7 @@ use tracing::{error, info, warn, Instrument};
 
 use super::exec::{self, ExecError, Overrides};
 use super::fire::{fired_between, next_fire, next_fires};
-use super::history::{self, HistoryWriter, RunRecord, RunStatus};
+use super::history::{self, new_run_id, HistoryWriter, RunRecord, RunStatus};
 use super::metrics::Metrics;
 use crate::bronze::metrics::BatchObserver;
 use crate::bronze::{run_pipeline, IngestOptions};
@@ -81,15 +81,24 @@ impl Generation {
         })
     }
 
-    /// The config text if the files on disk no longer read as this generation.
-    fn changed_on_disk(&self) -> Option<String> {
-        let text = std::fs::read_to_string(&self.spec.file).ok()?;
-        if text != self.config_text {
-            return Some(text);
-        }
+    /// The config text if the files on disk no longer read as this generation (an error if
+    /// the config cannot be read any more).
+    fn changed_on_disk(&self) -> Option<Result<String, SpecError>> {
+        let text = match std::fs::read_to_string(&self.spec.file) {
+            Ok(t) => t,
+            Err(source) => {
+                return Some(Err(SpecError::Read {
+                    path: self.spec.file.display().to_string(),
+                    source,
+                }))
+            }
+        };
         let mut d = Diagnostics::default();
-        if read_job_files(&self.spec.jobs_dir, &mut d) != self.job_files || !d.is_empty() {
-            return Some(text);
+        if text != self.config_text
+            || read_job_files(&self.spec.jobs_dir, &mut d) != self.job_files
+            || !d.is_empty()
+        {
+            return Some(Ok(text));
         }
         None
     }
@@ -182,10 +191,11 @@ pub async fn run(opts: ScheduleOptions, stop: StopFlag) -> Result<(), ScheduleEr
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let Some(text) = current.changed_on_disk() else {
+        let Some(changed) = current.changed_on_disk() else {
             continue;
         };
-        match Generation::from_text(&shared.opts.config, text.clone(), &shared.opts.overrides) {
+        let o = &shared.opts;
+        match changed.and_then(|text| Generation::from_text(&o.config, text, &o.overrides)) {
             Ok(g) => {
                 let g = Arc::new(g);
                 let before: Vec<String> = current.scheduled().map(|j| j.name.clone()).collect();
@@ -203,8 +213,8 @@ pub async fn run(opts: ScheduleOptions, stop: StopFlag) -> Result<(), ScheduleEr
                 rejected = None;
             }
             Err(e) => {
-                // Log a given broken content once, not at every check.
-                let key = format!("{text}\u{0}{e}");
+                // Log a given problem once, not at every check.
+                let key = e.to_string();
                 if rejected.as_deref() != Some(key.as_str()) {
                     error!("spec change rejected; still running the previous spec:\n{e}");
                     metrics.add(
@@ -509,32 +519,15 @@ async fn wait_change(gen_rx: &mut watch::Receiver<Arc<Generation>>, stop: &StopF
 }
 
 fn record_skip(shared: &Shared, job: &JobSpec, fire: DateTime<Utc>) {
-    let now = Utc::now();
-    let _ = shared.history.send(RunRecord {
-        run_id: new_run_id(),
-        job: job.name.clone(),
-        attempt: 0,
-        trigger: "schedule".into(),
-        scheduled_for: fire,
-        started: now,
-        ended: now,
-        status: RunStatus::Skipped,
-        rows_read: 0,
-        rows_written: 0,
-        source_version: None,
-        target_version: None,
-        detail: "the previous run was still going (concurrency: forbid)".into(),
-        error: None,
-    });
+    let mut r = RunRecord::new(&new_run_id(), &job.name, 0, "schedule", fire);
+    r.status = RunStatus::Skipped;
+    r.detail = "the previous run was still going (concurrency: forbid)".into();
+    let _ = shared.history.send(r);
     shared.opts.metrics.add(
         "lakectl_job_runs_total",
         &[("job", &job.name), ("status", "skipped")],
         1.0,
     );
-}
-
-fn new_run_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
 fn start_run(
@@ -582,31 +575,17 @@ async fn run_attempts(
     for attempt in 1..=policy.retries + 1 {
         info!(attempt, scheduled_for = %fire, trigger, "run started");
         metrics.set("lakectl_job_running", &jl, 1.0);
-        let started = Utc::now();
+        let mut rec = RunRecord::new(&run_id, &name, attempt, trigger, fire);
+        let started = rec.started;
         let result = exec::run_in_child(&req, policy.timeout, cancel.clone()).await;
         let ended = Utc::now();
+        rec.ended = ended;
         metrics.set("lakectl_job_running", &jl, 0.0);
         metrics.set(
             "lakectl_job_last_duration_seconds",
             &jl,
             (ended - started).num_milliseconds() as f64 / 1e3,
         );
-        let mut rec = RunRecord {
-            run_id: run_id.clone(),
-            job: name.clone(),
-            attempt,
-            trigger: trigger.into(),
-            scheduled_for: fire,
-            started,
-            ended,
-            status: RunStatus::Succeeded,
-            rows_read: 0,
-            rows_written: 0,
-            source_version: None,
-            target_version: None,
-            detail: String::new(),
-            error: None,
-        };
         let last = attempt > policy.retries || shared.stop.is_set();
         let retry = match result {
             Ok(out) => {

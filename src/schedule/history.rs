@@ -97,6 +97,40 @@ pub struct RunRecord {
     pub error: Option<String>,
 }
 
+impl RunRecord {
+    /// A record of `job` that starts now and succeeded so far (the caller fills the outcome).
+    pub fn new(
+        run_id: &str,
+        job: &str,
+        attempt: u32,
+        trigger: &str,
+        scheduled_for: DateTime<Utc>,
+    ) -> Self {
+        let now = Utc::now();
+        Self {
+            run_id: run_id.to_string(),
+            job: job.to_string(),
+            attempt,
+            trigger: trigger.to_string(),
+            scheduled_for,
+            started: now,
+            ended: now,
+            status: RunStatus::Succeeded,
+            rows_read: 0,
+            rows_written: 0,
+            source_version: None,
+            target_version: None,
+            detail: String::new(),
+            error: None,
+        }
+    }
+}
+
+/// A new run id (12 hex digits).
+pub fn new_run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
 fn ts_column(name: &str, v: Vec<i64>) -> PolarsResult<Column> {
     Column::new(name.into(), v).cast(&DataType::Datetime(
         TimeUnit::Microseconds,
