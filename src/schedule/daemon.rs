@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn, Instrument};
 
 use super::exec::{self, ExecError, Overrides};
-use super::fire::{fired_between, next_fire, next_fires};
+use super::fire::{fired_between, next_fire};
 use super::history::{self, new_run_id, HistoryWriter, RunRecord, RunStatus};
 use super::metrics::Metrics;
 use crate::bronze::metrics::BatchObserver;
@@ -440,11 +440,10 @@ async fn job_loop(
         }
         // Fire times missed while asleep (a suspended machine) collapse into this one.
         let now = Utc::now();
-        let fire = next_fires(cron, tz, fire, 10_000)
-            .into_iter()
-            .take_while(|t| *t <= now)
-            .last()
-            .unwrap_or(fire);
+        let mut fire = fire;
+        while let Some(t) = next_fire(cron, tz, fire).filter(|t| *t <= now) {
+            fire = t;
+        }
         after = fire;
         if let Some(r) = running.as_ref().filter(|r| !r.task.is_finished()) {
             match job.policy.concurrency {
