@@ -258,6 +258,7 @@ fn apply(
     ended: &mut Vec<JoinHandle<()>>,
     last_fire: impl Fn(&str) -> Option<DateTime<Utc>>,
 ) {
+    ended.retain(|t| !t.is_finished());
     let wanted: Vec<String> = gen.scheduled().map(|j| j.name.clone()).collect();
     for (name, slot) in std::mem::take(jobs) {
         // A removed job's loop sees it is gone and ends after its current run.
