@@ -340,6 +340,34 @@ fn an_overlapping_run_is_skipped_and_a_timeout_stops_a_run_without_commit() {
 }
 
 #[test]
+fn concurrency_replace_stops_the_running_run_for_the_new_one() {
+    let ws = Workspace::new("sched_replace", 1);
+    ws.produce(6000, &["--seed", "307"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    add_to_spec(&ws, "scheduler:\n  grace_period: 1s\n");
+    write_job(
+        &ws,
+        "remplace.yaml",
+        &format!(
+            "name: remplace\nschedule: \"*/2 * * * * *\"\nconcurrency: replace\n{ENDLESS_SQL}to: silver/remplace\n"
+        ),
+    );
+    let mut s = schedule_bg(&ws, &["--no-bronze"]);
+    wait_for(30, "two replaced runs", || {
+        with_status(&runs(&ws, "remplace"), "cancelled") >= 2
+    });
+    assert!(sigterm(&mut s.0).success());
+    let r = runs(&ws, "remplace");
+    assert_eq!(with_status(&r, "skipped"), 0, "{r:?}");
+    // Each run ends before the next starts: the old one was stopped for the new one.
+    for w in r.windows(2) {
+        assert!(ts(&w[0]["ended"]) <= ts(&w[1]["started"]), "{w:?}");
+    }
+    assert!(log_text(&ws).contains("stopping it (concurrency: replace)"));
+    assert!(!ws.table("silver/remplace").join("_delta_log").exists());
+}
+
+#[test]
 fn a_failing_job_is_retried_with_backoff_then_marked_failed() {
     let ws = Workspace::new("sched_retry", 1);
     ws.produce(300, &["--seed", "304"]);
