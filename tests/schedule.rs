@@ -368,6 +368,45 @@ fn concurrency_replace_stops_the_running_run_for_the_new_one() {
 }
 
 #[test]
+fn after_downtime_one_catch_up_run_only_when_asked() {
+    let ws = Workspace::new("sched_catchup", 1);
+    ws.produce(200, &["--seed", "308"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    for (name, catchup) in [("rattrape", "true"), ("oublie", "false")] {
+        write_job(
+            &ws,
+            &format!("{name}.yaml"),
+            &format!(
+                "name: {name}\nschedule: \"*/2 * * * * *\"\ncatchup: {catchup}\n\
+                 from: ventes\ngroup_by: [pays]\naggregate: {{n: count(*)}}\nto: silver/{name}\n"
+            ),
+        );
+    }
+    let mut s = schedule_bg(&ws, &["--no-bronze"]);
+    wait_for(30, "a run of each job", || {
+        !runs(&ws, "rattrape").is_empty() && !runs(&ws, "oublie").is_empty()
+    });
+    assert!(sigterm(&mut s.0).success());
+    // Down for 7 s: three or four fire times missed.
+    std::thread::sleep(Duration::from_secs(7));
+    let before = (runs(&ws, "rattrape").len(), runs(&ws, "oublie").len());
+    let restart = Utc::now();
+    let mut s = schedule_bg(&ws, &["--no-bronze"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(sigterm(&mut s.0).success());
+    let r = runs(&ws, "rattrape");
+    let catchup: Vec<_> = r.iter().filter(|x| x["trigger"] == "catchup").collect();
+    assert_eq!(catchup.len(), 1, "{r:?}");
+    assert!(ts(&catchup[0]["started"]) >= restart);
+    // Not a storm: besides the catch-up run, at most the one regular fire of the 1.5 s.
+    assert!(r.len() - before.0 <= 2, "{r:?}");
+    let o = runs(&ws, "oublie");
+    assert!(o.iter().all(|x| x["trigger"] == "schedule"), "{o:?}");
+    assert!(o.len() - before.1 <= 1, "{o:?}");
+    assert!(log_text(&ws).contains("not run (catchup: false)"));
+}
+
+#[test]
 fn a_failing_job_is_retried_with_backoff_then_marked_failed() {
     let ws = Workspace::new("sched_retry", 1);
     ws.produce(300, &["--seed", "304"]);
