@@ -23,7 +23,7 @@ use tracing::{error, info, warn, Instrument};
 
 use super::exec::{self, ExecError, Overrides};
 use super::fire::{fired_between, next_fire};
-use super::history::{self, new_run_id, HistoryWriter, RunRecord, RunStatus};
+use super::history::{self, new_run_id, RunRecord, RunStatus};
 use super::metrics::Metrics;
 use crate::bronze::metrics::BatchObserver;
 use crate::bronze::{run_pipeline, IngestOptions};
@@ -155,7 +155,7 @@ pub async fn run(opts: ScheduleOptions, stop: StopFlag) -> Result<(), ScheduleEr
     let lake = gen.spec.lake.clone();
     let retention = gen.spec.scheduler.history_retention;
     let (history_tx, history_rx) = mpsc::unbounded_channel();
-    let history_task = tokio::spawn(history_loop(lake.clone(), retention, history_rx));
+    let history_task = tokio::spawn(history::write_loop(lake.clone(), retention, history_rx));
     let past = match history::read_all(&lake).await {
         Ok(rows) => history::by_job(&rows),
         Err(e) => {
@@ -643,64 +643,6 @@ async fn run_attempts(
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100).min(delay)).await;
-        }
-    }
-}
-
-/// Writes history rows as they come (grouped into one commit when several are waiting), and
-/// applies the retention once at start and then every hour.
-async fn history_loop(
-    lake: PathBuf,
-    retention: Duration,
-    mut rx: mpsc::UnboundedReceiver<RunRecord>,
-) {
-    let mut writer = HistoryWriter::new(&lake);
-    let mut pending: Vec<RunRecord> = Vec::new();
-    let mut next_maintenance = tokio::time::Instant::now();
-    loop {
-        if tokio::time::Instant::now() >= next_maintenance {
-            match history::maintain(&lake, retention).await {
-                Ok(m) if m.days_dropped + m.files_compacted + m.files_vacuumed > 0 => info!(
-                    days_dropped = m.days_dropped,
-                    files_compacted = m.files_compacted,
-                    files_vacuumed = m.files_vacuumed,
-                    "run history maintained"
-                ),
-                Ok(_) => {}
-                Err(e) => warn!("run history maintenance failed: {e}"),
-            }
-            next_maintenance = tokio::time::Instant::now() + Duration::from_secs(3600);
-        }
-        let closed = tokio::select! {
-            r = rx.recv() => match r {
-                Some(r) => { pending.push(r); false }
-                None => true,
-            },
-            _ = tokio::time::sleep(Duration::from_secs(60)) => false,
-        };
-        while let Ok(r) = rx.try_recv() {
-            pending.push(r);
-        }
-        if !pending.is_empty() {
-            match writer.append(&pending).await {
-                Ok(()) => pending.clear(),
-                Err(e) => {
-                    warn!(
-                        rows = pending.len(),
-                        "cannot write the run history: {e}; retrying with the next run"
-                    );
-                    // Keep a bounded backlog if the lake is unavailable for long.
-                    let excess = pending.len().saturating_sub(10_000);
-                    pending.drain(..excess);
-                    if closed {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-        if closed {
-            break;
         }
     }
 }

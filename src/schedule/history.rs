@@ -419,6 +419,66 @@ pub async fn maintain(lake: &Path, retention: Duration) -> Result<Maintenance, L
     Ok(m)
 }
 
+/// Writes history rows as they come (grouped into one commit when several are waiting), and
+/// applies the retention once at start and then every hour.
+pub async fn write_loop(
+    lake: PathBuf,
+    retention: Duration,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunRecord>,
+) {
+    let mut writer = HistoryWriter::new(&lake);
+    let mut pending: Vec<RunRecord> = Vec::new();
+    let mut next_maintenance = tokio::time::Instant::now();
+    loop {
+        if tokio::time::Instant::now() >= next_maintenance {
+            match maintain(&lake, retention).await {
+                Ok(m) if m.days_dropped + m.files_compacted + m.files_vacuumed > 0 => {
+                    tracing::info!(
+                        days_dropped = m.days_dropped,
+                        files_compacted = m.files_compacted,
+                        files_vacuumed = m.files_vacuumed,
+                        "run history maintained"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("run history maintenance failed: {e}"),
+            }
+            next_maintenance = tokio::time::Instant::now() + Duration::from_secs(3600);
+        }
+        let closed = tokio::select! {
+            r = rx.recv() => match r {
+                Some(r) => { pending.push(r); false }
+                None => true,
+            },
+            _ = tokio::time::sleep(Duration::from_secs(60)) => false,
+        };
+        while let Ok(r) = rx.try_recv() {
+            pending.push(r);
+        }
+        if !pending.is_empty() {
+            match writer.append(&pending).await {
+                Ok(()) => pending.clear(),
+                Err(e) => {
+                    tracing::warn!(
+                        rows = pending.len(),
+                        "cannot write the run history: {e}; retrying with the next run"
+                    );
+                    // Keep a bounded backlog if the lake is unavailable for long.
+                    let excess = pending.len().saturating_sub(10_000);
+                    pending.drain(..excess);
+                    if closed {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        if closed {
+            break;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
