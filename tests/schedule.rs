@@ -278,12 +278,19 @@ fn a_per_second_job_runs_every_second_while_bronze_ingests_and_metrics_are_serve
 /// (3,000 sales took 11 s), with a flat memory use (streaming engine).
 const ENDLESS_SQL: &str = "sql: |\n  SELECT a.pays, count(*) AS n\n  FROM ventes a JOIN ventes b ON a.pays = b.pays JOIN ventes c ON b.pays = c.pays\n  GROUP BY a.pays\n";
 
-#[test]
-fn an_overlapping_run_is_skipped_and_a_timeout_stops_a_run_without_commit() {
-    let ws = Workspace::new("sched_overlap", 2);
-    ws.produce(6000, &["--seed", "303"]);
+/// A workspace whose bronze holds the 6,000 sales [`ENDLESS_SQL`] needs, with a 1 s grace
+/// period so that a stop does not wait for an endless run for 30 s.
+fn endless_workspace(prefix: &str, seed: &str) -> Workspace {
+    let ws = Workspace::new(prefix, 1);
+    ws.produce(6000, &["--seed", seed]);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     add_to_spec(&ws, "scheduler:\n  grace_period: 1s\n");
+    ws
+}
+
+#[test]
+fn an_overlapping_run_is_skipped_and_a_timeout_stops_a_run_without_commit() {
+    let ws = endless_workspace("sched_overlap", "303");
     write_job(
         &ws,
         "lent.yaml",
@@ -341,10 +348,7 @@ fn an_overlapping_run_is_skipped_and_a_timeout_stops_a_run_without_commit() {
 
 #[test]
 fn concurrency_replace_stops_the_running_run_for_the_new_one() {
-    let ws = Workspace::new("sched_replace", 1);
-    ws.produce(6000, &["--seed", "307"]);
-    ws.ok(&["run", "bronze", "--until-caught-up"]);
-    add_to_spec(&ws, "scheduler:\n  grace_period: 1s\n");
+    let ws = endless_workspace("sched_replace", "307");
     write_job(
         &ws,
         "remplace.yaml",

@@ -3,6 +3,7 @@
 use anyhow::bail;
 
 use crate::bronze::{run_pipeline, IngestOptions, PipelineSummary};
+use crate::schedule::exec::ExecOutcome;
 use crate::schedule::history::{new_run_id, HistoryWriter, RunRecord, RunStatus};
 use crate::shutdown::StopFlag;
 use crate::silver::{self, run::select, RunOptions};
@@ -120,16 +121,7 @@ fn manual_record(
     let mut r = RunRecord::new(&new_run_id(), job, 1, "manual", started);
     r.started = started;
     match result {
-        Ok(rep) => {
-            r.rows_read = rep.rows_read;
-            r.rows_written = rep.rows_written;
-            r.source_version = Some(rep.source_version);
-            r.target_version = match rep.status {
-                silver::JobStatus::Committed(v) => Some(v),
-                _ => None,
-            };
-            r.detail = rep.line();
-        }
+        Ok(rep) => r.succeeded(&ExecOutcome::from(rep)),
         Err(e) => {
             r.status = RunStatus::Failed;
             r.error = Some(e.to_string());

@@ -590,11 +590,7 @@ async fn run_attempts(
         let retry = match result {
             Ok(out) => {
                 info!("{}", out.line);
-                rec.rows_read = out.rows_read;
-                rec.rows_written = out.rows_written;
-                rec.source_version = Some(out.source_version);
-                rec.target_version = out.target_version;
-                rec.detail = out.line;
+                rec.succeeded(&out);
                 metrics.set(
                     "lakectl_job_last_success_timestamp_seconds",
                     &jl,

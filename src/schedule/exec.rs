@@ -78,16 +78,22 @@ pub async fn execute(req: ExecRequest) -> anyhow::Result<ExecOutcome> {
         .job(&req.job)
         .ok_or_else(|| anyhow::anyhow!("no job `{}` in the spec sent by the scheduler", req.job))?;
     let report = silver::run_job(&spec, &checked, job, &RunOptions::default()).await?;
-    Ok(ExecOutcome {
-        target_version: match report.status {
-            JobStatus::Committed(v) => Some(v),
-            _ => None,
-        },
-        source_version: report.source_version,
-        rows_read: report.rows_read,
-        rows_written: report.rows_written,
-        line: report.line(),
-    })
+    Ok(ExecOutcome::from(&report))
+}
+
+impl From<&silver::JobReport> for ExecOutcome {
+    fn from(report: &silver::JobReport) -> Self {
+        Self {
+            target_version: match report.status {
+                JobStatus::Committed(v) => Some(v),
+                _ => None,
+            },
+            source_version: report.source_version,
+            rows_read: report.rows_read,
+            rows_written: report.rows_written,
+            line: report.line(),
+        }
+    }
 }
 
 /// Builds the request for `job` from the spec texts.

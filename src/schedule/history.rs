@@ -126,6 +126,18 @@ impl RunRecord {
     }
 }
 
+impl RunRecord {
+    /// Fills in what a successful run did.
+    pub fn succeeded(&mut self, out: &super::exec::ExecOutcome) {
+        self.status = RunStatus::Succeeded;
+        self.rows_read = out.rows_read;
+        self.rows_written = out.rows_written;
+        self.source_version = Some(out.source_version);
+        self.target_version = out.target_version;
+        self.detail = out.line.clone();
+    }
+}
+
 /// A new run id (12 hex digits).
 pub fn new_run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
