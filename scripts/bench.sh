@@ -8,6 +8,9 @@
 #                              day, and DuckDB's time for the same aggregations (PyPI duckdb)
 #   scripts/bench.sh open      table open time after BENCH_COMMITS (default 1000) tiny commits,
 #                              with delta-rs' checkpoints vs replaying the whole JSON log
+#   scripts/bench.sh commits   commit growth: BENCH_COMMITS (default 1600) batches of 10 records
+#                              into one table; median commit time of batches 100-400 vs the
+#                              last 300 (issue: within 1.5x)
 #   scripts/bench.sh all       everything (default)
 # Figures are ratios measured in the same run; paste them into BENCHMARKS.md.
 set -euo pipefail
@@ -121,11 +124,42 @@ bench_open() {
   "$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/open_bench" "$ow/pipelines.yaml" "$commits"
 }
 
+bench_commits() {
+  local commits="${BENCH_COMMITS:-1600}" cw="$work/commits"; mkdir -p "$cw"
+  sed -e "s#lake: .*#lake: $cw/lake#" -e "s#topic: ventes_stream#topic: bench_commits#" \
+      -e "s#batch: .*#batch: {max_records: 10, max_bytes: 64MiB, max_wait: 1s}#" \
+      -e "s#optimize: .*##" pipelines.yaml >"$cw/pipelines.yaml"
+  step "commits: a backlog of $((commits * 10)) records in one partition, drained in batches of 10"
+  "$lakectl" topic create bench_commits --partitions 1 >/dev/null
+  "$lakectl" produce --topic bench_commits --count "$((commits * 10))" --rate max --seed 11 >/dev/null
+  local t0; t0=$(date +%s.%N)
+  RUST_LOG=lakectl=info "$lakectl" --config "$cw/pipelines.yaml" run bronze --until-caught-up 2>"$cw/log" >/dev/null
+  local t1; t1=$(date +%s.%N)
+  python3 - "$cw/log" "$(python3 -c "print($t1-$t0)")" <<'PY'
+import re, statistics, sys
+def ms(s):
+    for unit, f in (("µs", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if s.endswith(unit):
+            return float(s[: -len(unit)]) * f
+    return float(s)
+rows = [(ms(m.group(1)), ms(m.group(2))) for m in re.finditer(r"write=(\S+) commit=(\S+)", open(sys.argv[1]).read())]
+n = len(rows)
+if n < 700:
+    sys.exit(f"commits: only {n} batches logged")
+early = rows[100:400]
+late = rows[-300:]
+med = lambda xs, i: statistics.median(x[i] for x in xs)
+print(f"commits: {n} batches in {float(sys.argv[2]):.1f}s; median commit {med(early,1):.1f} ms (batches 100-400) vs {med(late,1):.1f} ms (last 300): ratio {med(late,1)/max(med(early,1),1e-9):.2f}; "
+      f"write+commit {med(early,0)+med(early,1):.1f} ms vs {med(late,0)+med(late,1):.1f} ms: ratio {(med(late,0)+med(late,1))/max(med(early,0)+med(early,1),1e-9):.2f}")
+PY
+}
+
 case "$what" in
   produce) bench_produce ;;
   bronze) bench_bronze ;;
   silver) bench_silver ;;
   open) bench_open ;;
-  all) bench_produce; bench_bronze; bench_silver; bench_open ;;
-  *) die "usage: scripts/bench.sh [produce|bronze|silver|open|all]" ;;
+  commits) bench_commits ;;
+  all) bench_produce; bench_bronze; bench_silver; bench_open; bench_commits ;;
+  *) die "usage: scripts/bench.sh [produce|bronze|silver|open|commits|all]" ;;
 esac

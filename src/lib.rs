@@ -12,6 +12,7 @@ pub mod kafka;
 pub mod lake;
 pub mod produce;
 pub mod query;
+pub mod redact;
 pub mod schedule;
 pub mod shutdown;
 pub mod silver;

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", message(&e));
+            eprintln!("error: {}", lakectl::redact::text(&message(&e)));
             ExitCode::from(exit_code(&e))
         }
     }
@@ -48,6 +48,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::History(a) => cli::history::run(config, a).await?,
         Command::Schedule(a) => cli::schedule::run(config, a, lakectl::shutdown::install()).await?,
         Command::Jobs(a) => cli::jobs::run(config, a).await?,
+        Command::Watermark(c) => cli::watermark::run(config, c).await?,
         Command::JobExec(a) => cli::job_exec::run(a).await?,
     }
     Ok(())
@@ -58,7 +59,7 @@ fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new("lakectl=info,librdkafka=warn,warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(lakectl::redact::stderr)
         .with_ansi(cli::stderr_is_tty())
         .with_target(false);
     match format {
@@ -83,6 +84,19 @@ fn message(e: &anyhow::Error) -> String {
 
 /// Documented exit codes (see `lakectl --help`).
 fn exit_code(e: &anyhow::Error) -> u8 {
+    // Lost ownership (another writer took the partitions or the job) wins over the generic
+    // lake code: a supervisor may want to treat it differently.
+    for cause in e.chain() {
+        if matches!(
+            cause.downcast_ref::<lakectl::bronze::BronzeError>(),
+            Some(lakectl::bronze::BronzeError::OwnershipLost { .. })
+        ) || matches!(
+            cause.downcast_ref::<lakectl::lake::LakeError>(),
+            Some(lakectl::lake::LakeError::Conflict { .. })
+        ) {
+            return 6;
+        }
+    }
     for cause in e.chain() {
         if cause.is::<lakectl::spec::SpecError>() {
             return 3;

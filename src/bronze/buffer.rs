@@ -1,7 +1,9 @@
 //! The micro-batch buffer: Kafka payloads copied once into one contiguous NDJSON buffer,
 //! with each record's partition, offset and timestamp alongside.
 
+use super::decode::Reason;
 use crate::kafka::consumer::RecordSink;
+use crate::spec::RecordLimits;
 
 /// One consumed record.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +31,23 @@ pub struct BatchBuffer {
     pub originals: Vec<(u32, Vec<u8>)>,
     /// Payload bytes consumed.
     pub payload_bytes: usize,
+    /// Records refused before parsing (empty, too large, nested too deep), in poll order.
+    pub refused: Vec<Refused>,
+    /// The limits records are checked against.
+    pub limits: RecordLimits,
+}
+
+/// A record no parser will see, with why and its exact bytes.
+#[derive(Debug)]
+pub struct Refused {
+    /// Index in [`BatchBuffer::records`].
+    pub record: usize,
+    /// Why.
+    pub reason: Reason,
+    /// Details.
+    pub error: String,
+    /// The payload as received (None for a tombstone).
+    pub payload: Option<Vec<u8>>,
 }
 
 impl BatchBuffer {
@@ -38,7 +57,28 @@ impl BatchBuffer {
         self.lines.clear();
         self.records.clear();
         self.originals.clear();
+        self.refused.clear();
         self.payload_bytes = 0;
+    }
+
+    /// An empty buffer checking records against `limits`.
+    pub fn with_limits(limits: RecordLimits) -> Self {
+        Self {
+            limits,
+            ..Default::default()
+        }
+    }
+
+    /// The exact payload of record `i` (None for a tombstone).
+    pub fn payload(&self, i: usize) -> Option<&[u8]> {
+        match self.records[i].line {
+            Some(l) => Some(self.raw_line(l)),
+            None => self
+                .refused
+                .iter()
+                .find(|r| r.record == i)
+                .and_then(|r| r.payload.as_deref()),
+        }
     }
 
     /// True when no record was consumed.
@@ -64,28 +104,60 @@ impl RecordSink for BatchBuffer {
         timestamp_ms: Option<i64>,
         payload: Option<&[u8]>,
     ) {
-        let payload = payload.unwrap_or_default();
-        self.payload_bytes += payload.len();
-        let blank = payload.iter().all(|b| b.is_ascii_whitespace());
-        let line = if blank {
-            None
+        let record = self.records.len();
+        let bytes = payload.unwrap_or_default();
+        self.payload_bytes += bytes.len();
+        let refusal = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            Some((Reason::Malformed, "empty payload".to_string()))
+        } else if bytes.len() > self.limits.max_record_bytes {
+            Some((
+                Reason::TooLarge,
+                format!(
+                    "payload of {} bytes exceeds limits.max_record_bytes ({} bytes)",
+                    bytes.len(),
+                    self.limits.max_record_bytes
+                ),
+            ))
+        } else if nested_deeper_than(bytes, self.limits.max_depth) {
+            Some((
+                Reason::Malformed,
+                format!(
+                    "JSON nested deeper than limits.max_depth ({} levels)",
+                    self.limits.max_depth
+                ),
+            ))
         } else {
-            let idx = self.lines.len() as u32;
-            let start = self.ndjson.len();
-            self.ndjson.extend_from_slice(payload);
-            // JSON allows raw newlines only as whitespace between tokens, so turning them into
-            // spaces keeps one record per line without changing what a valid record means.
-            if memchr_any(payload) {
-                for b in &mut self.ndjson[start..] {
-                    if *b == b'\n' || *b == b'\r' {
-                        *b = b' ';
-                    }
-                }
-                self.originals.push((idx, payload.to_vec()));
+            None
+        };
+        let line = match refusal {
+            Some((reason, error)) => {
+                self.refused.push(Refused {
+                    record,
+                    reason,
+                    error,
+                    payload: payload.map(<[u8]>::to_vec),
+                });
+                None
             }
-            self.lines.push((start, self.ndjson.len()));
-            self.ndjson.push(b'\n');
-            Some(idx)
+            None => {
+                let idx = self.lines.len() as u32;
+                let start = self.ndjson.len();
+                self.ndjson.extend_from_slice(bytes);
+                // JSON allows raw newlines only as whitespace between tokens, so turning them
+                // into spaces keeps one record per line without changing what a valid record
+                // means.
+                if memchr_any(bytes) {
+                    for b in &mut self.ndjson[start..] {
+                        if *b == b'\n' || *b == b'\r' {
+                            *b = b' ';
+                        }
+                    }
+                    self.originals.push((idx, bytes.to_vec()));
+                }
+                self.lines.push((start, self.ndjson.len()));
+                self.ndjson.push(b'\n');
+                Some(idx)
+            }
         };
         self.records.push(RecordMeta {
             partition,
@@ -94,6 +166,41 @@ impl RecordSink for BatchBuffer {
             line,
         });
     }
+}
+
+/// True when the JSON text `p` nests objects/arrays deeper than `limit` (brackets inside
+/// strings do not count). A vectorisable count of opening brackets answers most records
+/// without the exact scan.
+pub fn nested_deeper_than(p: &[u8], limit: usize) -> bool {
+    let opens = p.iter().filter(|&&b| b == b'{' || b == b'[').count();
+    if opens <= limit {
+        return false;
+    }
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for &b in p {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if b == b'\\' {
+                esc = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 fn memchr_any(p: &[u8]) -> bool {
@@ -115,5 +222,37 @@ mod tests {
         assert_eq!(b.records[1].line, None);
         assert_eq!(b.raw_line(1), b"{\"a\":\n2}");
         assert_eq!(b.raw_line(0), b"{\"a\":1}");
+        assert_eq!(b.payload(2), Some(&b"{\"a\":\n2}"[..]));
+        assert_eq!(b.payload(1), None);
+    }
+
+    #[test]
+    fn hostile_records_are_refused_before_parsing() {
+        let mut b = BatchBuffer::with_limits(RecordLimits {
+            max_record_bytes: 100,
+            max_depth: 4,
+        });
+        let deep = format!("{}1{}", "[".repeat(5), "]".repeat(5));
+        let shallow_in_string = r#"{"a":"[[[[[[[[[[","b":[[1]]}"#;
+        let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(200));
+        b.push(0, 0, None, Some(deep.as_bytes()));
+        b.push(0, 1, None, Some(shallow_in_string.as_bytes()));
+        b.push(0, 2, None, Some(big.as_bytes()));
+        b.push(0, 3, None, Some(b"  "));
+        let got: Vec<(usize, Reason)> = b.refused.iter().map(|r| (r.record, r.reason)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, Reason::Malformed),
+                (2, Reason::TooLarge),
+                (3, Reason::Malformed)
+            ]
+        );
+        assert_eq!(b.records[1].line, Some(0));
+        assert_eq!(b.payload(0), Some(deep.as_bytes()));
+        assert_eq!(b.payload(3), Some(&b"  "[..]));
+        assert!(nested_deeper_than("[".repeat(9000).as_bytes(), 64));
+        assert!(!nested_deeper_than(br#"{"a":{"b":{"c":1}}}"#, 3));
+        assert!(nested_deeper_than(br#"{"a":{"b":{"c":{}}}}"#, 3));
     }
 }

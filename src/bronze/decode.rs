@@ -21,6 +21,12 @@ pub enum Reason {
     Schema,
     /// Older than the watermark.
     Late,
+    /// Dated later than now + `future_tolerance`.
+    Future,
+    /// Larger than `limits.max_record_bytes`.
+    TooLarge,
+    /// A derived column could not be computed for this record.
+    Derive,
 }
 
 impl Reason {
@@ -30,6 +36,9 @@ impl Reason {
             Self::Malformed => "malformed",
             Self::Schema => "schema",
             Self::Late => "late",
+            Self::Future => "future",
+            Self::TooLarge => "too_large",
+            Self::Derive => "derive",
         }
     }
 }
@@ -74,15 +83,16 @@ pub fn decode(
     // Line index → record index.
     let mut line_record = Vec::with_capacity(buf.lines.len());
     for (i, r) in buf.records.iter().enumerate() {
-        match r.line {
-            Some(_) => line_record.push(i),
-            None => rejected.push(Rejected {
-                record: i,
-                reason: Reason::Malformed,
-                error: "empty payload".into(),
-            }),
+        if r.line.is_some() {
+            line_record.push(i);
         }
     }
+    // Refused before parsing (empty, too large, nested too deep).
+    rejected.extend(buf.refused.iter().map(|r| Rejected {
+        record: r.record,
+        reason: r.reason,
+        error: r.error.clone(),
+    }));
 
     let (mut df, good_lines) = parse_all(buf, &read, &mut |line, err| {
         let reason = if err.contains("error parsing line")

@@ -6,7 +6,6 @@ use polars::prelude::*;
 
 use super::buffer::BatchBuffer;
 use super::decode::Reason;
-use crate::spec::expr::{parse_expr, uses_now, NOW_COLUMN};
 use crate::spec::BronzeSpec;
 
 /// Kafka metadata column names.
@@ -47,28 +46,59 @@ pub fn enrich(
     derive(spec, df, now)
 }
 
+/// Enriched rows, their record indices, and the (record, error) pairs a derive failed on.
+pub type Enriched = (DataFrame, Vec<usize>, Vec<(usize, String)>);
+
+/// [`enrich`], isolating the records a derive fails on: when the whole batch fails, it is
+/// bisected (O(bad × log n) evaluations) and each record that fails alone is returned with
+/// the error, to be quarantined (`derive`). A derive cannot fail for every input: the spec
+/// was evaluated on an empty frame at start, so what fails here depends on the data.
+/// Returns the enriched rows, their record indices, and the failed (record, error) pairs.
+pub fn enrich_isolating(
+    spec: &BronzeSpec,
+    df: DataFrame,
+    buf: &BatchBuffer,
+    rows: &[usize],
+    now: DateTime<Utc>,
+) -> PolarsResult<Enriched> {
+    match enrich(spec, df.clone(), buf, rows, now) {
+        Ok(out) => Ok((out, rows.to_vec(), Vec::new())),
+        Err(_) if rows.len() > 1 => {
+            let mid = rows.len() / 2;
+            let (a, ra, mut fa) = enrich_isolating(spec, df.slice(0, mid), buf, &rows[..mid], now)?;
+            let (b, rb, fb) = enrich_isolating(
+                spec,
+                df.slice(mid as i64, rows.len() - mid),
+                buf,
+                &rows[mid..],
+                now,
+            )?;
+            fa.extend(fb);
+            let mut out = a;
+            out.vstack_mut_owned(b)?;
+            Ok((out, [ra, rb].concat(), fa))
+        }
+        Err(e) if rows.len() == 1 => {
+            let empty = enrich(spec, df.clear(), buf, &[], now)?;
+            Ok((
+                empty,
+                Vec::new(),
+                vec![(
+                    rows[0],
+                    crate::spec::expr::clean_polars_error(&e.to_string()),
+                )],
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Evaluates the spec's derived columns in order (each may use the previous ones).
 pub fn derive(spec: &BronzeSpec, df: DataFrame, now: DateTime<Utc>) -> PolarsResult<DataFrame> {
     if spec.derive.is_empty() {
         return Ok(df);
     }
-    let uses_now = spec.derive.iter().any(|(_, e)| uses_now(e));
-    let mut lf = df.lazy();
-    if uses_now {
-        lf = lf.with_column(
-            lit(now.timestamp_micros())
-                .cast(ts_type())
-                .alias(NOW_COLUMN),
-        );
-    }
-    for (name, sql) in &spec.derive {
-        let e = parse_expr(sql).map_err(|e| polars_err!(ComputeError: "derive `{name}`: {e}"))?;
-        lf = lf.with_column(e.alias(name.as_str()));
-    }
-    if uses_now {
-        lf = lf.drop(by_name([NOW_COLUMN], true, false));
-    }
-    lf.collect()
+    crate::spec::expr::with_derived(df.lazy(), &spec.derive, now)?.collect()
 }
 
 /// The bronze table's columns, in the order written: schema, Kafka metadata, derived.
@@ -111,7 +141,22 @@ pub fn quarantine_schema() -> Schema {
         Field::new("reason".into(), DataType::String),
         Field::new("error".into(), DataType::String),
         Field::new("quarantined_at".into(), ts_type()),
+        Field::new("raw_bytes".into(), DataType::Binary),
     ])
+}
+
+/// The `raw` text of a quarantined payload: the payload as UTF-8 (invalid sequences
+/// replaced), cut after 64 KiB for a payload over the size limit. `raw_bytes` holds the
+/// exact bytes.
+fn raw_text(payload: &[u8], max_record_bytes: usize) -> String {
+    const SHOWN: usize = 64 << 10;
+    if payload.len() > max_record_bytes && payload.len() > SHOWN {
+        let mut t = String::from_utf8_lossy(&payload[..SHOWN]).into_owned();
+        t.push('…');
+        t
+    } else {
+        String::from_utf8_lossy(payload).into_owned()
+    }
 }
 
 /// The quarantine frame for `rows`.
@@ -126,11 +171,11 @@ pub fn quarantine_frame(
     let raw: Vec<Option<String>> = rows
         .iter()
         .map(|r| {
-            rec(r)
-                .line
-                .map(|l| String::from_utf8_lossy(buf.raw_line(l)).into_owned())
+            buf.payload(r.record)
+                .map(|p| raw_text(p, buf.limits.max_record_bytes))
         })
         .collect();
+    let raw_bytes: Vec<Option<&[u8]>> = rows.iter().map(|r| buf.payload(r.record)).collect();
     DataFrame::new_infer_height(vec![
         Series::new("topic".into(), vec![topic; n]).into_column(),
         Series::new(
@@ -165,5 +210,6 @@ pub fn quarantine_frame(
         Series::new("quarantined_at".into(), vec![now.timestamp_micros(); n])
             .cast(&ts_type())?
             .into_column(),
+        Series::new("raw_bytes".into(), raw_bytes).into_column(),
     ])
 }

@@ -28,7 +28,7 @@ use super::decode::{decode, Reason};
 use super::frame::{self, QuarantineRow};
 use super::metrics::{fmt_us, BatchMetrics};
 use super::watermark::WatermarkState;
-use super::{app_id, BronzeError, BATCH_KEY, WATERMARK_KEY};
+use super::{app_id, owner_app_id, BronzeError, BATCH_KEY, WATERMARK_KEY};
 use crate::kafka::admin::topic_partitions;
 use crate::kafka::consumer::{BatchEnd, Drain};
 use crate::kafka::KafkaError;
@@ -137,15 +137,58 @@ struct Decoder<'a> {
     /// Partition → (quarantine txn version, offsets already in quarantine) for records whose
     /// fate was decided before a crash between the two commits.
     decided: BTreeMap<i32, (i64, HashSet<i64>)>,
+    /// This writer's claim on its partitions, carried by every commit.
+    epoch: i64,
+    /// This writer's partitions.
+    parts: Vec<i32>,
 }
 
-/// Runs one bronze pipeline until stopped (or caught up).
+/// How often a continuous run looks for partitions added to its topic.
+const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Runs one bronze pipeline until stopped (or caught up). A continuous run that sees
+/// partitions added to its topic finishes its batches and starts again with them (claiming
+/// them like any start).
 pub async fn run_pipeline(
     spec: &PipelineSpec,
     b: &BronzeSpec,
     opts: &IngestOptions,
     stop: &StopFlag,
 ) -> Result<PipelineSummary, BronzeError> {
+    let started = Instant::now();
+    let mut total = PipelineSummary {
+        pipeline: b.name.clone(),
+        ..Default::default()
+    };
+    loop {
+        let (s, added) = run_once(spec, b, opts, stop).await?;
+        total.batches += s.batches;
+        total.consumed += s.consumed;
+        total.written += s.written;
+        total.late_dropped += s.late_dropped;
+        for (k, v) in s.quarantined {
+            *total.quarantined.entry(k).or_default() += v;
+        }
+        total.bronze_version = s.bronze_version.or(total.bronze_version);
+        match added {
+            Some(added) if !stop.is_set() => {
+                info!(pipeline = %b.name, topic = %b.topic, ?added, "new partitions in the topic: restarting to read them");
+            }
+            _ => break,
+        }
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+/// One run over the partitions the topic has at its start. Returns the partitions added to
+/// the topic meanwhile, when it stopped because of them.
+async fn run_once(
+    spec: &PipelineSpec,
+    b: &BronzeSpec,
+    opts: &IngestOptions,
+    stop: &StopFlag,
+) -> Result<(PipelineSummary, Option<Vec<i32>>), BronzeError> {
     let started = Instant::now();
     let lake_err = |source| BronzeError::Lake {
         pipeline: b.name.clone(),
@@ -165,13 +208,16 @@ pub async fn run_pipeline(
     let bronze_ts = TableSchema::from_polars(&bronze_schema, &b.partition_by).map_err(spec_err)?;
     let quarantine_ts =
         TableSchema::from_polars(&frame::quarantine_schema(), &[]).map_err(spec_err)?;
-    let bronze = table::open_or_create(&lake.path(&b.table), &bronze_ts, &b.name)
+    let props = b.table_properties();
+    let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bronze = table::open_or_create_with(&lake.path(&b.table), &bronze_ts, &b.name, &props)
         .await
         .map_err(lake_err)?;
-    let quarantine = table::open_or_create(
+    let quarantine = table::open_or_create_with(
         &lake.path(&b.quarantine),
         &quarantine_ts,
         &format!("{}_quarantine", b.name),
+        &props,
     )
     .await
     .map_err(lake_err)?;
@@ -204,6 +250,10 @@ pub async fn run_pipeline(
             None => all,
         },
     };
+
+    // This writer's claim on its partitions: carried by every commit, the first batch's
+    // commits make it (see `ownership`). The state read below is the claim's snapshot.
+    let epoch = Utc::now().timestamp_micros();
 
     let mut starts = BTreeMap::new();
     let mut decided = BTreeMap::new();
@@ -242,6 +292,8 @@ pub async fn run_pipeline(
         quarantine_arrow: quarantine_ts.arrow(),
         wm,
         decided,
+        epoch,
+        parts: parts.clone(),
     };
 
     let pb = opts.progress.then(|| {
@@ -259,10 +311,19 @@ pub async fn run_pipeline(
     // most three batches are alive (polling, decoding, writing) whatever the backlog.
     let (poll_tx, poll_rx) = sync_channel::<Polled>(0);
     let poller = {
-        let (stop, limits, until) = (stop.clone(), b.batch, opts.until_caught_up);
+        let (stop, limits, record_limits, until) =
+            (stop.clone(), b.batch, b.limits, opts.until_caught_up);
+        // Continuous runs over the topic's partitions (all, or a worker's share) watch for
+        // new ones; an explicit --partitions list is fixed.
+        let discover = (!until && opts.partitions.is_none()).then(|| Discover {
+            kafka: spec.kafka.clone(),
+            topic: b.topic.clone(),
+            worker: opts.worker,
+            known: parts.clone(),
+        });
         std::thread::Builder::new()
             .name(format!("poll-{}", b.name))
-            .spawn(move || poll_loop(drain, limits, until, stop, poll_tx))
+            .spawn(move || poll_loop(drain, limits, record_limits, until, discover, stop, poll_tx))
     }
     .map_err(|e| spec_err(format!("cannot start the poller thread: {e}")))?;
 
@@ -270,6 +331,7 @@ pub async fn run_pipeline(
     let (prep_tx, prep_rx) = tokio::sync::mpsc::channel::<Prepared>(1);
     let writer = tokio::spawn(write_loop(
         b.clone(),
+        super::ownership::Claim::new(&b.name, &parts, epoch),
         bronze,
         quarantine,
         prep_rx,
@@ -304,12 +366,49 @@ pub async fn run_pipeline(
         pb.finish_and_clear();
     }
     // The first error wins: the poller's (Kafka) explains a stopped decoder, etc.
-    polled.map_err(kafka_err)?;
+    let added = polled.map_err(kafka_err)?;
     decoded?;
     let (mut summary, bronze_version) = written?;
     summary.elapsed = started.elapsed();
     summary.bronze_version = bronze_version;
-    Ok(summary)
+    Ok((summary, added))
+}
+
+/// What the poller needs to notice partitions added to the topic.
+struct Discover {
+    kafka: crate::spec::KafkaSpec,
+    topic: String,
+    worker: Option<Worker>,
+    known: Vec<i32>,
+}
+
+impl Discover {
+    /// Partitions of the topic this run should own but does not read yet.
+    fn added(&self) -> Vec<i32> {
+        match added_partitions(&self.kafka, &self.topic, self.worker, &self.known) {
+            Ok(added) => added,
+            Err(e) => {
+                debug!(topic = %self.topic, error = %e, "partition discovery: no answer");
+                Vec::new() // the next poll reports an unreachable broker
+            }
+        }
+    }
+}
+
+/// The partitions of `topic` that a run over `known` (all partitions, or `worker`'s share)
+/// should also read: those added to the topic since.
+pub fn added_partitions(
+    kafka: &crate::spec::KafkaSpec,
+    topic: &str,
+    worker: Option<Worker>,
+    known: &[i32],
+) -> Result<Vec<i32>, KafkaError> {
+    let all = topic_partitions(kafka, topic)?;
+    let mine = match worker {
+        Some(w) => w.partitions(&all),
+        None => all,
+    };
+    Ok(mine.into_iter().filter(|p| !known.contains(p)).collect())
 }
 
 /// Optimizes `tables` every `o.every` until `stop`.
@@ -351,12 +450,25 @@ async fn compact_loop(
 fn poll_loop(
     mut drain: Drain,
     limits: crate::spec::BatchLimits,
+    record_limits: crate::spec::RecordLimits,
     until: bool,
+    discover: Option<Discover>,
     stop: StopFlag,
     tx: std::sync::mpsc::SyncSender<Polled>,
-) -> Result<(), KafkaError> {
+) -> Result<Option<Vec<i32>>, KafkaError> {
+    let mut next_discovery = Instant::now() + DISCOVERY_INTERVAL;
     loop {
-        let mut buf = BatchBuffer::default();
+        if let Some(d) = discover
+            .as_ref()
+            .filter(|_| Instant::now() >= next_discovery)
+        {
+            next_discovery = Instant::now() + DISCOVERY_INTERVAL;
+            let added = d.added();
+            if !added.is_empty() {
+                return Ok(Some(added));
+            }
+        }
+        let mut buf = BatchBuffer::with_limits(record_limits);
         let t0 = Instant::now();
         let end = drain.poll_batch(&limits, until, &mut buf, &|| stop.is_set())?;
         if !buf.is_empty() {
@@ -373,11 +485,11 @@ fn poll_loop(
                 lag: drain.lag(),
             };
             if tx.send(polled).is_err() {
-                return Ok(()); // the decoder stopped (it reports why)
+                return Ok(None); // the decoder stopped (it reports why)
             }
         }
         if matches!(end, BatchEnd::CaughtUp | BatchEnd::Stopped) {
-            return Ok(());
+            return Ok(None);
         }
     }
 }
@@ -399,6 +511,7 @@ async fn decode_loop(
 
 async fn write_loop(
     b: BronzeSpec,
+    mut claim: super::ownership::Claim,
     mut bronze: DeltaTable,
     mut quarantine: DeltaTable,
     mut rx: tokio::sync::mpsc::Receiver<Prepared>,
@@ -410,8 +523,11 @@ async fn write_loop(
         ..Default::default()
     };
     let mut last_commit: Option<Instant> = None;
+    let mut upkeep = (table::Upkeep::new(&bronze), table::Upkeep::new(&quarantine));
     while let Some(p) = rx.recv().await {
-        let mut m = commit_batch(&b, &mut bronze, &mut quarantine, p).await?;
+        let mut m = commit_batch(&b, &mut claim, &mut bronze, &mut quarantine, p).await?;
+        upkeep.0.after_commit(&mut bronze).await;
+        upkeep.1.after_commit(&mut quarantine).await;
         // Stages overlap, so the rate is over the wall time since the previous commit.
         if let Some(t) = last_commit {
             m.rows_per_s = (m.rows_in as f64 / t.elapsed().as_secs_f64().max(1e-6)) as u64;
@@ -443,6 +559,8 @@ async fn write_loop(
             None => info!(pipeline = %b.name, "{line}"),
         }
     }
+    upkeep.0.finish().await;
+    upkeep.1.finish().await;
     Ok((summary, bronze.version()))
 }
 
@@ -506,7 +624,7 @@ impl Decoder<'_> {
 
         let dec = decode(buf, &b.schema, &b.event_time)
             .map_err(|e| batch_err(format!("decoding: {e}")))?;
-        let mut df = frame::enrich(b, dec.df, buf, &dec.rows, now)
+        let (mut df, rows, derive_failed) = frame::enrich_isolating(b, dec.df, buf, &dec.rows, now)
             .map_err(|e| batch_err(format!("deriving columns: {e}")))?;
 
         // Watermark: classify with the watermark of the batches before this one (as Spark and
@@ -521,6 +639,9 @@ impl Decoder<'_> {
             .into_no_null_iter()
             .collect();
         let delay_us = b.watermark.as_micros() as i64;
+        let future_us = now
+            .timestamp_micros()
+            .saturating_add(b.future_tolerance.as_micros() as i64);
         // A partition in this batch counts as waiting too: its first records are never judged
         // by the other partitions' progress alone.
         let mut waiting = polled.waiting.clone();
@@ -536,14 +657,27 @@ impl Decoder<'_> {
         let mut keep = Vec::with_capacity(et.len());
         let mut quarantine: Vec<QuarantineRow> = Vec::new();
         for (i, &t) in et.iter().enumerate() {
-            let r = buf.records[dec.rows[i]];
+            let r = buf.records[rows[i]];
+            let undecided = !decided(r.partition, r.offset);
             if already_quarantined(r.partition, r.offset) {
                 keep.push(false);
-            } else if !decided(r.partition, r.offset) && watermark.is_some_and(|w| t < w) {
+            } else if undecided && t > future_us {
+                // Never observed: one record dated far ahead cannot make the rest late.
+                keep.push(false);
+                quarantine.push(QuarantineRow {
+                    record: rows[i],
+                    reason: Reason::Future,
+                    error: format!(
+                        "event time {} is later than now + future_tolerance ({})",
+                        fmt_us(t),
+                        fmt_us(future_us)
+                    ),
+                });
+            } else if undecided && watermark.is_some_and(|w| t < w) {
                 keep.push(false);
                 match b.late {
                     LatePolicy::Quarantine => quarantine.push(QuarantineRow {
-                        record: dec.rows[i],
+                        record: rows[i],
                         reason: Reason::Late,
                         error: format!(
                             "event time {} is older than the watermark {}",
@@ -557,18 +691,29 @@ impl Decoder<'_> {
                 keep.push(true);
             }
         }
-        for r in &dec.rejected {
-            let rec = buf.records[r.record];
+        let rejected = dec
+            .rejected
+            .iter()
+            .map(|r| (r.record, r.reason, r.error.clone()))
+            .chain(
+                derive_failed
+                    .into_iter()
+                    .map(|(record, error)| (record, Reason::Derive, error)),
+            );
+        for (record, reason, error) in rejected {
+            let rec = buf.records[record];
             if !decided(rec.partition, rec.offset) {
                 quarantine.push(QuarantineRow {
-                    record: r.record,
-                    reason: r.reason,
-                    error: r.error.clone(),
+                    record,
+                    reason,
+                    error,
                 });
             }
         }
         for (i, &t) in et.iter().enumerate() {
-            self.wm.observe(buf.records[dec.rows[i]].partition, t);
+            if t <= future_us {
+                self.wm.observe(buf.records[rows[i]].partition, t);
+            }
         }
         m.watermark = self.wm.watermark_us(delay_us, &waiting).map(fmt_us);
         if keep.iter().any(|k| !k) {
@@ -590,9 +735,17 @@ impl Decoder<'_> {
             bridge::to_record_batches(&mut qdf, &self.quarantine_arrow).map_err(batch_err)?
         };
         let bronze = bridge::to_record_batches(&mut df, &self.bronze_arrow).map_err(batch_err)?;
+        // The offsets of the batch's partitions, and the owner txns of ALL this writer's
+        // partitions: a commit by anyone else on any of them since this writer's snapshot
+        // makes this commit fail, including on partitions this batch did not touch.
         let txns = end_offsets
             .iter()
             .map(|(&p, &o)| Transaction::new(app_id(&b.name, p), o))
+            .chain(
+                self.parts
+                    .iter()
+                    .map(|&p| Transaction::new(owner_app_id(&b.name, p), self.epoch)),
+            )
             .collect();
         // Decisions made before the crash are only needed until the replay has passed them.
         self.decided
@@ -619,21 +772,39 @@ impl Decoder<'_> {
 /// and the watermark state.
 async fn commit_batch(
     b: &BronzeSpec,
+    claim: &mut super::ownership::Claim,
     bronze: &mut DeltaTable,
     quarantine: &mut DeltaTable,
     p: Prepared,
 ) -> Result<BatchMetrics, BronzeError> {
-    let lake_err = |source| BronzeError::Lake {
-        pipeline: b.name.clone(),
-        source,
+    let p_parts: Vec<i32> = p.metrics.end_offsets.keys().copied().collect();
+    let lake_err = |source| match source {
+        crate::lake::LakeError::Conflict { table, .. } => BronzeError::OwnershipLost {
+            pipeline: b.name.clone(),
+            table,
+            partitions: p_parts.clone(),
+        },
+        source => BronzeError::Lake {
+            pipeline: b.name.clone(),
+            source,
+        },
     };
     let mut m = p.metrics;
     let t_write = Instant::now();
     let mut commit_time = Duration::ZERO;
-    if !p.quarantine.is_empty() {
+    if p.quarantine.is_empty() {
+        // The first batch claims the quarantine table even when it quarantines nothing.
+        let tc = Instant::now();
+        claim.quarantine(quarantine).await.map_err(lake_err)?;
+        commit_time += tc.elapsed();
+    } else {
         let meta = HashMap::from([("lakectl.pipeline".to_string(), serde_json::json!(b.name))]);
         let tc = Instant::now();
-        table::append(quarantine, p.quarantine, p.txns.clone(), meta)
+        let actions = table::write_files(quarantine, p.quarantine)
+            .await
+            .map_err(lake_err)?;
+        let op = table::append_operation(quarantine).map_err(lake_err)?;
+        table::commit_lean(quarantine, actions, p.txns.clone(), meta, op)
             .await
             .map_err(lake_err)?;
         commit_time += tc.elapsed();
@@ -656,9 +827,10 @@ async fn commit_batch(
     ]);
     let tc = Instant::now();
     let op = table::append_operation(bronze).map_err(lake_err)?;
-    let version = table::commit(bronze, actions, p.txns, meta, op)
+    let version = table::commit_lean(bronze, actions, p.txns, meta, op)
         .await
         .map_err(lake_err)?;
+    claim.made();
     commit_time += tc.elapsed();
     m.batch_id = version;
     m.set_times(poll, decode, write_time, commit_time);

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod frame;
 pub mod ingest;
 pub mod metrics;
+pub mod ownership;
 pub mod watermark;
 
 pub use ingest::{run_pipeline, IngestOptions, PipelineSummary};
@@ -40,6 +41,17 @@ pub enum BronzeError {
         /// What failed.
         message: String,
     },
+    /// Another writer claimed partitions this one was writing: it stopped without writing
+    /// more. What it committed before stays (it owned the partitions then).
+    #[error("pipeline {pipeline}: partitions {partitions:?} were taken over by another writer (a newer `lakectl run bronze` or `lakectl schedule`), seen when committing to {table}; this run stopped and wrote nothing more\n    hint: run one writer per partition; `--worker I/N` splits a topic between writers")]
+    OwnershipLost {
+        /// Pipeline name.
+        pipeline: String,
+        /// The table whose commit was refused.
+        table: String,
+        /// The partitions of the refused batch.
+        partitions: Vec<i32>,
+    },
     /// The spec produces a table lakectl cannot build.
     #[error("pipeline {pipeline}: {message}")]
     Spec {
@@ -53,6 +65,11 @@ pub enum BronzeError {
 /// The `txn` appId of a partition of a pipeline.
 pub fn app_id(pipeline: &str, partition: i32) -> String {
     format!("lakectl/{pipeline}/{partition}")
+}
+
+/// The `txn` appId whose version is the epoch of the writer owning a partition.
+pub fn owner_app_id(pipeline: &str, partition: i32) -> String {
+    format!("lakectl/{pipeline}/{partition}/owner")
 }
 
 /// Each partition's last offset committed to `bronze` (its `txn`), None when it has none

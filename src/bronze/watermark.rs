@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 pub struct WatermarkState {
     /// Partition → max event time seen (µs).
     pub max_event_us: BTreeMap<i32, i64>,
+    /// Written by `lakectl watermark reset`: states older than this one are ignored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
 }
 
 impl WatermarkState {
@@ -36,6 +39,9 @@ impl WatermarkState {
                 if partitions.is_none_or(|ps| ps.contains(&p)) {
                     out.max_event_us.entry(p).or_insert(us);
                 }
+            }
+            if s.reset {
+                break;
             }
         }
         out
@@ -73,11 +79,31 @@ mod tests {
         let json = serde_json::to_string(&w).unwrap();
         let older = WatermarkState {
             max_event_us: [(0, 1), (2, 7)].into(),
+            reset: false,
         };
         let merged = WatermarkState::merge_newest([w.clone(), older.clone()], None);
         assert_eq!(merged.max_event_us, [(0, 1_000), (1, 500), (2, 7)].into());
         let mine = WatermarkState::merge_newest([w.clone(), older], Some(&[2]));
         assert_eq!(mine.max_event_us, [(2, 7)].into());
         assert_eq!(serde_json::from_str::<WatermarkState>(&json).unwrap(), w);
+        assert!(!json.contains("reset"), "{json}");
+    }
+
+    #[test]
+    fn a_reset_hides_older_states() {
+        let newer = WatermarkState {
+            max_event_us: [(1, 50)].into(),
+            reset: false,
+        };
+        let reset = WatermarkState {
+            max_event_us: BTreeMap::new(),
+            reset: true,
+        };
+        let far_future = WatermarkState {
+            max_event_us: [(0, i64::MAX / 2), (1, i64::MAX / 2)].into(),
+            reset: false,
+        };
+        let merged = WatermarkState::merge_newest([newer, reset, far_future], None);
+        assert_eq!(merged.max_event_us, [(1, 50)].into());
     }
 }

@@ -31,7 +31,7 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
         let d = gather(&spec, &checked, Duration::from_secs(3)).await;
         if let Some(path) = &args.html {
             let tmp = path.with_extension("html.tmp");
-            std::fs::write(&tmp, html::render(&d))
+            std::fs::write(&tmp, crate::redact::text(&html::render(&d)).as_bytes())
                 .and_then(|_| std::fs::rename(&tmp, path))
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!(
@@ -40,14 +40,14 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
                 d.generated_at
             );
         } else if args.json {
-            println!("{}", serde_json::to_string_pretty(&d)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&d)?);
         } else {
             let mut out = std::io::stdout().lock();
             if args.watch.is_some() && super::stdout_is_tty() {
                 // Home the cursor and clear the screen: redraw in place.
                 write!(out, "\x1b[H\x1b[2J")?;
             }
-            write!(out, "{}", text::render(&d))?;
+            write!(out, "{}", crate::redact::text(&text::render(&d)))?;
             if let Some(s) = args.watch {
                 writeln!(out, "\n refreshing every {s}s, Ctrl-C to stop")?;
             }

@@ -55,7 +55,7 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
         }],
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&checks)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&checks)?);
     } else {
         for c in &checks {
             let mark = match c.outcome {
@@ -64,15 +64,15 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
                 Outcome::Skip => "–",
             };
             let mut lines = c.detail.lines();
-            println!("{mark} {}: {}", c.name, lines.next().unwrap_or_default());
+            crate::outln!("{mark} {}: {}", c.name, lines.next().unwrap_or_default());
             for l in lines {
-                println!("    {l}");
+                crate::outln!("    {l}");
             }
             if c.outcome == Outcome::Skip {
                 continue;
             }
             if let Some(f) = &c.fix {
-                println!("    fix: {f}");
+                crate::outln!("    fix: {f}");
             }
         }
     }
@@ -84,6 +84,6 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
         }
         .into());
     }
-    println!("all {} checks passed", checks.len());
+    crate::outln!("all {} checks passed", checks.len());
     Ok(())
 }

@@ -22,12 +22,14 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     let path = super::table_path(&spec, &checked, &args.table)?;
     let commits = history(&path, Some(args.limit)).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&commits)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&commits)?);
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "{:>8}  {:<24}  {:<14}  details",
-        "version", "time", "operation"
+        "version",
+        "time",
+        "operation"
     );
     for c in &commits {
         let mut details: Vec<String> = c
@@ -48,7 +50,7 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
                 }
             }
         }
-        println!(
+        crate::outln!(
             "{:>8}  {:<24}  {:<14}  {}",
             c.version,
             c.timestamp.as_deref().unwrap_or("-"),

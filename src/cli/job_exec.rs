@@ -14,6 +14,6 @@ pub async fn run(_args: &Args) -> anyhow::Result<()> {
     let req: crate::schedule::exec::ExecRequest = serde_json::from_str(&body)
         .map_err(|e| anyhow::anyhow!("job-exec is run by `lakectl schedule`; bad request: {e}"))?;
     let out = crate::schedule::exec::execute(req).await?;
-    println!("{}", serde_json::to_string(&out)?);
+    crate::outln!("{}", serde_json::to_string(&out)?);
     Ok(())
 }

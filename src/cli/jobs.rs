@@ -20,11 +20,11 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     let now = Utc::now();
     let rows = list_jobs(&spec, &checked, now).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     if rows.is_empty() {
-        println!("no job in {}", spec.jobs_dir.display());
+        crate::outln!("no job in {}", spec.jobs_dir.display());
     }
     for r in &rows {
         print_job(r, now);
@@ -35,8 +35,8 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
 fn print_job(r: &JobRow, now: chrono::DateTime<Utc>) {
     let tz: chrono_tz::Tz = r.timezone.parse().unwrap_or(chrono_tz::UTC);
     match &r.schedule {
-        Some(s) => println!("{}  schedule \"{s}\" ({})", r.job, r.timezone),
-        None => println!("{}  on demand (no schedule)", r.job),
+        Some(s) => crate::outln!("{}  schedule \"{s}\" ({})", r.job, r.timezone),
+        None => crate::outln!("{}  on demand (no schedule)", r.job),
     }
     if !r.next.is_empty() {
         let next: Vec<String> = r
@@ -48,10 +48,10 @@ fn print_job(r: &JobRow, now: chrono::DateTime<Utc>) {
                     .to_string()
             })
             .collect();
-        println!("  next     {}", next.join(", "));
+        crate::outln!("  next     {}", next.join(", "));
     }
     match &r.last_run {
-        Some(l) => println!(
+        Some(l) => crate::outln!(
             "  last run {} ({} ago, {:.1}s, attempt {}): {}{}",
             l.started.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z"),
             age((now - l.started).num_seconds().max(0)),
@@ -63,9 +63,9 @@ fn print_job(r: &JobRow, now: chrono::DateTime<Utc>) {
                 .map(|e| format!(" - {}", e.lines().next().unwrap_or_default()))
                 .unwrap_or_default()
         ),
-        None => println!("  last run never"),
+        None => crate::outln!("  last run never"),
     }
     if let Some(s) = r.last_success {
-        println!("  last success {} ago", age((now - s).num_seconds().max(0)));
+        crate::outln!("  last success {} ago", age((now - s).num_seconds().max(0)));
     }
 }

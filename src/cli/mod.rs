@@ -15,6 +15,7 @@ pub mod status;
 pub mod topic;
 pub mod vacuum;
 pub mod validate;
+pub mod watermark;
 
 use std::path::PathBuf;
 
@@ -26,7 +27,8 @@ use crate::spec::{self, PipelineSpec, SpecError};
 ///
 /// Exit codes: 0 success; 1 runtime failure; 2 bad command line; 3 invalid spec;
 /// 4 Kafka error (unreachable broker, missing topic, data loss); 5 lake (Delta) error;
-/// 130 interrupted twice.
+/// 6 another writer took over (partitions claimed by a newer bronze run, or a concurrent
+/// run of the same job committed first); 130 interrupted twice.
 #[derive(Debug, Parser)]
 #[command(name = "lakectl", version)]
 pub struct Cli {
@@ -107,6 +109,9 @@ pub enum Command {
     Schedule(schedule::Args),
     /// The jobs: schedule, time zone, next three fire times, last run and its status.
     Jobs(jobs::Args),
+    /// Reset a bronze pipeline's event-time watermark.
+    #[command(subcommand)]
+    Watermark(watermark::WatermarkCommand),
     /// Run one job for the scheduler (internal: request on stdin).
     #[command(hide = true)]
     JobExec(job_exec::Args),

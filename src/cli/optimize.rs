@@ -31,15 +31,15 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     };
     let r = optimize(&path, &opts).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
     match r.version {
-        None => println!(
+        None => crate::outln!(
             "{}: nothing to compact ({} partition(s) considered, {} files)",
             args.table, r.partitions, r.files_after
         ),
-        Some(v) => println!(
+        Some(v) => crate::outln!(
             "{}: version {v}: {} files ({:.1} MiB) → {} files ({:.1} MiB) in {} of {} partition(s); {} active files now{}",
             args.table,
             r.files_removed,

@@ -28,17 +28,17 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
         },
     )
     .await?;
-    println!(
+    crate::outln!(
         "job {} ({} → {}), source version {version}",
         job.name,
         job.from.as_deref().unwrap_or("sql"),
         job.to
     );
     match scope {
-        None => println!("incremental run: up to date, nothing to recompute"),
-        Some(Scope::Full(why)) => println!("incremental run: recomputes everything ({why})"),
+        None => crate::outln!("incremental run: up to date, nothing to recompute"),
+        Some(Scope::Full(why)) => crate::outln!("incremental run: recomputes everything ({why})"),
         Some(Scope::Partitions(p)) if p.is_empty() => {
-            println!("incremental run: no partition changed")
+            crate::outln!("incremental run: no partition changed")
         }
         Some(Scope::Partitions(p)) => {
             let keys: Vec<String> = p
@@ -50,7 +50,7 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
                         .join("/")
                 })
                 .collect();
-            println!(
+            crate::outln!(
                 "incremental run: recomputes {} partition(s) of {:?}: {}",
                 keys.len(),
                 job.partition_by,
@@ -59,9 +59,9 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
         }
         Some(Scope::NewFiles(files)) => {
             let n = files.len();
-            println!("incremental run: appends the result over {n} new source file(s)")
+            crate::outln!("incremental run: appends the result over {n} new source file(s)")
         }
     }
-    println!("\n{plan}");
+    crate::outln!("\n{plan}");
     Ok(())
 }

@@ -159,7 +159,7 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
         let stats = producer.stats();
         let acked = stats.acked.load(std::sync::atomic::Ordering::Relaxed);
         let failed = stats.failed.load(std::sync::atomic::Ordering::Relaxed);
-        println!(
+        crate::outln!(
             "sent {sent}, acknowledged {acked}, failed {failed} to {topic} in {:.2}s ({:.0} records/s)",
             elapsed.as_secs_f64(),
             sent as f64 / elapsed.as_secs_f64().max(1e-9)

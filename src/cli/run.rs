@@ -94,10 +94,10 @@ async fn run_jobs(
         };
         match &pb {
             Some(pb) => {
-                pb.suspend(|| println!("{}", report.line()));
+                pb.suspend(|| crate::outln!("{}", report.line()));
                 pb.inc(1);
             }
-            None => println!("{}", report.line()),
+            None => crate::outln!("{}", report.line()),
         }
     }
     if let Some(pb) = pb {
@@ -192,7 +192,7 @@ fn print_summary(s: &PipelineSummary) {
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    println!(
+    crate::outln!(
         "{}: {} batches, {} consumed, {} written, {} quarantined{}, {} late dropped, {:.2}s ({:.0} records/s), bronze version {}",
         s.pipeline,
         s.batches,

@@ -18,7 +18,7 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     let checked = crate::silver::load_and_check(&spec)?;
     let status = gather(&spec, &checked, Duration::from_secs(5)).await;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&status)?);
     } else {
         print_text(&status);
     }
@@ -31,9 +31,9 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
 }
 
 fn print_text(s: &Status) {
-    println!("BRONZE PIPELINES");
+    crate::outln!("BRONZE PIPELINES");
     for p in &s.pipelines {
-        println!(
+        crate::outln!(
             "  {} (topic {}): lag {}, watermark {}, last batch {}",
             p.name,
             p.topic,
@@ -42,10 +42,10 @@ fn print_text(s: &Status) {
             opt(&p.last_batch)
         );
         if let Some(e) = &p.broker_error {
-            println!("    broker: {e}");
+            crate::outln!("    broker: {e}");
         }
         for q in &p.partitions {
-            println!(
+            crate::outln!(
                 "    partition {}: committed offset {}, high watermark {}, lag {}",
                 q.partition,
                 opt(&q.committed_offset),
@@ -54,12 +54,12 @@ fn print_text(s: &Status) {
             );
         }
     }
-    println!("TABLES");
+    crate::outln!("TABLES");
     for t in &s.tables {
         match t.version {
-            None => println!("  {:<22} {:<32} not created yet", t.name, t.path),
+            None => crate::outln!("  {:<22} {:<32} not created yet", t.name, t.path),
             Some(v) => {
-                println!(
+                crate::outln!(
                     "  {:<22} {:<32} version {v}, {} rows, {} files, {:.1} MiB, last commit {}",
                     t.name,
                     t.path,
@@ -70,7 +70,7 @@ fn print_text(s: &Status) {
                 );
                 if let Some(r) = &t.by_reason {
                     let parts: Vec<String> = r.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    println!(
+                    crate::outln!(
                         "  {:<22} by reason: {}",
                         "",
                         if parts.is_empty() {
@@ -83,14 +83,14 @@ fn print_text(s: &Status) {
             }
         }
     }
-    println!("SILVER JOBS");
+    crate::outln!("SILVER JOBS");
     for j in &s.jobs {
         let state = match j.stale {
             Some(true) => "behind its source",
             Some(false) => "up to date",
             None => "-",
         };
-        println!(
+        crate::outln!(
             "  {:<22} → {:<28} {state}; read source version {} (now {}), last run {} ({}s ago)",
             j.name,
             j.target,

@@ -37,17 +37,17 @@ pub async fn run(g: &super::Globals, cmd: &TopicCommand) -> anyhow::Result<()> {
             };
             let created = admin::create_topic(&spec.kafka, &name, *partitions).await?;
             if created {
-                println!("created topic {name} ({partitions} partitions)");
+                crate::outln!("created topic {name} ({partitions} partitions)");
             } else {
                 let parts =
                     tokio::task::block_in_place(|| admin::topic_partitions(&spec.kafka, &name))?;
-                println!("topic {name} already exists ({} partitions)", parts.len());
+                crate::outln!("topic {name} already exists ({} partitions)", parts.len());
             }
         }
         TopicCommand::List => {
             let topics = tokio::task::block_in_place(|| admin::list_topics(&spec.kafka))?;
             for t in topics {
-                println!("{}\t{}", t.name, t.partitions.len());
+                crate::outln!("{}\t{}", t.name, t.partitions.len());
             }
         }
     }

@@ -29,7 +29,7 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     let path = super::table_path(&spec, &checked, &args.table)?;
     let r = vacuum(&path, args.retain, args.dry_run, args.allow_short_retention).await?;
     for f in &r.files {
-        println!("{f}");
+        crate::outln!("{f}");
     }
     eprintln!(
         "{}: {} {} file(s) not referenced and older than {}",

@@ -13,6 +13,6 @@ pub fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
         jobs = jobs.jobs.len(),
         "spec valid"
     );
-    println!("ok");
+    crate::outln!("ok");
     Ok(())
 }

@@ -7,15 +7,7 @@ use rdkafka::{ClientConfig, ClientContext};
 
 use crate::spec::KafkaSpec;
 
-/// Option keys whose values are secrets: never logged or printed.
-pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    k.contains("password")
-        || k.contains("secret")
-        || k.ends_with(".key")
-        || k.contains("key.pem")
-        || k.contains("token")
-}
+pub use crate::redact::is_secret_key;
 
 /// A client configuration with `bootstrap.servers` and the spec's pass-through options.
 pub fn client_config(spec: &KafkaSpec) -> ClientConfig {

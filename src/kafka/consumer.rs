@@ -86,7 +86,12 @@ impl Drain {
             .set("queued.max.messages.kbytes", "32768")
             .set("fetch.wait.max.ms", "50")
             .set("fetch.max.bytes", "67108864")
-            .set("max.partition.fetch.bytes", "16777216");
+            .set("max.partition.fetch.bytes", "16777216")
+            // A fetch response is bounded by fetch.max.bytes, except when one record alone is
+            // larger: librdkafka then refuses the response unless this allows it, and the
+            // pipeline could never get past that record. Let it through, so the record is
+            // quarantined as `too_large` (limits.max_record_bytes) instead.
+            .set("receive.message.max.bytes", "1073741824");
         let consumer: BaseConsumer<LakectlContext> = cfg
             .create_with_context(LakectlContext)
             .map_err(|source| KafkaError::Client {
@@ -255,6 +260,7 @@ impl Drain {
                 return Ok(BatchEnd::Full);
             }
             if since_check == 0 {
+                self.check_ends()?;
                 if until_caught_up && self.all_at_end() {
                     return Ok(BatchEnd::CaughtUp);
                 }
@@ -303,6 +309,31 @@ impl Drain {
                 Some(Err(e)) => return Err(self.classify(e)),
             }
         }
+    }
+
+    /// Compares each partition's position with the high watermark the last fetch reported:
+    /// a position past it means the topic is not the one the offsets were stored for (an
+    /// error); a position at it is the end of the partition, even from a broker that never
+    /// reports end-of-partition events.
+    fn check_ends(&mut self) -> Result<(), KafkaError> {
+        let Some(highs) = self.high_watermarks() else {
+            return Ok(());
+        };
+        for (p, s) in self.states.iter_mut() {
+            let Some(&end) = highs.get(p) else { continue };
+            if s.next > end {
+                return Err(KafkaError::OffsetAhead {
+                    topic: self.topic.clone(),
+                    partition: *p,
+                    next: s.next,
+                    end,
+                });
+            }
+            if s.next == end && self.pending.as_ref().is_none_or(|x| x.partition != *p) {
+                s.at_end = true;
+            }
+        }
+        Ok(())
     }
 
     fn classify(&self, e: RdError) -> KafkaError {

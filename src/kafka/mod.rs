@@ -39,6 +39,20 @@ pub enum KafkaError {
         /// The earliest offset available.
         earliest: i64,
     },
+    /// The next offset to read is past the end of the partition: the topic was deleted and
+    /// recreated (or the spec points at another cluster). Reading on would silently skip
+    /// the new topic's first records, so lakectl stops (Spark's failOnDataLoss).
+    #[error("offsets of {topic}[{partition}] are past its end: the next offset to read is {next} but the partition ends at {end}; the topic was deleted and recreated, or points at another cluster, so the offsets stored in the table do not describe it\n    hint: point the pipeline at a new table (the stored offsets belong to the old topic), or restore the topic")]
+    OffsetAhead {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The offset lakectl would read next.
+        next: i64,
+        /// The partition's high watermark.
+        end: i64,
+    },
     /// A record could not be delivered.
     #[error("delivery to {topic} failed: {source}")]
     Delivery {

@@ -9,13 +9,28 @@ use serde_json::Value;
 /// Partition values of the given columns, in order.
 pub type PartitionKey = Vec<Option<String>>;
 
+/// A file a commit added as new data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedFile {
+    /// Path relative to the table root (decoded).
+    pub rel: String,
+    /// Partition values.
+    pub partition: BTreeMap<String, Option<String>>,
+    /// Rows, from the file's statistics.
+    pub rows: Option<usize>,
+    /// Size in bytes.
+    pub size: i64,
+}
+
 /// Changes between two versions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
     /// Partitions (values of the requested columns) with data added or removed.
     pub partitions: BTreeSet<PartitionKey>,
-    /// Files added with `dataChange = true`, relative to the table root.
-    pub added_files: Vec<String>,
+    /// Files added with `dataChange = true` (new data; a compaction's files are not), in
+    /// log order. They may no longer be active (a later optimize compacted them): they hold
+    /// the new rows all the same until a vacuum deletes them.
+    pub added_files: Vec<AddedFile>,
     /// Commits read.
     pub commits: u64,
 }
@@ -55,11 +70,20 @@ pub fn between(root: &Path, from: u64, to: u64, columns: &[String]) -> Option<Ch
                 );
                 if kind == "add" {
                     let path = a.get("path").and_then(Value::as_str)?;
-                    out.added_files.push(
-                        percent_encoding::percent_decode_str(path)
+                    let rows = a
+                        .get("stats")
+                        .and_then(Value::as_str)
+                        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                        .and_then(|s| s.get("numRecords").and_then(Value::as_u64))
+                        .map(|n| n as usize);
+                    out.added_files.push(AddedFile {
+                        rel: percent_encoding::percent_decode_str(path)
                             .decode_utf8_lossy()
                             .into_owned(),
-                    );
+                        partition: pv,
+                        rows,
+                        size: a.get("size").and_then(Value::as_i64).unwrap_or(0),
+                    });
                 }
             }
         }

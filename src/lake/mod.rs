@@ -73,6 +73,15 @@ pub enum LakeError {
         /// What went wrong.
         message: String,
     },
+    /// Another writer committed, since this writer's snapshot, a transaction this commit
+    /// depends on (the same `txn` appId): this writer no longer owns what it writes.
+    #[error("delta table {table}: another writer committed to the same {what} since this writer read the table; nothing was written\n    hint: run one writer per Kafka partition (`--worker I/N` splits a topic) and one run of a job at a time")]
+    Conflict {
+        /// Table path.
+        table: String,
+        /// What both writers claimed (partitions, a job).
+        what: String,
+    },
     /// Polars failed while reading.
     #[error("table {table}: {source}")]
     Polars {

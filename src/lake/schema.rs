@@ -62,6 +62,28 @@ impl TableSchema {
         ))
     }
 
+    /// The columns this schema adds to `actual` (a table's schema) when that is all that
+    /// differs: every column of the table is here with the same type, the partitioning is
+    /// the same, and at least one column is new. Such a change evolves the table by a
+    /// metadata-only commit (old files read the new columns as null).
+    pub fn added_columns(&self, actual: &TableSchema) -> Option<Vec<Column>> {
+        if self.partition_by != actual.partition_by {
+            return None;
+        }
+        let same = actual.columns.iter().all(|a| {
+            self.columns
+                .iter()
+                .any(|c| c.name == a.name && c.ty == a.ty)
+        });
+        let added: Vec<Column> = self
+            .columns
+            .iter()
+            .filter(|c| !actual.columns.iter().any(|a| a.name == c.name))
+            .cloned()
+            .collect();
+        (same && !added.is_empty()).then_some(added)
+    }
+
     /// Describes how `other` (the table's actual schema) differs from this one, or None.
     pub fn diff(&self, other: &TableSchema) -> Option<String> {
         let mut lines = Vec::new();

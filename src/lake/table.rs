@@ -131,8 +131,58 @@ pub async fn open_or_create(
 }
 
 /// [`open_or_create`], giving a new table the Delta properties `config`
-/// (e.g. `delta.logRetentionDuration`).
+/// (e.g. `delta.logRetentionDuration`), and an existing one too when its values differ.
 pub async fn open_or_create_with(
+    path: &Path,
+    schema: &TableSchema,
+    name: &str,
+    config: &[(&str, &str)],
+) -> Result<DeltaTable, LakeError> {
+    let mut table = open_or_create_inner(path, schema, name, config).await?;
+    set_properties(&mut table, config).await?;
+    Ok(table)
+}
+
+/// Sets Delta table properties whose values differ, in one metadata commit.
+async fn set_properties(table: &mut DeltaTable, config: &[(&str, &str)]) -> Result<(), LakeError> {
+    use deltalake::kernel::MetadataExt;
+    let path = PathBuf::from(table.table_url().path());
+    let snap = table
+        .snapshot()
+        .map_err(delta_err(&path, "reading metadata"))?;
+    let current = snap.metadata().configuration();
+    let changed: Vec<(&str, &str)> = config
+        .iter()
+        .filter(|(k, v)| current.get(*k).map(String::as_str) != Some(*v))
+        .copied()
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let mut md = snap.metadata().clone();
+    for (k, v) in &changed {
+        md = md
+            .add_config_key(k.to_string(), v.to_string())
+            .map_err(|e| delta_err(&path, "setting table properties")(e.into()))?;
+    }
+    let op = DeltaOperation::SetTableProperties {
+        properties: changed
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    commit(
+        table,
+        vec![Action::Metadata(md)],
+        Vec::new(),
+        HashMap::new(),
+        op,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn open_or_create_inner(
     path: &Path,
     schema: &TableSchema,
     name: &str,
@@ -162,15 +212,71 @@ pub async fn open_or_create_with(
             })?
         }
     };
+    let mut table = table;
     let actual = schema_of(&table)?;
     if let Some(diff) = schema.diff(&actual) {
-        return Err(LakeError::SchemaMismatch {
-            table: path.display().to_string(),
-            diff,
-            hint: "restore the spec, or move the table away to start a new one".into(),
-        });
+        let Some(added) = schema.added_columns(&actual) else {
+            return Err(LakeError::SchemaMismatch {
+                table: path.display().to_string(),
+                diff,
+                hint: "only new columns are applied by themselves; restore the spec, or move the table away to start a new one".into(),
+            });
+        };
+        add_columns(&mut table, schema, &added).await?;
     }
     Ok(table)
+}
+
+/// Evolves `table` to `schema` by one metadata-only commit (ADD COLUMN): the table keeps its
+/// id, partitioning, configuration and files; rows written before read the new columns as
+/// null. Another writer doing the same at once is harmless: the loser reloads and finds the
+/// columns there.
+async fn add_columns(
+    table: &mut DeltaTable,
+    schema: &TableSchema,
+    added: &[Column],
+) -> Result<(), LakeError> {
+    use deltalake::kernel::MetadataExt;
+    let path = PathBuf::from(table.table_url().path());
+    let st = deltalake::kernel::StructType::try_new(schema.fields())
+        .map_err(|e| delta_err(&path, "building the new schema")(e.into()))?;
+    let md = table
+        .snapshot()
+        .map_err(delta_err(&path, "reading metadata"))?
+        .metadata()
+        .clone()
+        .with_schema(&st)
+        .map_err(|e| delta_err(&path, "building the new metadata")(e.into()))?;
+    let fields: Vec<_> = added
+        .iter()
+        .map(|c| deltalake::kernel::StructField::nullable(c.name.clone(), c.ty.clone()))
+        .collect();
+    let names: Vec<&str> = added.iter().map(|c| c.name.as_str()).collect();
+    match commit(
+        table,
+        vec![Action::Metadata(md)],
+        Vec::new(),
+        HashMap::new(),
+        DeltaOperation::AddColumn { fields },
+    )
+    .await
+    {
+        Ok(v) => {
+            tracing::info!(table = %path.display(), version = v, columns = ?names, "schema evolved: new columns added (older rows read them as null)");
+            Ok(())
+        }
+        Err(e) => {
+            table
+                .update_incremental(None)
+                .await
+                .map_err(delta_err(&path, "reloading"))?;
+            if schema.diff(&schema_of(table)?).is_none() {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
 }
 
 /// The version last recorded for `app_id` by a `txn` action, if any.
@@ -280,7 +386,10 @@ pub async fn append(
     commit(table, actions, txns, metadata, op).await
 }
 
-/// Commits `actions` plus `txns` atomically, with `metadata` in commitInfo.
+/// Commits `actions` plus `txns` atomically, with `metadata` in commitInfo. delta-rs writes
+/// the checkpoint (every `delta.checkpointInterval` versions) and cleans the expired log
+/// inside the call: right for occasional writers (jobs, maintenance). A long-running writer
+/// uses [`commit_lean`] with an [`Upkeep`] instead.
 pub async fn commit(
     table: &mut DeltaTable,
     actions: Vec<Action>,
@@ -288,21 +397,190 @@ pub async fn commit(
     metadata: HashMap<String, Value>,
     op: DeltaOperation,
 ) -> Result<u64, LakeError> {
+    commit_with(table, actions, txns, metadata, op, true).await
+}
+
+/// [`commit`] without the checkpoint and the log cleanup in the commit path (their cost
+/// grows with the table): the writer's [`Upkeep`] does them beside it.
+pub async fn commit_lean(
+    table: &mut DeltaTable,
+    actions: Vec<Action>,
+    txns: Vec<Transaction>,
+    metadata: HashMap<String, Value>,
+    op: DeltaOperation,
+) -> Result<u64, LakeError> {
+    commit_with(table, actions, txns, metadata, op, false).await
+}
+
+async fn commit_with(
+    table: &mut DeltaTable,
+    actions: Vec<Action>,
+    txns: Vec<Transaction>,
+    metadata: HashMap<String, Value>,
+    op: DeltaOperation,
+    inline_upkeep: bool,
+) -> Result<u64, LakeError> {
     let path = PathBuf::from(table.table_url().path());
-    let props = CommitProperties::default()
+    let owned: Vec<String> = txns.iter().map(|t| t.app_id.clone()).collect();
+    let mut props = CommitProperties::default()
         .with_metadata(metadata)
         .with_application_transactions(txns)
-        .with_create_checkpoint(true);
+        .with_create_checkpoint(inline_upkeep);
+    if !inline_upkeep {
+        props = props.with_cleanup_expired_logs(Some(false));
+    }
     let snapshot = table.snapshot().map_err(delta_err(&path, "committing"))?;
     let finalized = CommitBuilder::from(props)
         .with_actions(actions)
         .build(Some(snapshot), table.log_store(), op)
         .await
-        .map_err(delta_err(&path, "committing"))?;
+        .map_err(|e| conflict_or(e, &path, &owned))?;
     // The commit returns the new snapshot: no need to read the log again.
     let version = finalized.version();
     table.state = Some(finalized.snapshot());
     Ok(version)
+}
+
+/// Keeps a long-running writer's commits cheap however large its table grows. delta-rs
+/// 1.1 replays every log batch it holds in memory after each commit (one batch per commit
+/// made in the process), writes checkpoints inside the commit call, and lists the whole
+/// `_delta_log` for cleanup on every commit: all grow with the table's age. Here the writer
+/// commits with [`commit_lean`]; every `delta.checkpointInterval` versions a background task
+/// writes the checkpoint and deletes the log expired under `delta.logRetentionDuration`, and
+/// once it is done the writer's in-memory state is rebuilt from that checkpoint (a few large
+/// batches), so a commit never replays more than one interval's worth of batches.
+#[derive(Debug)]
+pub struct Upkeep {
+    interval: u64,
+    last_checkpoint: u64,
+    running: Option<tokio::task::JoinHandle<Result<u64, LakeError>>>,
+}
+
+impl Upkeep {
+    /// Upkeep for `table`, at its checkpoint interval.
+    pub fn new(table: &DeltaTable) -> Self {
+        use deltalake::table::config::TablePropertiesExt;
+        let interval = table
+            .snapshot()
+            .map(|s| s.table_config().checkpoint_interval().get())
+            .unwrap_or(100);
+        Self {
+            interval,
+            last_checkpoint: table.version().unwrap_or(0),
+            running: None,
+        }
+    }
+
+    /// Call after each commit of the writer. Never waits for the background work.
+    pub async fn after_commit(&mut self, table: &mut DeltaTable) {
+        if self.running.as_ref().is_some_and(|h| h.is_finished()) {
+            if let Some(h) = self.running.take() {
+                match h.await {
+                    Ok(Ok(v)) => {
+                        if let Err(e) = reload_from_checkpoint(table).await {
+                            tracing::warn!(table = %table.table_url(), error = %e, "rebuilding the state from checkpoint {v} failed; keeping the current one");
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(table = %table.table_url(), error = %e, "checkpoint failed; retrying at the next interval")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "checkpoint task failed"),
+                }
+            }
+        }
+        // Due when a multiple of the interval was crossed (the 100th commit is version 99,
+        // as delta-rs counts), whoever made the commits in between.
+        let v = table.version().unwrap_or(0);
+        if self.running.is_none()
+            && (v + 1) / self.interval > (self.last_checkpoint + 1) / self.interval
+        {
+            self.last_checkpoint = v;
+            let snapshot = table.clone();
+            self.running = Some(tokio::spawn(async move {
+                let path = PathBuf::from(snapshot.table_url().path());
+                deltalake::protocol::checkpoints::create_checkpoint(&snapshot, None)
+                    .await
+                    .map_err(delta_err(&path, "writing a checkpoint"))?;
+                let removed = deltalake::protocol::checkpoints::cleanup_metadata(&snapshot, None)
+                    .await
+                    .map_err(delta_err(&path, "cleaning the expired log"))?;
+                tracing::debug!(table = %path.display(), version = v, removed, "checkpoint written, expired log cleaned");
+                Ok(v)
+            }));
+        }
+    }
+
+    /// Waits for background work in progress (at the end of a run).
+    pub async fn finish(&mut self) {
+        if let Some(h) = self.running.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+/// Replaces the in-memory state of `table` by one read afresh at the same version (from its
+/// newest checkpoint): the same snapshot, held in a few batches instead of one per commit.
+async fn reload_from_checkpoint(table: &mut DeltaTable) -> Result<(), LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    let Some(v) = table.version() else {
+        return Ok(());
+    };
+    let state =
+        deltalake::table::state::DeltaTableState::try_new(table.log_store().as_ref(), Some(v))
+            .await
+            .map_err(delta_err(&path, "reloading the state"))?;
+    table.state = Some(state);
+    Ok(())
+}
+
+/// A commit that failed because a concurrent commit touched one of its `txn` appIds is a
+/// [`LakeError::Conflict`]: the writer lost what it owned. Any other failure is kept as is.
+fn conflict_or(e: deltalake::DeltaTableError, path: &Path, app_ids: &[String]) -> LakeError {
+    use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
+    if let deltalake::DeltaTableError::Transaction {
+        source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction),
+    } = &e
+    {
+        let mut ids: Vec<&str> = app_ids.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        return LakeError::Conflict {
+            table: path.display().to_string(),
+            what: format!("transaction ids {}", ids.join(", ")),
+        };
+    }
+    delta_err(path, "committing")(e)
+}
+
+/// Commits `txns` alone (no data): a claim on what those appIds stand for. Any writer whose
+/// snapshot predates the claim and whose commits carry one of those appIds then fails with
+/// [`LakeError::Conflict`]. A claim that races another commit on the same appIds fails the
+/// same way, or, with `retry`, reloads the table and claims again. Returns its version.
+pub async fn claim(
+    table: &mut DeltaTable,
+    txns: Vec<Transaction>,
+    metadata: HashMap<String, Value>,
+    retry: bool,
+) -> Result<u64, LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    let mut attempt = 0;
+    loop {
+        let op = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: None,
+            predicate: None,
+        };
+        match commit(table, Vec::new(), txns.clone(), metadata.clone(), op).await {
+            Err(LakeError::Conflict { .. }) if retry && attempt < 20 => {
+                attempt += 1;
+                table
+                    .update_incremental(None)
+                    .await
+                    .map_err(delta_err(&path, "reloading after a concurrent claim"))?;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Remove actions (dataChange = true) for the active files whose log path (decoded) is in `paths`.

@@ -110,14 +110,14 @@ impl Session<'_> {
 
     fn fail(&mut self, msg: &str) {
         self.failures += 1;
-        eprintln!("error: {msg}");
+        eprintln!("error: {}", crate::redact::text(msg));
     }
 
     /// Runs a dot-command; false means leave.
     async fn command(&mut self, cmd: &str, arg: &str) -> bool {
         match cmd {
             ".quit" | ".exit" => return false,
-            ".help" => println!("{HELP}"),
+            ".help" => crate::outln!("{HELP}"),
             ".tables" => self.tables().await,
             ".schema" if arg.is_empty() => self.fail(".schema needs a table name"),
             ".schema" => self.schema(arg).await,
@@ -133,9 +133,13 @@ impl Session<'_> {
     }
 
     async fn tables(&mut self) {
-        println!(
+        crate::outln!(
             "{:<24} {:<11} {:<34} {:>8} {:>10}",
-            "name", "kind", "path", "version", "rows"
+            "name",
+            "kind",
+            "path",
+            "version",
+            "rows"
         );
         for t in self.catalog.tables() {
             let kind = match t.kind {
@@ -156,9 +160,10 @@ impl Session<'_> {
                 Ok(None) => ("-".into(), "not created".into()),
                 Err(e) => ("-".into(), format!("unreadable: {e}")),
             };
-            println!(
+            crate::outln!(
                 "{:<24} {kind:<11} {:<34} {version:>8} {rows:>10}",
-                t.name, t.path
+                t.name,
+                t.path
             );
         }
     }
@@ -191,7 +196,7 @@ impl Session<'_> {
                     } else {
                         ""
                     };
-                    println!(
+                    crate::outln!(
                         "  {:<24} {}{part}",
                         c.name,
                         crate::lake::schema::type_name(&c.ty)
@@ -218,7 +223,7 @@ pub async fn run(
         let _ = editor.load_history(h);
     }
     if interactive {
-        println!(
+        crate::outln!(
             "lakectl query: SQL over the lake. `.help` for commands, `.quit` or Ctrl-D to leave."
         );
     }

@@ -184,10 +184,19 @@ fn to_frame(rows: &[RunRecord]) -> PolarsResult<DataFrame> {
             "target_version".into(),
             i(&|r| r.target_version.map(|v| v as i64)),
         ),
-        Column::new("detail".into(), s(&|r| r.detail.clone())),
+        Column::new(
+            "detail".into(),
+            s(&|r| crate::redact::text(&r.detail).into_owned()),
+        ),
         Column::new(
             "error".into(),
-            rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>(),
+            rows.iter()
+                .map(|r| {
+                    r.error
+                        .as_deref()
+                        .map(|e| crate::redact::text(e).into_owned())
+                })
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "day".into(),

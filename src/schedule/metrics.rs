@@ -195,25 +195,73 @@ pub fn serve(addr: &str, metrics: Metrics) -> std::io::Result<SocketAddr> {
     std::thread::Builder::new()
         .name("metrics-http".into())
         .spawn(move || {
+            let busy = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
             for conn in listener.incoming().flatten() {
-                if let Err(e) = respond(conn, &metrics) {
-                    tracing::debug!("metrics request: {e}");
+                use std::sync::atomic::Ordering;
+                // Each request on its own thread, so a slow client never stalls a scrape;
+                // past MAX_CONNECTIONS at once, new ones are closed at once.
+                if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                    drop(conn);
+                    continue;
+                }
+                let (metrics, mine) = (metrics.clone(), busy.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("metrics-conn".into())
+                    .spawn(move || {
+                        if let Err(e) = respond(conn, &metrics) {
+                            tracing::debug!("metrics request: {e}");
+                        }
+                        mine.fetch_sub(1, Ordering::SeqCst);
+                    });
+                if spawned.is_err() {
+                    busy.fetch_sub(1, Ordering::SeqCst);
                 }
             }
         })?;
     Ok(bound)
 }
 
-fn respond(conn: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(conn.try_clone()?);
+/// Requests served at once; more are closed unanswered.
+const MAX_CONNECTIONS: usize = 16;
+/// The request line and headers together, at most.
+const MAX_REQUEST_BYTES: u64 = 8 << 10;
+/// A request must arrive whole within this.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Reads the request head (request line and headers) within [`MAX_REQUEST_BYTES`] and
+/// [`REQUEST_DEADLINE`], and returns the request line.
+fn read_request(conn: &TcpStream) -> std::io::Result<String> {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + REQUEST_DEADLINE;
+    let too_slow = || std::io::Error::new(std::io::ErrorKind::TimedOut, "request too slow");
+    let mut reader = BufReader::new(conn.try_clone()?.take(MAX_REQUEST_BYTES));
     let mut request = String::new();
-    reader.read_line(&mut request)?;
-    // Drain the headers.
     let mut line = String::new();
-    while reader.read_line(&mut line)? > 2 {
+    loop {
+        let left = deadline
+            .checked_duration_since(std::time::Instant::now())
+            .ok_or_else(too_slow)?;
+        conn.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
         line.clear();
+        let n = reader.read_line(&mut line)?;
+        if n == 0 || !line.ends_with('\n') {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "request head too long or cut short",
+            ));
+        }
+        if request.is_empty() {
+            request = line.clone();
+        } else if line.trim().is_empty() {
+            return Ok(request);
+        }
     }
+}
+
+fn respond(conn: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
+    conn.set_write_timeout(Some(REQUEST_DEADLINE))?;
+    let request = read_request(&conn)?;
     let mut parts = request.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = target.split('?').next().unwrap_or("");

@@ -52,7 +52,20 @@ pub enum SilverError {
     },
 }
 
-/// The `txn` appId of a job.
+/// The `txn` appId of a job: its version is the source version read (for a SQL job, the sum
+/// of its sources' versions, for display; decisions use [`source_app_id`]).
 pub fn app_id(job: &str) -> String {
     format!("lakectl/job/{job}")
+}
+
+/// The `txn` appId whose version is the fingerprint of the job's definition
+/// ([`crate::spec::job::JobSpec::fingerprint`]).
+pub fn definition_app_id(job: &str) -> String {
+    format!("lakectl/job/{job}/definition")
+}
+
+/// The `txn` appId recording the version a SQL job read of one source table (its path in
+/// the lake).
+pub fn source_app_id(job: &str, table: &str) -> String {
+    format!("lakectl/job/{job}/source/{table}")
 }

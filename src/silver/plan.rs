@@ -8,7 +8,7 @@ use chrono::Utc;
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
-use crate::spec::expr::{parse_expr, NOW_COLUMN};
+use crate::spec::expr::parse_expr;
 
 use crate::spec::job::{JobQuery, JobSpec};
 
@@ -68,22 +68,7 @@ pub fn derive_and_filter(
     derive: &[(String, String)],
     having: Option<&str>,
 ) -> PolarsResult<LazyFrame> {
-    let mut lf = lf;
-    let uses_now = derive.iter().any(|(_, e)| crate::spec::expr::uses_now(e));
-    if uses_now {
-        lf = lf.with_column(
-            lit(Utc::now().timestamp_micros())
-                .cast(DataType::Datetime(TimeUnit::Microseconds, None))
-                .alias(NOW_COLUMN),
-        );
-    }
-    for (name, e) in derive {
-        let expr = parse_expr(e).map_err(|m| polars_err!(ComputeError: "derive `{name}`: {m}"))?;
-        lf = lf.with_column(expr.alias(name.as_str()));
-    }
-    if uses_now {
-        lf = lf.drop(by_name([NOW_COLUMN], true, false));
-    }
+    let mut lf = crate::spec::expr::with_derived(lf, derive, Utc::now())?;
     if let Some(h) = having {
         let expr = parse_expr(h).map_err(|m| polars_err!(ComputeError: "having: {m}"))?;
         lf = lf.filter(expr);

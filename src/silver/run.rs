@@ -13,8 +13,8 @@ use tokio::task::block_in_place;
 
 use super::check::CheckedJobs;
 use super::plan::build;
-use super::{app_id, SilverError};
-use crate::lake::changes::{self, PartitionKey};
+use super::{app_id, definition_app_id, source_app_id, SilverError};
+use crate::lake::changes::{self, AddedFile, PartitionKey};
 use crate::lake::read::{active_files, scan_files, DataFile};
 use crate::lake::{bridge, table, DeltaTable, Lake, TableSchema};
 use crate::spec::job::{JobQuery, JobSpec, OnViolation, WriteMode};
@@ -36,8 +36,8 @@ pub enum Scope {
     Full(&'static str),
     /// Only these source partitions.
     Partitions(BTreeSet<PartitionKey>),
-    /// Only files added since the last run (append).
-    NewFiles(BTreeSet<String>),
+    /// Only files added as new data since the last run (append).
+    NewFiles(Vec<AddedFile>),
 }
 
 /// Outcome of a job run.
@@ -153,6 +153,8 @@ fn fmt_keys(keys: &BTreeSet<PartitionKey>) -> String {
 
 struct Source {
     table: DeltaTable,
+    /// Its path in the lake.
+    rel: String,
     schema: TableSchema,
     version: u64,
 }
@@ -194,6 +196,7 @@ async fn open_source(
     let version = table.version().unwrap_or(0);
     Ok(Source {
         table,
+        rel: t.path.clone(),
         schema,
         version,
     })
@@ -204,9 +207,10 @@ async fn decide_scope(
     job: &JobSpec,
     src: &Source,
     last: Option<i64>,
+    definition_changed: bool,
     opts: &RunOptions,
 ) -> Option<Scope> {
-    if !opts.full_refresh && last == Some(src.version as i64) {
+    if !opts.full_refresh && !definition_changed && last == Some(src.version as i64) {
         return None;
     }
     if last.is_some_and(|l| l > src.version as i64) {
@@ -214,16 +218,15 @@ async fn decide_scope(
             "the source table is older than the version last read (recreated?)",
         ));
     }
-    let Some(last) = last.filter(|_| !opts.full_refresh) else {
+    let Some(last) = last.filter(|_| !opts.full_refresh && !definition_changed) else {
         return Some(Scope::Full(if opts.full_refresh {
             "--full-refresh"
+        } else if definition_changed {
+            "the job's definition changed since the last run"
         } else {
             "first run"
         }));
     };
-    if matches!(job.query, JobQuery::Sql(_)) {
-        return Some(Scope::Full("sql jobs recompute fully"));
-    }
     let root = std::path::PathBuf::from(src.table.table_url().path());
     match job.mode {
         WriteMode::Overwrite => Some(Scope::Full("mode overwrite")),
@@ -244,8 +247,9 @@ async fn decide_scope(
                 )),
             }
         }
+        // Only files the log added as new data: a compaction's files hold rows already read.
         WriteMode::Append => match changes::between(&root, (last + 1) as u64, src.version, &[]) {
-            Some(c) => Some(Scope::NewFiles(c.added_files.into_iter().collect())),
+            Some(c) => Some(Scope::NewFiles(c.added_files)),
             None => Some(Scope::Full(
                 "the source log since the last run is unavailable",
             )),
@@ -266,7 +270,12 @@ pub async fn plan_job(
     job: &JobSpec,
     opts: &RunOptions,
 ) -> Result<(String, Option<Scope>, u64), SilverError> {
-    let (lf, scope, version, _) = prepare(spec, checked, job, opts).await?;
+    let Prepared {
+        lf,
+        scope,
+        source_version: version,
+        ..
+    } = prepare(spec, checked, job, opts).await?;
     let plan = match lf {
         Some(lf) => lf
             .describe_optimized_plan()
@@ -279,7 +288,26 @@ pub async fn plan_job(
     Ok((plan, scope, version))
 }
 
-type Prepared = (Option<LazyFrame>, Option<Scope>, u64, u64);
+/// What a run computes, and the target snapshot it was decided on.
+struct Prepared {
+    /// The plan; None when up to date.
+    lf: Option<LazyFrame>,
+    /// What is recomputed.
+    scope: Option<Scope>,
+    /// The source version read (the sum of the sources' versions for a SQL job).
+    source_version: u64,
+    /// Source rows read (from file statistics).
+    rows_read: u64,
+    /// The target as read when deciding; the commit is built on this very snapshot, so a
+    /// concurrent run of the job that committed since cannot be overlooked.
+    target: Option<DeltaTable>,
+    /// The source version the job recorded in that snapshot.
+    last: Option<i64>,
+    /// The `txn`s recording what this run read.
+    txns: Vec<Transaction>,
+    /// The job's definition changed since the target was written: rebuild it.
+    definition_changed: bool,
+}
 
 async fn prepare(
     spec: &PipelineSpec,
@@ -297,66 +325,141 @@ async fn prepare(
         message: e.to_string(),
     };
     let target = table::open(&lake.path(&job.to)).await.map_err(lake_err)?;
-    let last = match &target {
-        Some(t) => table::txn_version(t, &app_id(&job.name))
-            .await
-            .map_err(lake_err)?,
-        None => None,
+    let stored = |id: String| {
+        let t = target.as_ref();
+        async move {
+            match t {
+                Some(t) => table::txn_version(t, &id).await,
+                None => Ok(None),
+            }
+        }
     };
+    let last = stored(app_id(&job.name)).await.map_err(lake_err)?;
+    let fingerprint = job.fingerprint();
+    // A table written before fingerprints were recorded counts as unchanged.
+    let definition_changed = stored(definition_app_id(&job.name))
+        .await
+        .map_err(lake_err)?
+        .is_some_and(|f| f != fingerprint);
+    let mut txns = vec![Transaction::new(definition_app_id(&job.name), fingerprint)];
     match &job.query {
         JobQuery::Sql(sql) => {
-            // Every table the query names, at its latest version.
+            // Every table the query names, at its latest version; what was read is recorded
+            // per source, so a change to any one of them is seen exactly.
             let mut tables = Vec::new();
             let mut version = 0;
             let mut rows = 0;
+            let mut unchanged = !opts.full_refresh && !definition_changed && target.is_some();
             for name in
                 polars::sql::extract_table_identifiers(sql, false, true).map_err(compute_err)?
             {
                 let src = open_source(spec, checked, job, &name).await?;
-                // The sum grows whenever any of the tables changes (the max would not).
                 version += src.version;
+                let id = source_app_id(&job.name, &src.rel);
+                unchanged &=
+                    stored(id.clone()).await.map_err(lake_err)? == Some(src.version as i64);
+                txns.push(Transaction::new(id, src.version as i64));
                 let files = active_files(&src.table).map_err(lake_err)?;
                 rows += files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
                 tables.push((name, scan_files(&src.table, files).map_err(lake_err)?));
             }
-            let fingerprint = version;
-            if !opts.full_refresh && last == Some(fingerprint as i64) {
-                return Ok((None, None, fingerprint, 0));
+            txns.push(Transaction::new(app_id(&job.name), version as i64));
+            if unchanged {
+                return Ok(Prepared {
+                    lf: None,
+                    scope: None,
+                    source_version: version,
+                    rows_read: 0,
+                    target,
+                    last,
+                    txns,
+                    definition_changed,
+                });
             }
             let lf = build(job, None, &tables).map_err(compute_err)?;
-            Ok((
-                Some(lf),
-                Some(Scope::Full(if last.is_none() {
-                    "first run"
-                } else {
-                    "sql jobs recompute fully"
-                })),
-                fingerprint,
-                rows,
-            ))
+            let why = if opts.full_refresh {
+                "--full-refresh"
+            } else if definition_changed {
+                "the job's definition changed since the last run"
+            } else if last.is_none() {
+                "first run"
+            } else {
+                "sql jobs recompute fully"
+            };
+            Ok(Prepared {
+                lf: Some(lf),
+                scope: Some(Scope::Full(why)),
+                source_version: version,
+                rows_read: rows,
+                target,
+                last,
+                txns,
+                definition_changed,
+            })
         }
         JobQuery::Structured { .. } => {
             let from = job.from.as_deref().unwrap_or_default();
             let src = open_source(spec, checked, job, from).await?;
-            let Some(scope) = decide_scope(job, &src, last, opts).await else {
-                return Ok((None, None, src.version, 0));
+            txns.push(Transaction::new(app_id(&job.name), src.version as i64));
+            let Some(scope) = decide_scope(job, &src, last, definition_changed, opts).await else {
+                return Ok(Prepared {
+                    lf: None,
+                    scope: None,
+                    source_version: src.version,
+                    rows_read: 0,
+                    target,
+                    last,
+                    txns,
+                    definition_changed,
+                });
             };
-            let files = active_files(&src.table).map_err(lake_err)?;
             let files: Vec<DataFile> = match &scope {
-                Scope::Full(_) => files,
-                Scope::Partitions(keys) => files
+                Scope::Full(_) => active_files(&src.table).map_err(lake_err)?,
+                Scope::Partitions(keys) => active_files(&src.table)
+                    .map_err(lake_err)?
                     .into_iter()
                     .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
                     .collect(),
-                Scope::NewFiles(added) => files
-                    .into_iter()
-                    .filter(|f| added.contains(&f.rel))
-                    .collect(),
+                Scope::NewFiles(added) => {
+                    let root = std::path::PathBuf::from(src.table.table_url().path());
+                    let mut files = Vec::with_capacity(added.len());
+                    for a in added {
+                        let path = root.join(&a.rel);
+                        if !path.exists() {
+                            return Err(SilverError::Compute {
+                                job: job.name.clone(),
+                                message: format!(
+                                    "source file {} (new data since version {}) is gone, deleted by a vacuum before this append job read it; rebuild the target with `lakectl run {} --full-refresh`",
+                                    a.rel,
+                                    last.unwrap_or(0),
+                                    job.name
+                                ),
+                            });
+                        }
+                        files.push(DataFile {
+                            path,
+                            rel: a.rel.clone(),
+                            partition: a.partition.clone(),
+                            rows: a.rows,
+                            size: a.size,
+                        });
+                    }
+                    files
+                }
             };
             let rows = files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
             let lf = scan_files(&src.table, files).map_err(lake_err)?;
             let lf = build(job, Some(lf), &[]).map_err(compute_err)?;
-            Ok((Some(lf), Some(scope), src.version, rows))
+            Ok(Prepared {
+                lf: Some(lf),
+                scope: Some(scope),
+                source_version: src.version,
+                rows_read: rows,
+                target,
+                last,
+                txns,
+                definition_changed,
+            })
         }
     }
 }
@@ -378,7 +481,16 @@ pub async fn run_job(
         job: job.name.clone(),
         message: e.to_string(),
     };
-    let (lf, scope, source_version, rows_read) = prepare(spec, checked, job, opts).await?;
+    let Prepared {
+        lf,
+        scope,
+        source_version,
+        rows_read,
+        target,
+        last,
+        txns,
+        definition_changed,
+    } = prepare(spec, checked, job, opts).await?;
     let mut report = JobReport {
         job: job.name.clone(),
         status: JobStatus::UpToDate,
@@ -458,12 +570,14 @@ pub async fn run_job(
         }
     })?;
     let path = lake.path(&job.to);
-    // A job whose output columns changed (its YAML was edited) rebuilds its table on a full
-    // refresh: new schema, old files removed, new files added, in one commit.
-    let (mut target, new_schema) = match table::open(&path).await.map_err(lake_err)? {
+    // A job whose output columns changed rebuilds its table when its definition changed (its
+    // YAML was edited) or on a full refresh: new schema, old files removed, new files added,
+    // in one commit.
+    let rebuild = opts.full_refresh || definition_changed;
+    let (mut target, new_schema) = match target {
         Some(t) => match schema.diff(&table::schema_of(&t).map_err(lake_err)?) {
             None => (t, false),
-            Some(_) if opts.full_refresh => (t, true),
+            Some(_) if rebuild => (t, true),
             Some(diff) => {
                 return Err(lake_err(crate::lake::LakeError::SchemaMismatch {
                     table: path.display().to_string(),
@@ -472,7 +586,24 @@ pub async fn run_job(
                 }))
             }
         },
-        None => (table::open_or_create(&path, &schema, &job.name).await.map_err(lake_err)?, false),
+        None => {
+            let t = table::open_or_create(&path, &schema, &job.name)
+                .await
+                .map_err(lake_err)?;
+            // Created just now, or by a concurrent run of the job: if that run already
+            // committed, this one read the same source and must not commit it again.
+            if table::txn_version(&t, &app_id(&job.name))
+                .await
+                .map_err(lake_err)?
+                != last
+            {
+                return Err(lake_err(crate::lake::LakeError::Conflict {
+                    table: path.display().to_string(),
+                    what: format!("job {} (another run committed first)", job.name),
+                }));
+            }
+            (t, false)
+        }
     };
     let batches =
         block_in_place(|| bridge::to_record_batches(&mut df, &schema.arrow())).map_err(|m| {
@@ -497,7 +628,9 @@ pub async fn run_job(
 
     let existing = active_files(&target).map_err(lake_err)?;
     let replaced: Vec<&DataFile> = match (&scope, job.mode) {
-        (_, WriteMode::Append) => Vec::new(),
+        // An append adds to what is there, except when it recomputes everything (first run,
+        // --full-refresh, a changed definition): then it replaces the table.
+        (Some(Scope::NewFiles(_)), WriteMode::Append) => Vec::new(),
         (Some(Scope::Partitions(keys)), WriteMode::ReplacePartitions) => existing
             .iter()
             .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
@@ -514,7 +647,7 @@ pub async fn run_job(
     .map_err(lake_err)?;
     actions.extend(removes);
     let op = DeltaOperation::Write {
-        mode: if job.mode == WriteMode::Append {
+        mode: if matches!(scope, Some(Scope::NewFiles(_))) {
             SaveMode::Append
         } else {
             SaveMode::Overwrite
@@ -538,8 +671,7 @@ pub async fn run_job(
             serde_json::json!(report.rows_written),
         ),
     ]);
-    let txn = Transaction::new(app_id(&job.name), source_version as i64);
-    let version = table::commit(&mut target, actions, vec![txn], meta, op)
+    let version = table::commit(&mut target, actions, txns, meta, op)
         .await
         .map_err(lake_err)?;
     if report.status != JobStatus::NoDataChange {

@@ -50,8 +50,9 @@ pub fn substitute(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
 }
 
 /// Substitutes in every string of `value`, calling `on_error(path, message)` for failures.
-/// A string that was one whole `${...}` reference is re-read as a YAML scalar, so
-/// `max_records: ${N:-100}` gives a number.
+/// The result is always text, never re-read as YAML: a secret such as `0x1F` or `yes` stays
+/// exactly what the environment holds. Keys that want a number or a boolean accept text
+/// ([`super::scalar`]).
 pub fn substitute_tree(
     value: &mut Value,
     path: &str,
@@ -60,19 +61,7 @@ pub fn substitute_tree(
 ) {
     match value {
         Value::String(s) if s.contains('$') => match substitute(s, lookup) {
-            Ok(new) => {
-                let whole = s.trim().starts_with("${")
-                    && s.trim().ends_with('}')
-                    && s.matches("${").count() == 1;
-                *value = if whole {
-                    match serde_yaml::from_str::<Value>(&new) {
-                        Ok(v @ (Value::Number(_) | Value::Bool(_))) => v,
-                        _ => Value::String(new),
-                    }
-                } else {
-                    Value::String(new)
-                };
-            }
+            Ok(new) => *value = Value::String(new),
             Err(e) => on_error(path, e),
         },
         Value::Sequence(items) => {
@@ -134,10 +123,18 @@ mod tests {
     }
 
     #[test]
-    fn whole_references_become_typed_scalars() {
-        let mut v: Value = serde_yaml::from_str("n: ${N:-100}\ns: x${N:-1}").unwrap();
-        substitute_tree(&mut v, "", &env, &mut |_, _| panic!());
-        assert_eq!(v["n"], Value::Number(100.into()));
+    fn substitution_gives_text_never_yaml() {
+        let hex = |n: &str| match n {
+            "P" => Some("0x1F".to_string()),
+            "Y" => Some("yes".to_string()),
+            _ => None,
+        };
+        let mut v: Value =
+            serde_yaml::from_str("n: ${N:-100}\ns: x${N:-1}\np: ${P}\ny: ${Y}").unwrap();
+        substitute_tree(&mut v, "", &hex, &mut |_, _| panic!());
+        assert_eq!(v["n"], Value::String("100".into()));
         assert_eq!(v["s"], Value::String("x1".into()));
+        assert_eq!(v["p"], Value::String("0x1F".into()));
+        assert_eq!(v["y"], Value::String("yes".into()));
     }
 }

@@ -12,6 +12,34 @@ pub fn parse_expr(sql: &str) -> Result<Expr, String> {
     polars::sql::sql_expr(&rewritten).map_err(|e| clean_polars_error(&e.to_string()))
 }
 
+/// Adds the derived columns `derive` (name, SQL) to `lf`, in order (each may use the
+/// previous ones); `now()` is `now`. The one evaluator of derives, for bronze batches and
+/// silver jobs alike.
+pub fn with_derived(
+    lf: polars::prelude::LazyFrame,
+    derive: &[(String, String)],
+    now: chrono::DateTime<chrono::Utc>,
+) -> polars::prelude::PolarsResult<polars::prelude::LazyFrame> {
+    use polars::prelude::*;
+    let mut lf = lf;
+    let uses_now = derive.iter().any(|(_, e)| uses_now(e));
+    if uses_now {
+        lf = lf.with_column(
+            lit(now.timestamp_micros())
+                .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+                .alias(NOW_COLUMN),
+        );
+    }
+    for (name, sql) in derive {
+        let e = parse_expr(sql).map_err(|m| polars_err!(ComputeError: "derive `{name}`: {m}"))?;
+        lf = lf.with_column(e.alias(name.as_str()));
+    }
+    if uses_now {
+        lf = lf.drop(by_name([NOW_COLUMN], true, false));
+    }
+    Ok(lf)
+}
+
 /// True when the expression calls `now()`.
 pub fn uses_now(sql: &str) -> bool {
     rewrite_now(sql) != sql

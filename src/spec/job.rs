@@ -49,7 +49,7 @@ pub struct RawJob {
     pub partition_by: Vec<String>,
     #[serde(default)]
     pub concurrency: Option<Concurrency>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::scalar::opt_u32")]
     pub retries: Option<u32>,
     #[serde(default)]
     pub retry_delay: Option<String>,
@@ -57,7 +57,7 @@ pub struct RawJob {
     pub retry_max_delay: Option<String>,
     #[serde(default)]
     pub timeout: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::scalar::opt_bool")]
     pub catchup: Option<bool>,
 }
 
@@ -214,6 +214,31 @@ impl JobSpec {
     pub fn file(&self) -> &Path {
         &self.doc.file
     }
+
+    /// A fingerprint of what the job computes and how it writes (source, query, expectations,
+    /// mode, partitioning, target; not its schedule or description), stored with each commit
+    /// so that an edited job is recomputed rather than reported up to date. FNV-1a 64 over a
+    /// canonical text, as a non-negative i64 (a `txn` version).
+    pub fn fingerprint(&self) -> i64 {
+        let canonical = format!(
+            "{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
+            self.from,
+            self.query,
+            self.expect
+                .iter()
+                .map(|e| (&e.name, &e.check, e.on_violation))
+                .collect::<Vec<_>>(),
+            self.mode,
+            self.partition_by,
+            self.to
+        );
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in canonical.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        (h & i64::MAX as u64) as i64
+    }
 }
 
 /// Parses a cron expression: standard 5 fields, 6 with seconds first, or `@hourly`-style presets.
@@ -227,7 +252,14 @@ pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
     } else {
         return Err(format!("`{e}` has {fields} fields; cron needs 5 (min hour day month weekday), 6 with seconds first, or a preset such as @hourly"));
     };
-    cron::Schedule::from_str(&full).map_err(|err| format!("invalid cron `{e}`: {err}"))
+    let schedule =
+        cron::Schedule::from_str(&full).map_err(|err| format!("invalid cron `{e}`: {err}"))?;
+    // The cron crate looks up to the year 2100: an expression with no fire time by then
+    // (`0 0 30 2 *`, February 30th) never fires.
+    if schedule.upcoming(chrono::Utc).next().is_none() {
+        return Err(format!("cron `{e}` never fires (no such date)"));
+    }
+    Ok(schedule)
 }
 
 /// Reads every `*.yaml`/`*.yml` of `dir` (sorted), as (file, text). A missing folder holds
@@ -391,9 +423,13 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
                 .with_hint("add partition_by: [jour], or use mode: overwrite"),
         );
     }
-    if raw.to.trim().is_empty() {
-        diags.push(doc.at("to", "`to` is empty"));
-    }
+    let to = match super::pipeline::lake_relative(&raw.to) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(doc.at("to", format!("`to`: {e}")));
+            String::new()
+        }
+    };
     let policy = run_policy(&doc, &raw, diags);
     if diags.0.len() > before {
         return None;
@@ -407,7 +443,7 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
         from: raw.from,
         query,
         expect,
-        to: raw.to,
+        to,
         mode,
         partition_by: raw.partition_by,
         policy,
@@ -479,9 +515,66 @@ fn run_policy(doc: &Document, raw: &RawJob, diags: &mut Diagnostics) -> RunPolic
 
 /// Checks that `sql` parses as one SELECT statement.
 fn sqlparse_check(sql: &str) -> Result<(), String> {
+    let code = strip_sql_comments(sql);
+    let first = code
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '(')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !(first == "select" || first == "with" || first.starts_with('(')) {
+        return Err(format!(
+            "a job's `sql` must be one query (SELECT or WITH …), not `{}`",
+            code.split_whitespace().next().unwrap_or("")
+        ));
+    }
+    if code.trim().trim_end_matches(';').contains(';') {
+        return Err("a job's `sql` must be one statement (no `;` between statements)".into());
+    }
     polars::sql::extract_table_identifiers(sql, false, false)
         .map(|_| ())
         .map_err(|e| super::expr::clean_polars_error(&e.to_string()))
+}
+
+/// `sql` with its comments and the contents of its string literals blanked (so a `;` or a
+/// keyword inside them is not mistaken for code).
+fn strip_sql_comments(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut it = sql.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '-' if it.peek() == Some(&'-') => {
+                for c in it.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+                out.push(' ');
+            }
+            '/' if it.peek() == Some(&'*') => {
+                it.next();
+                let mut prev = ' ';
+                for c in it.by_ref() {
+                    if prev == '*' && c == '/' {
+                        break;
+                    }
+                    prev = c;
+                }
+                out.push(' ');
+            }
+            '\'' | '"' => {
+                out.push(c);
+                for d in it.by_ref() {
+                    if d == c {
+                        break;
+                    }
+                }
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -489,7 +582,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_one_query_is_a_job() {
+        assert!(sqlparse_check("SELECT 1 AS x FROM t").is_ok());
+        assert!(sqlparse_check("-- c\nWITH a AS (SELECT * FROM t) SELECT * FROM a;").is_ok());
+        assert!(sqlparse_check("SELECT ';' AS s FROM t").is_ok());
+        for bad in [
+            "DROP TABLE t",
+            "DELETE FROM t",
+            "SHOW TABLES",
+            "/* x */ INSERT INTO t VALUES (1)",
+        ] {
+            let e = sqlparse_check(bad).unwrap_err();
+            assert!(e.contains("must be one query"), "{bad}: {e}");
+        }
+        let e = sqlparse_check("SELECT 1 FROM t; DROP TABLE t").unwrap_err();
+        assert!(e.contains("one statement"), "{e}");
+    }
+
+    #[test]
     fn cron_forms() {
+        assert!(parse_cron("0 0 30 2 *")
+            .unwrap_err()
+            .contains("never fires"));
+        assert!(parse_cron("0 0 29 2 *").is_ok());
         assert!(parse_cron("*/5 * * * *").is_ok());
         assert!(parse_cron("*/2 * * * * *").is_ok());
         assert!(parse_cron("@hourly").is_ok());

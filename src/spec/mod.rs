@@ -9,6 +9,7 @@ pub mod expr;
 pub mod job;
 pub mod pipeline;
 pub mod raw;
+pub mod scalar;
 pub mod source_map;
 pub mod types;
 pub mod units;
@@ -18,7 +19,7 @@ use std::path::Path;
 pub use diag::{Diagnostic, Diagnostics, Loc};
 pub use pipeline::{
     BatchLimits, BronzeSpec, DataLossPolicy, KafkaSpec, LatePolicy, OptimizeSpec, PipelineSpec,
-    SchedulerSpec,
+    RecordLimits, SchedulerSpec,
 };
 pub use types::ColumnType;
 

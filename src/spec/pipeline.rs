@@ -125,6 +125,102 @@ pub struct BronzeSpec {
     pub on_data_loss: DataLossPolicy,
     /// Compact the bronze and quarantine tables periodically in continuous mode.
     pub optimize: Option<OptimizeSpec>,
+    /// Per-record limits, enforced before parsing.
+    pub limits: RecordLimits,
+    /// Records whose event time is later than now + this go to quarantine (`future`) and
+    /// never move the watermark.
+    pub future_tolerance: Duration,
+    /// How long the bronze and quarantine tables keep their JSON log
+    /// (`delta.logRetentionDuration`; default 7 days): the log stays bounded at one commit
+    /// per second, and time travel reaches that far back.
+    pub log_retention: Duration,
+}
+
+impl BronzeSpec {
+    /// The Delta properties lakectl keeps on this pipeline's tables.
+    pub fn table_properties(&self) -> Vec<(&'static str, String)> {
+        vec![(
+            "delta.logRetentionDuration",
+            format!("interval {} seconds", self.log_retention.as_secs()),
+        )]
+    }
+}
+
+/// Per-record limits (`limits:`): a record beyond them goes to quarantine with its reason
+/// before any parser sees it, so one hostile record cannot stop a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordLimits {
+    /// Larger payloads are quarantined (`too_large`). Default 16 MiB.
+    pub max_record_bytes: usize,
+    /// JSON nested deeper than this is quarantined (`malformed`). Default 64.
+    pub max_depth: usize,
+}
+
+impl Default for RecordLimits {
+    fn default() -> Self {
+        Self {
+            max_record_bytes: 16 << 20,
+            max_depth: 64,
+        }
+    }
+}
+
+/// A table's path relative to the lake, normalised (`./a//b/` → `a/b`). Refused: absolute
+/// paths, `..` (a table outside the lake), and the lake's reserved folders.
+pub fn lake_relative(path: &str) -> Result<String, String> {
+    let p = path.trim();
+    if p.starts_with('/') || p.starts_with('\\') || p.contains(':') {
+        return Err(format!(
+            "`{p}` must be a path relative to the lake (e.g. silver/my_table)"
+        ));
+    }
+    let mut parts = Vec::new();
+    for seg in p.split(['/', '\\']) {
+        match seg {
+            "" | "." => {}
+            ".." => return Err(format!("`{p}` leaves the lake (`..`)")),
+            s => parts.push(s),
+        }
+    }
+    match parts.first() {
+        None => Err("the path is empty".into()),
+        Some(first) if first.starts_with("_lakectl") || first.starts_with("_delta_log") => {
+            Err(format!("`{p}` is reserved for lakectl's own tables"))
+        }
+        _ if parts.contains(&"_delta_log") => Err(format!("`{p}` is inside a Delta log folder")),
+        _ => Ok(parts.join("/")),
+    }
+}
+
+/// A positive size (`64MiB`, or a number of bytes) at `path`, or `default` when absent.
+fn size_value(
+    doc: &Document,
+    path: &str,
+    v: Option<&serde_yaml::Value>,
+    default: usize,
+    diags: &mut Diagnostics,
+) -> usize {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    let parsed = match v {
+        None => return default,
+        Some(serde_yaml::Value::Number(n)) => n.as_u64().ok_or_else(|| "not a size".to_string()),
+        Some(serde_yaml::Value::String(s)) => parse_size(s),
+        Some(_) => Err("not a size".to_string()),
+    };
+    match parsed {
+        Ok(n) if n > 0 => n as usize,
+        Ok(_) => {
+            diags.push(doc.at(path, format!("{key} must be positive")));
+            1
+        }
+        Err(e) => {
+            diags.push(
+                doc.at(path, format!("bad {key}: {e}"))
+                    .with_hint("a size such as 64MiB"),
+            );
+            1
+        }
+    }
 }
 
 impl PipelineSpec {
@@ -170,6 +266,12 @@ pub fn validate(doc: &Document, diags: &mut Diagnostics) -> Option<PipelineSpec>
         );
     }
     let mut options = BTreeMap::new();
+    // Secret values are registered first, so no message below can show them.
+    for (k, v) in &raw.kafka.options {
+        if let (true, serde_yaml::Value::String(s)) = (crate::redact::is_secret_key(k), v) {
+            crate::redact::register(s);
+        }
+    }
     for (k, v) in &raw.kafka.options {
         let path = join_key("kafka.options", k);
         match v {
@@ -197,9 +299,20 @@ pub fn validate(doc: &Document, diags: &mut Diagnostics) -> Option<PipelineSpec>
     let mut tables: HashSet<String> = HashSet::new();
     for (i, item) in raw.bronze.iter().enumerate() {
         let path = join_index("bronze", i);
-        let Some(rb) = doc.deserialize::<RawBronze>(item, &path, diags) else {
+        let Some(mut rb) = doc.deserialize::<RawBronze>(item, &path, diags) else {
             continue;
         };
+        for key in ["table", "quarantine"] {
+            let t = if key == "table" {
+                &mut rb.table
+            } else {
+                &mut rb.quarantine
+            };
+            match lake_relative(t) {
+                Ok(n) => *t = n,
+                Err(e) => diags.push(doc.at(&join_key(&path, key), format!("`{key}`: {e}"))),
+            }
+        }
         if !names.insert(rb.name.clone()) {
             diags.push(doc.at(
                 &join_key(&path, "name"),
@@ -398,29 +511,52 @@ fn validate_bronze(
             1
         }
     };
-    let max_bytes = match &rb.batch.max_bytes {
-        None => 64 << 20,
-        Some(serde_yaml::Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => {
-            n.as_u64().unwrap_or(1) as usize
-        }
-        Some(serde_yaml::Value::String(s)) => match parse_size(s) {
-            Ok(n) if n > 0 => n as usize,
-            Ok(_) => {
-                diags.push(doc.at(&join_key(&bp, "max_bytes"), "max_bytes must be positive"));
-                1
-            }
-            Err(e) => {
-                diags.push(doc.at(&join_key(&bp, "max_bytes"), format!("bad max_bytes: {e}")));
-                1
-            }
-        },
-        Some(_) => {
+    let max_bytes = size_value(
+        doc,
+        &join_key(&bp, "max_bytes"),
+        rb.batch.max_bytes.as_ref(),
+        64 << 20,
+        diags,
+    );
+    let lp = p("limits");
+    let max_record_bytes = size_value(
+        doc,
+        &join_key(&lp, "max_record_bytes"),
+        rb.limits.max_record_bytes.as_ref(),
+        16 << 20,
+        diags,
+    );
+    let max_depth = match rb.limits.max_depth {
+        None => 64,
+        Some(n) if (1..=10_000).contains(&n) => n as usize,
+        Some(n) => {
             diags.push(doc.at(
-                &join_key(&bp, "max_bytes"),
-                "max_bytes must be a size such as 64MiB",
+                &join_key(&lp, "max_depth"),
+                format!("max_depth must be between 1 and 10000, got {n}"),
             ));
             1
         }
+    };
+    let log_retention = match &rb.log_retention {
+        None => Duration::from_secs(7 * 86_400),
+        Some(s) => parse_duration(s)
+            .ok()
+            .filter(|d| d.as_secs() >= 3600)
+            .unwrap_or_else(|| {
+                diags.push(
+                    doc.at(&p("log_retention"), format!("bad log_retention `{s}`"))
+                        .with_hint("a duration of at least 1h, such as 7d"),
+                );
+                Duration::from_secs(3600)
+            }),
+    };
+    let future_tolerance = match &rb.future_tolerance {
+        None => Duration::from_secs(86_400),
+        Some(s) => parse_duration(s)
+            .map_err(|e| {
+                diags.push(doc.at(&p("future_tolerance"), format!("bad future_tolerance: {e}")))
+            })
+            .unwrap_or_default(),
     };
     let max_wait = match &rb.batch.max_wait {
         None => Duration::from_secs(1),
@@ -474,7 +610,13 @@ fn validate_bronze(
         },
         derive,
         partition_by: rb.partition_by,
-        kafka_metadata: rb.kafka_metadata,
+        kafka_metadata: rb.kafka_metadata.unwrap_or(true),
+        limits: RecordLimits {
+            max_record_bytes,
+            max_depth,
+        },
+        future_tolerance,
+        log_retention,
         batch: BatchLimits {
             max_records,
             max_bytes,

@@ -77,14 +77,31 @@ pub struct RawBronze {
     pub derive: IndexMap<String, String>,
     #[serde(default)]
     pub partition_by: Vec<String>,
-    #[serde(default = "default_true")]
-    pub kafka_metadata: bool,
+    #[serde(default, deserialize_with = "super::scalar::opt_bool")]
+    pub kafka_metadata: Option<bool>,
     #[serde(default)]
     pub batch: RawBatch,
     #[serde(default)]
     pub on_data_loss: Option<RawDataLoss>,
     #[serde(default)]
     pub optimize: Option<RawOptimize>,
+    /// `delta.logRetentionDuration` of the bronze and quarantine tables.
+    #[serde(default)]
+    pub log_retention: Option<String>,
+    /// Records dated later than now + this go to quarantine (`future`).
+    #[serde(default)]
+    pub future_tolerance: Option<String>,
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+/// `limits:` (per record, enforced before parsing)
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_record_bytes: Option<serde_yaml::Value>,
+    #[serde(default, deserialize_with = "super::scalar::opt_i64")]
+    pub max_depth: Option<i64>,
 }
 
 /// `optimize:` (periodic compaction while the pipeline runs continuously)
@@ -115,6 +132,7 @@ pub enum RawDataLoss {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawBatch {
+    #[serde(default, deserialize_with = "super::scalar::opt_i64")]
     pub max_records: Option<i64>,
     pub max_bytes: Option<serde_yaml::Value>,
     pub max_wait: Option<String>,
@@ -125,7 +143,4 @@ fn default_format() -> String {
 }
 fn default_watermark() -> String {
     "10m".into()
-}
-fn default_true() -> bool {
-    true
 }

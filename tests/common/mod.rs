@@ -447,6 +447,47 @@ pub fn assert_exactly_once(ws: &Workspace, produced: usize) {
     let dups: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(dups.is_empty(), "duplicates: {dups:?}");
     assert_eq!(seen.len(), produced, "every record once");
+    // And no sale twice in bronze (the simulator's vente_ids are unique).
+    if ws.table("bronze/ventes_stream").join("_delta_log").exists() {
+        let ids = column_strings(&ws.table("bronze/ventes_stream"), "vente_id");
+        let set: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(set.len(), ids.len(), "duplicate vente_id in bronze");
+    }
+}
+
+/// Sends `payloads` (None = tombstone) to one partition of `topic` as they are, waiting for
+/// each delivery. Large payloads are allowed (up to 200 MB).
+pub fn send_raw(topic: &str, partition: i32, payloads: &[Option<Vec<u8>>]) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("message.max.bytes", "200000000")
+        .set("linger.ms", "0")
+        .create()
+        .expect("producer");
+    for pl in payloads {
+        let mut rec: BaseRecord<'_, (), [u8]> = BaseRecord::to(topic).partition(partition);
+        if let Some(pl) = pl {
+            rec = rec.payload(pl.as_slice());
+        }
+        p.send(rec).map_err(|(e, _)| e).expect("send");
+        p.flush(Duration::from_secs(60)).expect("flush");
+    }
+}
+
+/// A sale as the simulator writes it, with `overrides` applied (JSON fields).
+pub fn sale(id: i64, ts: &str, overrides: serde_json::Value) -> Vec<u8> {
+    let mut v = serde_json::json!({
+        "vente_id": id, "client_id": 1 + id % 7, "produit_id": 1 + id % 5, "timestamp": ts,
+        "quantite": 1, "montant": 10.5, "client_nom": "Ana Souza", "produit_nom": "Laptop",
+        "categorie": "Informatique", "pays": "France", "segment": "Particulier"
+    });
+    if let (Some(m), Some(o)) = (v.as_object_mut(), overrides.as_object()) {
+        for (k, x) in o {
+            m.insert(k.clone(), x.clone());
+        }
+    }
+    serde_json::to_vec(&v).expect("json")
 }
 
 /// Polls `cond` every 100 ms until it holds; panics with `what` after `secs` seconds.

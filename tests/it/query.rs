@@ -1,9 +1,7 @@
 //! `lakectl query` against real tables: by name, by path, partition filter, time travel,
 //! every output format, and clear errors.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Two days of sales ingested in two bronze versions: day 1 (300 sales) then day 2 (200).
 fn two_days() -> Workspace {

@@ -1,7 +1,5 @@
 //! Spec loading: the shipped pipelines.yaml validates; broken specs give located errors.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 

@@ -1,13 +1,11 @@
 //! `lakectl dashboard`: its figures equal the silver tables read independently; the text
 //! view; the HTML page rendered by headless Chromium (screenshot checked for its charts).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use lakectl::dashboard::money;
 use serde_json::Value;
 

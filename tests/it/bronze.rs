@@ -1,13 +1,11 @@
 //! Bronze against the real broker, asserting on the Delta tables read back with an
 //! independent reader (delta-rs snapshot + the parquet crate).
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rand::{Rng, SeedableRng};
 
 const BRONZE: &str = "bronze/ventes_stream";
@@ -19,37 +17,6 @@ fn bronze_ids(ws: &Workspace) -> HashSet<i64> {
     let set: HashSet<i64> = ids.iter().map(|s| s.parse().unwrap()).collect();
     assert_eq!(set.len(), ids.len(), "duplicate vente_id in bronze");
     set
-}
-
-/// (partition, offset) pairs in a table; asserts there is no duplicate.
-fn offsets(ws: &Workspace, table: &str, pcol: &str, ocol: &str) -> HashSet<(i32, i64)> {
-    let p = column_strings(&ws.table(table), pcol);
-    let o = column_strings(&ws.table(table), ocol);
-    let set: HashSet<(i32, i64)> = p
-        .iter()
-        .zip(&o)
-        .map(|(p, o)| (p.parse().unwrap(), o.parse().unwrap()))
-        .collect();
-    assert_eq!(set.len(), p.len(), "duplicate offsets in {table}");
-    set
-}
-
-/// Every consumed record is in exactly one of bronze and quarantine.
-fn assert_exactly_once(ws: &Workspace, produced: usize) {
-    let b = offsets(ws, BRONZE, "_kafka_partition", "_kafka_offset");
-    let q = offsets(ws, QUARANTINE, "partition", "offset");
-    assert!(
-        b.is_disjoint(&q),
-        "a record is in both bronze and quarantine"
-    );
-    assert_eq!(
-        b.len() + q.len(),
-        produced,
-        "bronze {} + quarantine {} != produced {produced}",
-        b.len(),
-        q.len()
-    );
-    bronze_ids(ws);
 }
 
 #[test]

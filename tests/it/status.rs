@@ -1,9 +1,7 @@
 //! `lakectl status`: real lag after producing more than was ingested, table figures,
 //! quarantine reasons, job freshness, and a broker that is down.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn status(ws: &Workspace) -> Value {

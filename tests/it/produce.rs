@@ -1,8 +1,6 @@
 //! Topics and the sales simulator, against the real broker.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[test]

@@ -2,13 +2,11 @@
 //! appends), vacuum (only unreferenced files older than the retention), history, checkpoints,
 //! several bronze workers killed at random, and secrets never printed.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rand::{Rng, SeedableRng};
 
 const SMALL: &str = "{max_records: 20, max_bytes: 1MiB, max_wait: 200ms}";

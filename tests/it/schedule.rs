@@ -2,8 +2,6 @@
 //! per-second cron runs while bronze ingests, overlap skipped, retries then failure, timeout
 //! without commit, hot reload, SIGTERM under load then an exactly-once restart, /metrics.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -11,8 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use chrono::{DateTime, Utc};
-use common::*;
 
 const RUNS: &str = "_lakectl/runs";
 

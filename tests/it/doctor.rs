@@ -2,9 +2,7 @@
 //! broker is down, when the lake's table no longer matches the spec, and when the table's
 //! offsets are ahead of the topic.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn doctor(ws: &Workspace, brokers: Option<&str>) -> (bool, String) {
     let mut c = ws.command(&["doctor"]);

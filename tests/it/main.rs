@@ -1,0 +1,20 @@
+//! The integration tests, as ONE test binary: each binary links polars + deltalake +
+//! rdkafka, so one binary instead of one per file saves a link per file on every build.
+//! Tests run against the real broker that `scripts/test.sh` starts and real Delta tables in
+//! temporary folders; helpers shared by every module are in `tests/common/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bronze;
+mod dashboard;
+mod doctor;
+mod guarantees;
+mod jobs_spec;
+mod maintenance;
+mod produce;
+mod query;
+mod schedule;
+mod silver;
+mod spec;
+mod status;
