@@ -25,7 +25,7 @@ pub fn read_schema(schema: &super::TableSchema) -> Schema {
 pub struct DataFile {
     /// Local path.
     pub path: PathBuf,
-    /// Path relative to the table root, as in the log (decoded).
+    /// Path relative to the table root: the object's name (the log's URI form decoded once).
     pub rel: String,
     /// Partition values.
     pub partition: BTreeMap<String, Option<String>>,
@@ -66,23 +66,18 @@ pub fn active_files(table: &DeltaTable) -> Result<Vec<DataFile>, LakeError> {
                 feature: "deletion vectors".into(),
             });
         }
-        let rel = f.path();
-        let decoded = percent_decode(&rel);
+        // delta-rs hands the path decoded once from the log's URI form: the object's name
+        // (partition values in it are still percent-encoded, as written: `pays=x%3Dy`).
+        let rel = f.path().to_string();
         out.push(DataFile {
-            path: root.join(&decoded),
-            rel: decoded,
+            path: root.join(&rel),
+            rel,
             partition: f.partition_values_map().into_iter().collect(),
             rows: f.num_records(),
             size: f.size(),
         });
     }
     Ok(out)
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// True when the file's path starts with `col=value/` for each partition column, in order,

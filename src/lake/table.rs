@@ -583,7 +583,8 @@ pub async fn claim(
     }
 }
 
-/// Remove actions (dataChange = true) for the active files whose log path (decoded) is in `paths`.
+/// Remove actions (dataChange = true) for the active files whose object name (relative to the
+/// table, as [`super::read::DataFile::rel`]) is in `paths`.
 pub fn remove_actions(
     table: &DeltaTable,
     paths: &std::collections::BTreeSet<String>,
@@ -598,13 +599,7 @@ pub fn remove_actions(
     Ok(snap
         .log_data()
         .iter()
-        .filter(|f| {
-            paths.contains(
-                percent_encoding::percent_decode_str(&f.path())
-                    .decode_utf8_lossy()
-                    .as_ref(),
-            )
-        })
+        .filter(|f| paths.contains(f.path().as_ref()))
         .map(|f| Action::Remove(f.remove_action(true)))
         .collect())
 }

@@ -242,12 +242,8 @@ fn snapshot_files(
     let snap = table.snapshot().expect("snapshot");
     snap.log_data()
         .iter()
-        .map(|f| {
-            let rel = percent_encoding::percent_decode_str(&f.path())
-                .decode_utf8_lossy()
-                .into_owned();
-            (f.partition_values_map(), path.join(rel))
-        })
+        // The path delta-rs gives is the object's name (the log's URI form decoded once).
+        .map(|f| (f.partition_values_map(), path.join(f.path().as_ref())))
         .collect()
 }
 

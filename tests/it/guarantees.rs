@@ -616,3 +616,135 @@ fn env_substitution_gives_text_not_yaml() {
     assert_eq!(out.status.code(), Some(3), "{msg}");
     assert!(msg.contains("`0x1F` is not a whole number"), "{msg}");
 }
+
+#[test]
+fn partition_values_that_need_encoding_read_back_everywhere() {
+    let ws = Workspace::with_batch(
+        "encoding",
+        1,
+        "{max_records: 3, max_bytes: 64MiB, max_wait: 200ms}",
+        "",
+    );
+    let spec = std::fs::read_to_string(ws.config()).unwrap();
+    std::fs::write(
+        ws.config(),
+        spec.replace("partition_by: [jour]", "partition_by: [pays]"),
+    )
+    .unwrap();
+    std::fs::write(
+        ws.dir.path().join("jobs/par_pays.yaml"),
+        "name: par_pays\nfrom: ventes\ngroup_by: [pays]\naggregate: {n: count(*)}\n\
+         to: silver/par_pays\nmode: replace_partitions\npartition_by: [pays]\n",
+    )
+    .unwrap();
+    let values = ["x=y", "Hans Müller", "a/b", "50%", "é è", "q?&#", "France"];
+    let now = now_rfc3339();
+    let payloads: Vec<_> = values
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Some(sale(i as i64, &now, serde_json::json!({ "pays": p }))))
+        .collect();
+    send_raw(&ws.topic, 0, &payloads);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    // Compacted, then read by lakectl's SQL, by a silver job, and by delta-rs + parquet.
+    ws.ok(&["optimize", "ventes", "--target-size", "1MiB"]);
+    let out = ws.ok(&[
+        "query",
+        "SELECT pays, count(*) AS n FROM ventes GROUP BY pays ORDER BY pays",
+        "--format",
+        "csv",
+    ]);
+    for v in values {
+        assert!(
+            out.contains(&format!("{v},1")) || out.contains(&format!("\"{v}\",1")),
+            "{v} in {out}"
+        );
+    }
+    ws.ok(&["run", "par_pays"]);
+    let mut got = column_strings(&ws.table("silver/par_pays"), "n");
+    got.sort();
+    assert_eq!(got, vec!["1"; values.len()]);
+    let mut pays: Vec<String> = rows(&ws.table(BRONZE))
+        .into_iter()
+        .map(|r| r["pays"].clone())
+        .collect();
+    pays.sort();
+    let mut want: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(pays, want);
+    // A second wave replaces exactly the changed partitions.
+    send_raw(
+        &ws.topic,
+        0,
+        &[Some(sale(100, &now, serde_json::json!({ "pays": "x=y" })))],
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let out = ws.ok(&["run", "par_pays"]);
+    assert!(out.contains("recomputed 1 partition(s): x=y"), "{out}");
+    let n: usize = column_strings(&ws.table("silver/par_pays"), "n")
+        .iter()
+        .map(|s| s.parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(n, values.len() + 1);
+}
+
+#[test]
+fn metrics_survive_slow_and_huge_requests() {
+    use crate::schedule::{free_port, scrape};
+    use std::io::{Read, Write};
+    let ws = Workspace::new("metrics_abuse", 1);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut s = ws
+        .command(&["schedule", "--no-bronze", "--metrics-addr", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_for(30, "metrics served", || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    // A client that starts a request and never finishes it…
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /metr").unwrap();
+    // …and one that sends a request line of 64 MB.
+    let huge = std::thread::spawn({
+        let addr = addr.clone();
+        move || {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            let chunk = vec![b'a'; 1 << 20];
+            let _ = c.write_all(b"GET /");
+            // The server stops reading after its limit and closes: writing then fails.
+            (0..64).take_while(|_| c.write_all(&chunk).is_ok()).count()
+        }
+    });
+    // Scrapes are answered meanwhile, at once.
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        assert!(scrape(&addr).contains("lakectl_"), "metrics body");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "a scrape waited {:?}",
+            t.elapsed()
+        );
+    }
+    let written_mb = huge.join().unwrap();
+    assert!(written_mb < 64, "the server read a 64 MB request line");
+    // The slow client is cut off after the request deadline.
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let t = std::time::Instant::now();
+    let _ = slow.read_to_end(&mut buf);
+    assert!(
+        t.elapsed() < Duration::from_secs(9),
+        "the slow request was held open"
+    );
+    let rss_kb: u64 = std::fs::read_to_string(format!("/proc/{}/status", s.id()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(rss_kb < 300 * 1024, "memory grew to {rss_kb} KiB");
+    assert!(sigterm(&mut s).success());
+}
