@@ -454,7 +454,13 @@ pub struct Upkeep {
     interval: u64,
     last_checkpoint: u64,
     running: Option<tokio::task::JoinHandle<Result<u64, LakeError>>>,
+    /// Commits since the in-memory state was last rebuilt.
+    since_reload: u64,
 }
+
+/// The in-memory state is rebuilt (from the newest checkpoint and the JSON commits after it)
+/// after this many commits, so a commit never replays more batches than that.
+const RELOAD_EVERY: u64 = 25;
 
 impl Upkeep {
     /// Upkeep for `table`, at its checkpoint interval.
@@ -468,15 +474,24 @@ impl Upkeep {
             interval,
             last_checkpoint: table.version().unwrap_or(0),
             running: None,
+            since_reload: 0,
         }
     }
 
     /// Call after each commit of the writer. Never waits for the background work.
     pub async fn after_commit(&mut self, table: &mut DeltaTable) {
+        self.since_reload += 1;
+        if self.since_reload >= RELOAD_EVERY && self.running.is_none() {
+            self.since_reload = 0;
+            if let Err(e) = reload_from_checkpoint(table).await {
+                tracing::warn!(table = %table.table_url(), error = %e, "rebuilding the in-memory state failed; keeping the current one");
+            }
+        }
         if self.running.as_ref().is_some_and(|h| h.is_finished()) {
             if let Some(h) = self.running.take() {
                 match h.await {
                     Ok(Ok(v)) => {
+                        self.since_reload = 0;
                         if let Err(e) = reload_from_checkpoint(table).await {
                             tracing::warn!(table = %table.table_url(), error = %e, "rebuilding the state from checkpoint {v} failed; keeping the current one");
                         }
