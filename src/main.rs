@@ -16,14 +16,14 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(lakectl::exit::FAILURE);
         }
     };
     match runtime.block_on(dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", lakectl::redact::text(&message(&e)));
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(lakectl::exit::of(&e))
         }
     }
 }
@@ -60,7 +60,7 @@ fn init_tracing(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(lakectl::redact::stderr)
-        .with_ansi(cli::stderr_is_tty())
+        .with_ansi(lakectl::term::stderr_is_tty())
         .with_target(false);
     match format {
         LogFormat::Text => builder.init(),
@@ -80,52 +80,4 @@ fn message(e: &anyhow::Error) -> String {
         }
     }
     msg
-}
-
-/// Documented exit codes (see `lakectl --help`).
-fn exit_code(e: &anyhow::Error) -> u8 {
-    // Lost ownership (another writer took the partitions or the job) wins over the generic
-    // lake code: a supervisor may want to treat it differently.
-    for cause in e.chain() {
-        if matches!(
-            cause.downcast_ref::<lakectl::bronze::BronzeError>(),
-            Some(lakectl::bronze::BronzeError::OwnershipLost { .. })
-        ) || matches!(
-            cause.downcast_ref::<lakectl::lake::LakeError>(),
-            Some(lakectl::lake::LakeError::Conflict { .. })
-        ) {
-            return 6;
-        }
-    }
-    for cause in e.chain() {
-        if cause.is::<lakectl::spec::SpecError>() {
-            return 3;
-        }
-        if cause.is::<lakectl::kafka::KafkaError>() {
-            return 4;
-        }
-        if cause.is::<lakectl::lake::LakeError>() {
-            return 5;
-        }
-        if let Some(lakectl::query::QueryError::Lake(_)) =
-            cause.downcast_ref::<lakectl::query::QueryError>()
-        {
-            return 5;
-        }
-        if let Some(s) = cause.downcast_ref::<lakectl::silver::SilverError>() {
-            return match s {
-                lakectl::silver::SilverError::Lake { .. }
-                | lakectl::silver::SilverError::NoSource { .. } => 5,
-                _ => 1,
-            };
-        }
-        if let Some(b) = cause.downcast_ref::<lakectl::bronze::BronzeError>() {
-            return match b {
-                lakectl::bronze::BronzeError::Kafka { .. } => 4,
-                lakectl::bronze::BronzeError::Lake { .. } => 5,
-                _ => 1,
-            };
-        }
-    }
-    1
 }

@@ -42,7 +42,7 @@ pub fn install() -> StopFlag {
                 f.set();
             } else {
                 tracing::warn!("second signal: exiting now");
-                std::process::exit(130);
+                std::process::exit(i32::from(crate::exit::INTERRUPTED));
             }
         }
     });

@@ -95,14 +95,7 @@ pub fn decode(
     }));
 
     let (mut df, good_lines) = parse_all(buf, &read, &mut |line, err| {
-        let reason = if err.contains("error parsing line")
-            || err.contains("expected to contain JSON object")
-            || err.contains("invalid utf-8")
-        {
-            Reason::Malformed
-        } else {
-            Reason::Schema
-        };
+        let reason = reason_of(&err);
         rejected.push(Rejected {
             record: line_record[line],
             reason,
@@ -193,6 +186,25 @@ pub fn decode(
     rejected.sort_by_key(|r| r.record);
     Ok(Decoded { df, rows, rejected })
 }
+
+/// The reason of a record Polars' JSON reader refused, from its error text: not JSON at all
+/// (or not an object, or not UTF-8) is `malformed`; JSON that does not fit the schema is
+/// `schema`. The texts are Polars'; a unit test pins them, so an upgrade that changes them
+/// fails there rather than silently moving records between reasons.
+pub fn reason_of(err: &str) -> Reason {
+    if MALFORMED_TEXTS.iter().any(|t| err.contains(t)) {
+        Reason::Malformed
+    } else {
+        Reason::Schema
+    }
+}
+
+/// Fragments of Polars' (and lakectl's own) errors for input that is not a JSON object.
+const MALFORMED_TEXTS: [&str; 3] = [
+    "error parsing line",
+    "expected to contain JSON object",
+    "invalid utf-8",
+];
 
 /// Parses every line; returns the rows of the lines that parsed and their line indices.
 fn parse_all(
@@ -343,6 +355,24 @@ mod tests {
             "{:?}",
             d.rejected[3]
         );
+    }
+
+    /// The error texts `reason_of` matches, as Polars 0.55 writes them.
+    #[test]
+    fn polars_error_texts_are_the_ones_matched() {
+        let schema = read_schema(&schema());
+        let text = |line: &str| match parse_ndjson(line.as_bytes(), Some(1), &schema, false) {
+            Err(e) => clean_polars_error(&e.to_string()),
+            Ok(df) => format!("parsed {} rows", df.height()),
+        };
+        let truncated = text(r#"{"id":3,"q":2,"ts":"2024"#);
+        assert!(truncated.contains("error parsing line"), "{truncated}");
+        assert_eq!(reason_of(&truncated), Reason::Malformed);
+        let wrong_type = text(r#"{"id":2,"q":"two","ts":"2024-12-12T10:00:00Z"}"#);
+        assert_eq!(reason_of(&wrong_type), Reason::Schema, "{wrong_type}");
+        let array = text("[1,2]");
+        assert_eq!(reason_of(&array), Reason::Malformed, "{array}");
+        assert_eq!(reason_of("invalid utf-8 in payload"), Reason::Malformed);
     }
 
     #[test]

@@ -202,6 +202,14 @@ async fn run_once(
         pipeline: b.name.clone(),
         message,
     };
+    let runtime_err = |message: String| BronzeError::Runtime {
+        pipeline: b.name.clone(),
+        message,
+    };
+    let partitions_err = |message: String| BronzeError::Partitions {
+        pipeline: b.name.clone(),
+        message,
+    };
 
     let lake = Lake::new(&spec.lake);
     let bronze_schema = frame::bronze_schema(b).map_err(|e| spec_err(e.to_string()))?;
@@ -226,7 +234,7 @@ async fn run_once(
     let parts: Vec<i32> = match &opts.partitions {
         Some(only) => {
             if let Some(p) = only.iter().find(|p| !all.contains(p)) {
-                return Err(spec_err(format!(
+                return Err(partitions_err(format!(
                     "partition {p} does not exist in topic {} (partitions: {all:?})",
                     b.topic
                 )));
@@ -237,7 +245,7 @@ async fn run_once(
             Some(w) => {
                 let mine = w.partitions(&all);
                 if mine.is_empty() {
-                    return Err(spec_err(format!(
+                    return Err(partitions_err(format!(
                         "worker {}/{} owns no partition: topic {} has only {} (use fewer workers)",
                         w.index,
                         w.count,
@@ -271,7 +279,7 @@ async fn run_once(
     }
     if !decided.is_empty() {
         load_decided(&quarantine, &mut decided)
-            .map_err(|e| spec_err(format!("reading the quarantine table: {e}")))?;
+            .map_err(|e| runtime_err(format!("reading the quarantine table: {e}")))?;
     }
     // Each worker stores its own partitions' state: take each partition's newest.
     let wm = WatermarkState::merge_newest(
@@ -325,7 +333,7 @@ async fn run_once(
             .name(format!("poll-{}", b.name))
             .spawn(move || poll_loop(drain, limits, record_limits, until, discover, stop, poll_tx))
     }
-    .map_err(|e| spec_err(format!("cannot start the poller thread: {e}")))?;
+    .map_err(|e| runtime_err(format!("cannot start the poller thread: {e}")))?;
 
     // Stage 3: the writer task, committing in order.
     let (prep_tx, prep_rx) = tokio::sync::mpsc::channel::<Prepared>(1);
@@ -358,10 +366,10 @@ async fn run_once(
     drop(prep_tx);
     let written = writer
         .await
-        .map_err(|e| spec_err(format!("writer task failed: {e}")))?;
+        .map_err(|e| runtime_err(format!("writer task failed: {e}")))?;
     let polled = poller
         .join()
-        .map_err(|_| spec_err("the poller thread panicked".into()))?;
+        .map_err(|_| runtime_err("the poller thread panicked".into()))?;
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -761,7 +769,8 @@ impl Decoder<'_> {
             bronze,
             quarantine,
             txns,
-            watermark_state: serde_json::to_value(&self.wm).unwrap_or_default(),
+            watermark_state: serde_json::to_value(&self.wm)
+                .map_err(|e| batch_err(format!("serialising the watermark state: {e}")))?,
             metrics: m,
             offsets: offsets_desc(buf),
         })
@@ -807,6 +816,7 @@ async fn commit_batch(
         table::commit_lean(quarantine, actions, p.txns.clone(), meta, op)
             .await
             .map_err(lake_err)?;
+        crate::failpoint::hit(crate::failpoint::AFTER_QUARANTINE_COMMIT);
         commit_time += tc.elapsed();
     }
     let actions = table::write_files(bronze, p.bronze)
@@ -822,7 +832,10 @@ async fn commit_batch(
         ("lakectl.offsets".to_string(), serde_json::json!(p.offsets)),
         (
             BATCH_KEY.to_string(),
-            serde_json::to_value(&m).unwrap_or_default(),
+            serde_json::to_value(&m).map_err(|e| BronzeError::Runtime {
+                pipeline: b.name.clone(),
+                message: format!("serialising the batch metrics: {e}"),
+            })?,
         ),
     ]);
     let tc = Instant::now();
@@ -830,6 +843,7 @@ async fn commit_batch(
     let version = table::commit_lean(bronze, actions, p.txns, meta, op)
         .await
         .map_err(lake_err)?;
+    crate::failpoint::hit(crate::failpoint::AFTER_BRONZE_COMMIT);
     claim.made();
     commit_time += tc.elapsed();
     m.batch_id = version;

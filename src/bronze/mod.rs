@@ -52,6 +52,22 @@ pub enum BronzeError {
         /// The partitions of the refused batch.
         partitions: Vec<i32>,
     },
+    /// The partitions asked for (`--partitions`, `--worker`) do not fit the topic.
+    #[error("pipeline {pipeline}: {message}")]
+    Partitions {
+        /// Pipeline name.
+        pipeline: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// lakectl itself failed (a task or thread died, state could not be serialised).
+    #[error("pipeline {pipeline}: {message}")]
+    Runtime {
+        /// Pipeline name.
+        pipeline: String,
+        /// What failed.
+        message: String,
+    },
     /// The spec produces a table lakectl cannot build.
     #[error("pipeline {pipeline}: {message}")]
     Spec {

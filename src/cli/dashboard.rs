@@ -43,7 +43,7 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
             crate::outln!("{}", serde_json::to_string_pretty(&d)?);
         } else {
             let mut out = std::io::stdout().lock();
-            if args.watch.is_some() && super::stdout_is_tty() {
+            if args.watch.is_some() && crate::term::stdout_is_tty() {
                 // Home the cursor and clear the screen: redraw in place.
                 write!(out, "\x1b[H\x1b[2J")?;
             }

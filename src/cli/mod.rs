@@ -41,13 +41,9 @@ pub struct Cli {
     )]
     pub config: PathBuf,
 
-    /// Kafka bootstrap servers; overrides `kafka.brokers` of the spec.
-    #[arg(long, global = true, env = "KAFKA_BROKERS")]
-    pub brokers: Option<String>,
-
-    /// Lake root folder; overrides `lake` of the spec.
-    #[arg(long, global = true, env = "LAKECTL_LAKE")]
-    pub lake: Option<PathBuf>,
+    /// `--brokers`, `--lake`.
+    #[command(flatten)]
+    pub overrides: spec::Overrides,
 
     /// Log format (logs go to stderr; RUST_LOG sets the level).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -122,10 +118,8 @@ pub enum Command {
 pub struct Globals {
     /// `--config`.
     pub config: PathBuf,
-    /// `--brokers` (env KAFKA_BROKERS).
-    pub brokers: Option<String>,
-    /// `--lake` (env LAKECTL_LAKE).
-    pub lake: Option<PathBuf>,
+    /// `--brokers`, `--lake`.
+    pub overrides: spec::Overrides,
 }
 
 impl Cli {
@@ -133,15 +127,14 @@ impl Cli {
     pub fn globals(&self) -> Globals {
         Globals {
             config: self.config.clone(),
-            brokers: self.brokers.clone(),
-            lake: self.lake.clone(),
+            overrides: self.overrides.clone(),
         }
     }
 }
 
 /// Loads the spec named by `--config`, with `--brokers` and `--lake` applied.
 pub fn load_spec(g: &Globals) -> Result<PipelineSpec, SpecError> {
-    Ok(spec::load_pipeline(&g.config)?.with_overrides(g.brokers.as_deref(), g.lake.as_deref()))
+    Ok(spec::load_pipeline(&g.config)?.with_overrides(&g.overrides))
 }
 
 /// The folder of the table `reference` names: a catalog name (pipeline, `<pipeline>_quarantine`,
@@ -168,22 +161,4 @@ pub fn table_path(
         "unknown table `{reference}`\n    hint: tables are {}; or give a Delta table's folder",
         known.join(", ")
     )
-}
-
-/// True when stderr is an interactive terminal (progress displays go there).
-pub fn stderr_is_tty() -> bool {
-    use std::io::IsTerminal;
-    std::io::stderr().is_terminal()
-}
-
-/// True when stdout is an interactive terminal.
-pub fn stdout_is_tty() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal()
-}
-
-/// True when stdin is an interactive terminal.
-pub fn stdin_is_tty() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdin().is_terminal()
 }

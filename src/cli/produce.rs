@@ -102,7 +102,7 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
         malformed_fraction: args.malformed_fraction,
         first_id,
     });
-    let show_bar = args.count.is_some() && super::stdout_is_tty();
+    let show_bar = args.count.is_some() && crate::term::stdout_is_tty();
     let log_each = matches!(args.rate, Rate::PerSecond(r) if r <= 10.0);
     let count = args.count;
     let rate = args.rate;

@@ -40,7 +40,7 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
         let failures = crate::query::repl::run(&spec, &checked.catalog, args.version, args.format)
             .await
             .context("the interactive prompt failed")?;
-        if failures > 0 && !super::stdin_is_tty() {
+        if failures > 0 && !crate::term::stdin_is_tty() {
             bail!("{failures} statement(s) failed");
         }
         return Ok(());

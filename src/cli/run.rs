@@ -67,7 +67,7 @@ async fn run_jobs(
         full_refresh: args.full_refresh,
         dry_run: false,
     };
-    let pb = super::stderr_is_tty().then(|| {
+    let pb = crate::term::stderr_is_tty().then(|| {
         let pb = indicatif::ProgressBar::new(jobs.len() as u64);
         pb.set_style(
             indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} jobs {msg}")
@@ -160,7 +160,7 @@ async fn run_bronze(
     }
     let opts = IngestOptions {
         until_caught_up: args.until_caught_up,
-        progress: super::stderr_is_tty(),
+        progress: crate::term::stderr_is_tty(),
         partitions: args.partitions.clone(),
         worker: args.worker,
         on_batch: None,

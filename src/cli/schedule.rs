@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use crate::schedule::exec::Overrides;
 use crate::schedule::metrics::{self, Metrics};
 use crate::schedule::{self as sched, ScheduleOptions};
 use crate::shutdown::StopFlag;
@@ -45,10 +44,7 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
     }
     let opts = ScheduleOptions {
         config: g.config.clone(),
-        overrides: Overrides {
-            brokers: g.brokers.clone(),
-            lake: g.lake.clone(),
-        },
+        overrides: g.overrides.clone(),
         reload_interval: args.reload_interval,
         bronze: !args.no_bronze,
         metrics,

@@ -215,7 +215,7 @@ pub async fn run(
     version: Option<u64>,
     format: Format,
 ) -> Result<usize, ReadlineError> {
-    let interactive = crate::cli::stdin_is_tty();
+    let interactive = crate::term::stdin_is_tty();
     let config = Config::builder().auto_add_history(true).build();
     let mut editor: Editor<(), FileHistory> = Editor::with_config(config)?;
     let history = history_path().filter(|_| interactive);

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn, Instrument};
 
-use super::exec::{self, ExecError, Overrides};
+use super::exec::{self, ExecError};
 use super::fire::{fired_between, next_fire};
 use super::history::{self, new_run_id, RunRecord, RunStatus};
 use super::metrics::Metrics;
@@ -30,6 +30,7 @@ use crate::bronze::{run_pipeline, IngestOptions};
 use crate::shutdown::StopFlag;
 use crate::silver::CheckedJobs;
 use crate::spec::job::{read_job_files, Concurrency, JobSpec};
+use crate::spec::Overrides;
 use crate::spec::{Diagnostics, PipelineSpec, SpecError};
 
 /// How `lakectl schedule` runs.

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::silver::{self, JobStatus, RunOptions};
-use crate::spec::{Diagnostics, PipelineSpec, SpecError};
+use crate::spec::{Diagnostics, Overrides, PipelineSpec, SpecError};
 
 /// What the child runs: the spec as validated by the scheduler.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,10 +24,8 @@ pub struct ExecRequest {
     pub config: PathBuf,
     /// Its text.
     pub config_text: String,
-    /// `--brokers` override.
-    pub brokers: Option<String>,
-    /// `--lake` override.
-    pub lake: Option<PathBuf>,
+    /// `--brokers`, `--lake` as given to the scheduler.
+    pub overrides: Overrides,
     /// Every job file, as (path, text).
     pub jobs: Vec<(PathBuf, String)>,
     /// The job to run.
@@ -68,11 +66,7 @@ pub enum ExecError {
 
 /// The child side: runs `req` in this process.
 pub async fn execute(req: ExecRequest) -> anyhow::Result<ExecOutcome> {
-    let o = Overrides {
-        brokers: req.brokers.clone(),
-        lake: req.lake.clone(),
-    };
-    let spec = load_spec(&req.config, &req.config_text, &o)?;
+    let spec = load_spec(&req.config, &req.config_text, &req.overrides)?;
     let checked = silver::check::check_files(&spec, &req.jobs, Diagnostics::default())?;
     let job = checked
         .job(&req.job)
@@ -107,20 +101,10 @@ pub fn request(
     ExecRequest {
         config: spec.file.clone(),
         config_text: config_text.to_string(),
-        brokers: overrides.brokers.clone(),
-        lake: overrides.lake.clone(),
+        overrides: overrides.clone(),
         jobs: jobs.to_vec(),
         job: job.to_string(),
     }
-}
-
-/// `--brokers` and `--lake` as given on the command line, passed on to the children.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// `--brokers`.
-    pub brokers: Option<String>,
-    /// `--lake`.
-    pub lake: Option<PathBuf>,
 }
 
 /// Loads `pipelines.yaml` text with the overrides applied.
@@ -129,8 +113,7 @@ pub fn load_spec(
     text: &str,
     o: &Overrides,
 ) -> Result<PipelineSpec, SpecError> {
-    Ok(crate::spec::load_pipeline_str(config, text)?
-        .with_overrides(o.brokers.as_deref(), o.lake.as_deref()))
+    Ok(crate::spec::load_pipeline_str(config, text)?.with_overrides(o))
 }
 
 /// The parent side: runs `req` in a child process, killing it on `timeout` or when `cancel`

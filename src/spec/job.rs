@@ -300,12 +300,6 @@ pub fn parse_jobs(files: &[(PathBuf, String)], diags: &mut Diagnostics) -> Vec<J
     jobs
 }
 
-/// Loads every job file of `dir` (sorted).
-pub fn load_jobs(dir: &Path, diags: &mut Diagnostics) -> Vec<JobSpec> {
-    let files = read_job_files(dir, diags);
-    parse_jobs(&files, diags)
-}
-
 /// Validates one job document (structure and expressions; schemas are checked later).
 pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
     let raw: RawJob = doc.deserialize(&doc.value, "", diags)?;

@@ -23,6 +23,22 @@ pub use pipeline::{
 };
 pub use types::ColumnType;
 
+/// What the environment overrides in the spec: `--brokers` and `--lake` (or their variables).
+/// Declared once: flattened into the command line, and passed on to the scheduler's job
+/// processes.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, clap::Args, serde::Serialize, serde::Deserialize,
+)]
+pub struct Overrides {
+    /// Kafka bootstrap servers; overrides `kafka.brokers` of the spec.
+    #[arg(long, global = true, env = "KAFKA_BROKERS")]
+    pub brokers: Option<String>,
+
+    /// Lake root folder; overrides `lake` of the spec.
+    #[arg(long, global = true, env = "LAKECTL_LAKE")]
+    pub lake: Option<std::path::PathBuf>,
+}
+
 /// Why a spec could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {

@@ -225,11 +225,11 @@ fn size_value(
 
 impl PipelineSpec {
     /// The spec with `--brokers` and `--lake` applied (an empty broker list is ignored).
-    pub fn with_overrides(mut self, brokers: Option<&str>, lake: Option<&Path>) -> Self {
-        if let Some(b) = brokers.filter(|b| !b.trim().is_empty()) {
+    pub fn with_overrides(mut self, o: &super::Overrides) -> Self {
+        if let Some(b) = o.brokers.as_deref().filter(|b| !b.trim().is_empty()) {
             self.kafka.brokers = b.to_string();
         }
-        if let Some(l) = lake {
+        if let Some(l) = o.lake.as_deref() {
             self.lake = std::path::absolute(l).unwrap_or_else(|_| l.to_path_buf());
         }
         self

@@ -150,7 +150,9 @@ fn exactly_once_under_sigkill() {
         ],
     );
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut mid_ingest = 0;
     for round in 0..6 {
+        let before = count_rows(&ws.table(BRONZE));
         let mut child = ws
             .command(&["run", "bronze"])
             .stdout(Stdio::null())
@@ -158,15 +160,95 @@ fn exactly_once_under_sigkill() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(rng.random_range(300..1500)));
+        let still_running = child.try_wait().unwrap().is_none();
         child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        eprintln!(
-            "round {round}: killed; bronze rows so far {}",
-            count_rows(&ws.table(BRONZE))
-        );
+        let status = child.wait().unwrap();
+        let after = count_rows(&ws.table(BRONZE));
+        eprintln!("round {round}: killed; bronze rows {before} -> {after}");
+        // The kill landed while the process ran and bronze was partly ingested.
+        use std::os::unix::process::ExitStatusExt;
+        if still_running && status.signal() == Some(9) && after > before && after < total as usize {
+            mid_ingest += 1;
+        }
     }
+    assert!(
+        mid_ingest >= 3,
+        "only {mid_ingest} of 6 kills landed mid-ingest: the test proves nothing"
+    );
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     assert_exactly_once(&ws, total as usize);
+}
+
+/// A crash right after a batch's quarantine commit, before its bronze commit: the records it
+/// quarantined stay quarantined, the others are written once on restart.
+#[test]
+fn a_crash_between_the_quarantine_and_bronze_commits_loses_and_duplicates_nothing() {
+    let ws = Workspace::with_batch(
+        "fp_between",
+        1,
+        "{max_records: 100, max_bytes: 1MiB, max_wait: 200ms}",
+        "",
+    );
+    ws.produce(300, &["--seed", "41", "--malformed-fraction", "0.1"]);
+    let out = ws
+        .command(&["run", "bronze", "--until-caught-up"])
+        .env("LAKECTL_FAILPOINT", "bronze.after-quarantine-commit:2")
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(6),
+        "aborted at the failpoint: {}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("failpoint bronze.after-quarantine-commit"));
+    // At the crash: the second batch is in quarantine, not in bronze.
+    let bronze_rows = count_rows(&ws.table(BRONZE));
+    let quarantined: Vec<i64> = column_strings(&ws.table(QUARANTINE), "offset")
+        .iter()
+        .map(|o| o.parse().unwrap())
+        .collect();
+    assert!(
+        bronze_rows <= 100,
+        "bronze holds only the first batch: {bronze_rows}"
+    );
+    assert!(
+        quarantined.iter().any(|o| (100..200).contains(o)),
+        "the second batch's quarantine commit is there: {quarantined:?}"
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert_exactly_once(&ws, 300);
+}
+
+/// A crash right after a batch's bronze commit: nothing of that batch is lost (its
+/// quarantined records were committed before) nor written again.
+#[test]
+fn a_crash_right_after_a_bronze_commit_loses_and_duplicates_nothing() {
+    let ws = Workspace::with_batch(
+        "fp_after",
+        1,
+        "{max_records: 100, max_bytes: 1MiB, max_wait: 200ms}",
+        "",
+    );
+    ws.produce(300, &["--seed", "42", "--malformed-fraction", "0.1"]);
+    let out = ws
+        .command(&["run", "bronze", "--until-caught-up"])
+        .env("LAKECTL_FAILPOINT", "bronze.after-bronze-commit:2")
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(6),
+        "aborted at the failpoint: {}",
+        stderr(&out)
+    );
+    // Two batches fully committed (both tables), the third not at all.
+    let seen = count_rows(&ws.table(BRONZE)) + count_rows(&ws.table(QUARANTINE));
+    assert_eq!(seen, 200, "the first two batches, each once");
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert_exactly_once(&ws, 300);
 }
 
 #[test]
