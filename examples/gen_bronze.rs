@@ -32,6 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         late_fraction: 0.0,
         malformed_fraction: 0.0,
         first_id,
+        ..Default::default()
     });
     let step_us = (days * 86_400e6 / rows as f64) as i64;
     let chunk = 1_000_000u64;
@@ -50,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some(&payload),
             );
         }
-        let d = decode::decode(&buf, &b.schema, &b.event_time)?;
+        let d = decode::decode(&buf, b.format, &b.schema, &b.event_time)?;
         let mut df = frame::enrich(b, d.df, &buf, &d.rows, Utc::now())?;
         let batches = bridge::to_record_batches(&mut df, &schema.arrow())?;
         table::append(&mut t, batches, vec![], HashMap::new()).await?;

@@ -31,14 +31,15 @@ step "lakectl topic create ventes_stream --partitions 3"
 "$lakectl" topic create ventes_stream --partitions 3
 
 n="${QUICKSTART_COUNT:-5000}"
-step "lakectl produce --count 500 --rate max (a first wave of clean sales)"
-"$lakectl" produce --count 500 --rate max
+clients="${QUICKSTART_CLIENTS:-2000}"
+step "lakectl produce --count 500 --rate max --clients $clients (a first wave of clean sales)"
+"$lakectl" produce --count 500 --rate max --clients "$clients"
 
 step "lakectl run bronze --until-caught-up (the first wave sets the event-time watermark)"
 "$lakectl" run bronze --until-caught-up
 
-step "lakectl produce --count $n --rate max --late-fraction 0.02 --malformed-fraction 0.01"
-"$lakectl" produce --count "$n" --rate max --late-fraction 0.02 --malformed-fraction 0.01
+step "lakectl produce --count $n --rate max --clients $clients --late-fraction 0.02 --malformed-fraction 0.01"
+"$lakectl" produce --count "$n" --rate max --clients "$clients" --late-fraction 0.02 --malformed-fraction 0.01
 
 step "lakectl run bronze --until-caught-up (late and malformed records go to quarantine)"
 "$lakectl" run bronze --until-caught-up
@@ -59,9 +60,22 @@ step "lakectl dashboard"
 "$lakectl" dashboard
 "$lakectl" dashboard --html dashboard.html >/dev/null
 
+# The binary on the PATH: a link in ~/.local/bin (the XDG place for a user's programs).
+bindir="${XDG_BIN_HOME:-$HOME/.local/bin}"
+mkdir -p "$bindir"
+ln -sf "$lakectl" "$bindir/lakectl"
+if [[ ":$PATH:" == *":$bindir:"* ]]; then
+  lakectl=lakectl
+  onpath="lakectl is on your PATH ($bindir/lakectl)."
+else
+  onpath="lakectl is linked as $bindir/lakectl; put it on your PATH with:
+  export PATH=\"$bindir:\$PATH\"      # add this line to ~/.bashrc to keep it"
+fi
+
 cat >&2 <<MSG
 
-Done. The broker keeps running on $KAFKA_BROKERS (scripts/broker.sh stop to stop it).
+Done. $onpath
+The broker keeps running on $KAFKA_BROKERS (scripts/broker.sh stop to stop it).
 Tables are under ${LAKECTL_LAKE:-./lake}. Try:
   $lakectl produce --rate 10          # a live stream (Ctrl-C to stop)
   $lakectl run bronze                 # continuous ingestion (Ctrl-C to stop)

@@ -10,7 +10,7 @@ use polars::prelude::*;
 
 use super::buffer::BatchBuffer;
 use crate::spec::expr::clean_polars_error;
-use crate::spec::ColumnType;
+use crate::spec::{ColumnType, PayloadFormat};
 
 /// Why a record went to quarantine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +72,20 @@ pub fn read_schema(schema: &[(String, ColumnType)]) -> Schema {
         .collect()
 }
 
-/// Decodes every record of `buf`.
+/// Decodes every record of `buf`, encoded as `format`, into rows of `schema`.
 pub fn decode(
+    buf: &BatchBuffer,
+    format: PayloadFormat,
+    schema: &[(String, ColumnType)],
+    event_time: &str,
+) -> Result<Decoded, PolarsError> {
+    match format {
+        PayloadFormat::Json => decode_json(buf, schema, event_time),
+    }
+}
+
+/// The JSON decoder: Polars parses the whole NDJSON buffer in one call.
+fn decode_json(
     buf: &BatchBuffer,
     schema: &[(String, ColumnType)],
     event_time: &str,
@@ -306,7 +318,7 @@ mod tests {
                 Some(format!(r#"{{"id":{i},"q":2,"ts":"2024-12-12T10:00:00Z"}}"#).as_bytes()),
             );
         }
-        let d = decode(&b, &schema(), "ts").unwrap();
+        let d = decode(&b, PayloadFormat::Json, &schema(), "ts").unwrap();
         assert_eq!(d.df.height(), 100);
         assert!(d.rejected.is_empty());
         assert_eq!(d.rows, (0..100).collect::<Vec<_>>());
@@ -328,7 +340,7 @@ mod tests {
             b.push(0, i as i64, None, Some(l.as_bytes()));
         }
         b.push(0, 7, None, None);
-        let d = decode(&b, &schema(), "ts").unwrap();
+        let d = decode(&b, PayloadFormat::Json, &schema(), "ts").unwrap();
         assert_eq!(d.rows, vec![0, 6]);
         let ids: Vec<i64> =
             d.df.column("id")

@@ -109,7 +109,7 @@ pub struct PipelineSummary {
     pub bronze_version: Option<u64>,
 }
 
-/// A polled micro-batch, handed from the poller to the decoder.
+/// A polled micro-batch, handed from the poller to the preparer.
 struct Polled {
     buf: BatchBuffer,
     poll: Duration,
@@ -118,7 +118,7 @@ struct Polled {
     lag: Option<i64>,
 }
 
-/// A decoded and classified batch, handed from the decoder to the writer.
+/// A decoded and classified batch, handed from the preparer to the writer.
 struct Prepared {
     bronze: Vec<RecordBatch>,
     quarantine: Vec<RecordBatch>,
@@ -128,8 +128,10 @@ struct Prepared {
     offsets: String,
 }
 
-/// Decoder state: the watermark and the decisions replayed after a crash.
-struct Decoder<'a> {
+/// The stage that turns a polled batch into what the writer commits: decode, derive,
+/// watermark classification and quarantine rows. It holds the watermark state and the
+/// decisions replayed after a crash.
+struct BatchPreparer<'a> {
     b: &'a BronzeSpec,
     bronze_arrow: SchemaRef,
     quarantine_arrow: SchemaRef,
@@ -294,7 +296,7 @@ async fn run_once(
 
     let drain = block_in_place(|| Drain::open(&spec.kafka, &b.topic, &starts, b.on_data_loss))
         .map_err(kafka_err)?;
-    let mut decoder = Decoder {
+    let mut preparer = BatchPreparer {
         b,
         bronze_arrow: bronze_ts.arrow(),
         quarantine_arrow: quarantine_ts.arrow(),
@@ -359,7 +361,7 @@ async fn run_once(
     };
 
     // Stage 2: decode and classify here.
-    let decoded = decode_loop(&mut decoder, poll_rx, &prep_tx).await;
+    let decoded = decode_loop(&mut preparer, poll_rx, &prep_tx).await;
     if let Some(c) = compactor {
         c.abort();
     }
@@ -373,7 +375,7 @@ async fn run_once(
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
-    // The first error wins: the poller's (Kafka) explains a stopped decoder, etc.
+    // The first error wins: the poller's (Kafka) explains a stopped preparer, etc.
     let added = polled.map_err(kafka_err)?;
     decoded?;
     let (mut summary, bronze_version) = written?;
@@ -493,7 +495,7 @@ fn poll_loop(
                 lag: drain.lag(),
             };
             if tx.send(polled).is_err() {
-                return Ok(None); // the decoder stopped (it reports why)
+                return Ok(None); // the preparer stopped (it reports why)
             }
         }
         if matches!(end, BatchEnd::CaughtUp | BatchEnd::Stopped) {
@@ -503,7 +505,7 @@ fn poll_loop(
 }
 
 async fn decode_loop(
-    d: &mut Decoder<'_>,
+    d: &mut BatchPreparer<'_>,
     rx: Receiver<Polled>,
     tx: &tokio::sync::mpsc::Sender<Prepared>,
 ) -> Result<(), BronzeError> {
@@ -605,7 +607,7 @@ fn offsets_desc(buf: &BatchBuffer) -> String {
         .join(",")
 }
 
-impl Decoder<'_> {
+impl BatchPreparer<'_> {
     /// Decodes, derives, applies the watermark and splits a batch into bronze and quarantine
     /// record batches. Updates the watermark state for the next batch.
     fn prepare(&mut self, polled: &Polled) -> Result<Prepared, BronzeError> {
@@ -630,7 +632,7 @@ impl Decoder<'_> {
             *e = (*e).max(r.offset);
         }
 
-        let dec = decode(buf, &b.schema, &b.event_time)
+        let dec = decode(buf, b.format, &b.schema, &b.event_time)
             .map_err(|e| batch_err(format!("decoding: {e}")))?;
         let (mut df, rows, derive_failed) = frame::enrich_isolating(b, dec.df, buf, &dec.rows, now)
             .map_err(|e| batch_err(format!("deriving columns: {e}")))?;
@@ -813,7 +815,8 @@ async fn commit_batch(
             .await
             .map_err(lake_err)?;
         let op = table::append_operation(quarantine).map_err(lake_err)?;
-        table::commit_lean(quarantine, actions, p.txns.clone(), meta, op)
+        let commit = (actions, p.txns.clone(), meta, op);
+        table::commit_with(quarantine, commit, table::Checkpointing::Background)
             .await
             .map_err(lake_err)?;
         crate::failpoint::hit(crate::failpoint::AFTER_QUARANTINE_COMMIT);
@@ -840,9 +843,13 @@ async fn commit_batch(
     ]);
     let tc = Instant::now();
     let op = table::append_operation(bronze).map_err(lake_err)?;
-    let version = table::commit_lean(bronze, actions, p.txns, meta, op)
-        .await
-        .map_err(lake_err)?;
+    let version = table::commit_with(
+        bronze,
+        (actions, p.txns, meta, op),
+        table::Checkpointing::Background,
+    )
+    .await
+    .map_err(lake_err)?;
     crate::failpoint::hit(crate::failpoint::AFTER_BRONZE_COMMIT);
     claim.made();
     commit_time += tc.elapsed();

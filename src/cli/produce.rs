@@ -52,6 +52,10 @@ pub struct Args {
     /// Number of records (default: until Ctrl-C).
     #[arg(long)]
     pub count: Option<u64>,
+    /// How many clients buy: the seeds' 20 by default; beyond them clients are generated
+    /// (names, countries, segments fixed by their id), so loyalty and spend classes vary.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub clients: u32,
     /// Seed for a reproducible stream (ids, clients, products, quantities, faults).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -101,6 +105,7 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
         late_fraction: args.late_fraction,
         malformed_fraction: args.malformed_fraction,
         first_id,
+        clients: args.clients as usize,
     });
     let show_bar = args.count.is_some() && crate::term::stdout_is_tty();
     let log_each = matches!(args.rate, Rate::PerSecond(r) if r <= 10.0);

@@ -196,16 +196,23 @@ async fn open_or_create_inner(
                 message: format!("cannot create the folder: {e}"),
             })?;
             let loc = table_url(path)?.to_string();
-            CreateBuilder::new()
+            let created = CreateBuilder::new()
                 .with_location(loc)
                 .with_table_name(name)
                 .with_columns(schema.fields())
                 .with_partition_columns(schema.partition_by.clone())
                 .with_configuration(config.iter().map(|(k, v)| (*k, Some(*v))))
-                // Another worker may create it at the same moment: keep theirs.
+                // Another writer may create it at the same moment: keep theirs.
                 .with_save_mode(SaveMode::Ignore)
-                .await
-                .map_err(delta_err(path, "creating"))?;
+                .await;
+            // Losing that race surfaces as a commit conflict on version 0 (delta-rs 1.1):
+            // the table exists now, which is all that was asked.
+            if let Err(e) = created {
+                if !exists(path) {
+                    return Err(delta_err(path, "creating")(e));
+                }
+                tracing::debug!(table = %path.display(), error = %e, "created concurrently by another writer");
+            }
             open(path).await?.ok_or_else(|| LakeError::NotFound {
                 table: path.display().to_string(),
                 hint: "it was just created; is the folder writable?".into(),
@@ -386,10 +393,19 @@ pub async fn append(
     commit(table, actions, txns, metadata, op).await
 }
 
-/// Commits `actions` plus `txns` atomically, with `metadata` in commitInfo. delta-rs writes
-/// the checkpoint (every `delta.checkpointInterval` versions) and cleans the expired log
-/// inside the call: right for occasional writers (jobs, maintenance). A long-running writer
-/// uses [`commit_lean`] with an [`Upkeep`] instead.
+/// Who writes the checkpoints and cleans the expired log after a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpointing {
+    /// delta-rs, inside the commit call (every `delta.checkpointInterval` versions): right
+    /// for occasional writers (jobs, maintenance).
+    Inline,
+    /// The writer's [`Upkeep`], beside its commits: their cost grows with the table, so a
+    /// long-running writer keeps them off the commit path.
+    Background,
+}
+
+/// Commits `actions` plus `txns` atomically, with `metadata` in commitInfo, checkpointing
+/// inline.
 pub async fn commit(
     table: &mut DeltaTable,
     actions: Vec<Action>,
@@ -397,29 +413,21 @@ pub async fn commit(
     metadata: HashMap<String, Value>,
     op: DeltaOperation,
 ) -> Result<u64, LakeError> {
-    commit_with(table, actions, txns, metadata, op, true).await
+    commit_with(table, (actions, txns, metadata, op), Checkpointing::Inline).await
 }
 
-/// [`commit`] without the checkpoint and the log cleanup in the commit path (their cost
-/// grows with the table): the writer's [`Upkeep`] does them beside it.
-pub async fn commit_lean(
+/// [`commit`] of (actions, txns, commitInfo metadata, operation), checkpointing as told.
+pub async fn commit_with(
     table: &mut DeltaTable,
-    actions: Vec<Action>,
-    txns: Vec<Transaction>,
-    metadata: HashMap<String, Value>,
-    op: DeltaOperation,
+    (actions, txns, metadata, op): (
+        Vec<Action>,
+        Vec<Transaction>,
+        HashMap<String, Value>,
+        DeltaOperation,
+    ),
+    checkpointing: Checkpointing,
 ) -> Result<u64, LakeError> {
-    commit_with(table, actions, txns, metadata, op, false).await
-}
-
-async fn commit_with(
-    table: &mut DeltaTable,
-    actions: Vec<Action>,
-    txns: Vec<Transaction>,
-    metadata: HashMap<String, Value>,
-    op: DeltaOperation,
-    inline_upkeep: bool,
-) -> Result<u64, LakeError> {
+    let inline_upkeep = checkpointing == Checkpointing::Inline;
     let path = PathBuf::from(table.table_url().path());
     let owned: Vec<String> = txns.iter().map(|t| t.app_id.clone()).collect();
     let mut props = CommitProperties::default()
@@ -445,7 +453,7 @@ async fn commit_with(
 /// 1.1 replays every log batch it holds in memory after each commit (one batch per commit
 /// made in the process), writes checkpoints inside the commit call, and lists the whole
 /// `_delta_log` for cleanup on every commit: all grow with the table's age. Here the writer
-/// commits with [`commit_lean`]; every `delta.checkpointInterval` versions a background task
+/// commits with [`Checkpointing::Background`]; every `delta.checkpointInterval` versions a background task
 /// writes the checkpoint and deletes the log expired under `delta.logRetentionDuration`, and
 /// once it is done the writer's in-memory state is rebuilt from that checkpoint (a few large
 /// batches), so a commit never replays more than one interval's worth of batches.
@@ -552,19 +560,29 @@ async fn reload_from_checkpoint(table: &mut DeltaTable) -> Result<(), LakeError>
 /// [`LakeError::Conflict`]: the writer lost what it owned. Any other failure is kept as is.
 fn conflict_or(e: deltalake::DeltaTableError, path: &Path, app_ids: &[String]) -> LakeError {
     use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
-    if let deltalake::DeltaTableError::Transaction {
-        source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction),
-    } = &e
-    {
-        let mut ids: Vec<&str> = app_ids.iter().map(String::as_str).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        return LakeError::Conflict {
+    match &e {
+        deltalake::DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction),
+        } => {
+            let mut ids: Vec<&str> = app_ids.iter().map(String::as_str).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            LakeError::Conflict {
+                table: path.display().to_string(),
+                what: format!("transaction ids {}", ids.join(", ")),
+            }
+        }
+        // Any other conflict (a concurrent metadata or protocol change, e.g. two writers
+        // creating the table at once; files this commit depends on removed meanwhile) also
+        // means another writer committed first: this one writes nothing.
+        deltalake::DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(c),
+        } => LakeError::Conflict {
             table: path.display().to_string(),
-            what: format!("transaction ids {}", ids.join(", ")),
-        };
+            what: format!("table ({c})"),
+        },
+        _ => delta_err(path, "committing")(e),
     }
-    delta_err(path, "committing")(e)
 }
 
 /// Commits `txns` alone (no data): a claim on what those appIds stand for. Any writer whose

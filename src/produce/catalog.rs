@@ -1,12 +1,15 @@
-//! The simulated shop: clients and products, as in the seeds.
+//! The simulated shop: clients and products, as in the seeds, and a larger seeded catalogue
+//! of clients for `lakectl produce --clients N`.
+
+use std::borrow::Cow;
 
 /// A client of the shop.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Client {
     /// Id.
     pub id: i64,
     /// Full name.
-    pub nom: &'static str,
+    pub nom: Cow<'static, str>,
     /// Country.
     pub pays: &'static str,
     /// `Business` or `Consumer`.
@@ -29,10 +32,57 @@ pub struct Product {
 const fn c(id: i64, nom: &'static str, pays: &'static str, segment: &'static str) -> Client {
     Client {
         id,
-        nom,
+        nom: Cow::Borrowed(nom),
         pays,
         segment,
     }
+}
+
+const FIRST_NAMES: &[&str] = &[
+    "Louis", "Léa", "Noah", "Mila", "Hugo", "Nora", "Elias", "Lina", "Mateo", "Zoé", "Finn",
+    "Alba", "Lars", "Ines", "Oskar", "Nina", "Tomás", "Elena", "Milan", "Sara",
+];
+const LAST_NAMES: &[&str] = &[
+    "Laurent", "Fischer", "Romano", "Peeters", "Santos", "Novak", "Jansen", "Moreno", "Keller",
+    "Conti", "Dumont", "Wagner", "Silva", "Nowak", "Bakker", "Ruiz", "Meyer", "Greco", "Leroy",
+    "Costa",
+];
+const COUNTRIES: &[&str] = &[
+    "France",
+    "Espagne",
+    "Allemagne",
+    "Italie",
+    "Belgique",
+    "Portugal",
+    "Pays-Bas",
+    "Suisse",
+    "Pologne",
+    "Autriche",
+];
+
+/// The first `n` clients: the seeds' 20, then clients generated from the id alone (the same
+/// id always gives the same client, whatever `n` and the stream's seed).
+pub fn clients(n: usize) -> Vec<Client> {
+    let mut out: Vec<Client> = CLIENTS.iter().take(n).cloned().collect();
+    for id in (CLIENTS.len() as i64 + 1)..=(n as i64) {
+        // A fixed integer hash of the id (splitmix64), so every run agrees.
+        let mut h = (id as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^= h >> 31;
+        let pick = |list: &[&'static str], shift: u32| list[((h >> shift) as usize) % list.len()];
+        out.push(Client {
+            id,
+            nom: Cow::Owned(format!("{} {}", pick(FIRST_NAMES, 0), pick(LAST_NAMES, 16))),
+            pays: pick(COUNTRIES, 32),
+            segment: if (h >> 48).is_multiple_of(3) {
+                "Business"
+            } else {
+                "Consumer"
+            },
+        });
+    }
+    out
 }
 
 const fn p(id: i64, nom: &'static str, categorie: &'static str, prix: f64) -> Product {
@@ -86,3 +136,21 @@ pub const PRODUCTS: &[Product] = &[
     p(114, "Clé USB 128 Go", "Stockage", 14.90),
     p(115, "Fauteuil de bureau", "Bureautique", 239.00),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_larger_catalogue_keeps_the_seeds_and_is_stable() {
+        let a = clients(500);
+        assert_eq!(a.len(), 500);
+        assert_eq!(a[2].nom, "Hans Müller");
+        assert_eq!(a[499].id, 500);
+        let b = clients(300);
+        assert_eq!(a[299].nom, b[299].nom, "the same id gives the same client");
+        let countries: std::collections::BTreeSet<_> = a.iter().map(|c| c.pays).collect();
+        assert!(countries.len() >= 8);
+        assert_eq!(clients(5).len(), 5);
+    }
+}

@@ -8,7 +8,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use catalog::{CLIENTS, PRODUCTS};
+use catalog::{Client, PRODUCTS};
 
 /// What kind of record was generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,20 @@ pub struct GeneratorOptions {
     pub malformed_fraction: f64,
     /// First vente_id.
     pub first_id: i64,
+    /// How many clients buy (the seeds' 20 by default; more are generated).
+    pub clients: usize,
+}
+
+impl Default for GeneratorOptions {
+    fn default() -> Self {
+        Self {
+            seed: None,
+            late_fraction: 0.0,
+            malformed_fraction: 0.0,
+            first_id: 1,
+            clients: catalog::CLIENTS.len(),
+        }
+    }
 }
 
 /// One sale, in the seed schema.
@@ -65,6 +79,7 @@ pub struct Sale<'a> {
 pub struct SaleGenerator {
     rng: SmallRng,
     next_id: i64,
+    clients: Vec<Client>,
     opts: GeneratorOptions,
 }
 
@@ -78,6 +93,7 @@ impl SaleGenerator {
         Self {
             rng,
             next_id: opts.first_id,
+            clients: catalog::clients(opts.clients.max(1)),
             opts,
         }
     }
@@ -86,7 +102,7 @@ impl SaleGenerator {
     /// `out` (cleared first). Returns its kind and the partitioning key (the client id).
     pub fn next_into(&mut self, now: DateTime<Utc>, out: &mut Vec<u8>) -> (RecordKind, i64) {
         out.clear();
-        let client = CLIENTS[self.rng.random_range(0..CLIENTS.len())];
+        let client = &self.clients[self.rng.random_range(0..self.clients.len())];
         let product = PRODUCTS[self.rng.random_range(0..PRODUCTS.len())];
         let quantite: i32 = self.rng.random_range(1..=5);
         let roll: f64 = self.rng.random();
@@ -110,7 +126,7 @@ impl SaleGenerator {
             timestamp: ts.to_rfc3339_opts(SecondsFormat::Millis, true),
             quantite,
             montant: (quantite as f64 * product.prix * 100.0).round() / 100.0,
-            client_nom: client.nom,
+            client_nom: &client.nom,
             produit_nom: product.nom,
             categorie: product.categorie,
             pays: client.pays,
@@ -120,37 +136,38 @@ impl SaleGenerator {
         // Serializing a plain struct into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, &sale);
         if kind == RecordKind::Malformed {
-            self.corrupt(out, &sale);
+            corrupt(&mut self.rng, out, &sale);
         }
         (kind, client.id)
     }
+}
 
-    fn corrupt(&mut self, out: &mut Vec<u8>, sale: &Sale<'_>) {
-        match self.rng.random_range(0..4) {
-            // Truncated JSON.
-            0 => out.truncate(out.len() / 2),
-            // Wrong type.
-            1 => {
-                out.clear();
-                let text = String::from_utf8_lossy(&serde_json::to_vec(sale).unwrap_or_default())
-                    .replace(
-                        &format!("\"quantite\":{}", sale.quantite),
-                        "\"quantite\":\"beaucoup\"",
-                    );
-                out.extend_from_slice(text.as_bytes());
-            }
-            // Missing event time.
-            2 => {
-                out.clear();
-                let text = String::from_utf8_lossy(&serde_json::to_vec(sale).unwrap_or_default())
-                    .replace(&format!("\"timestamp\":\"{}\",", sale.timestamp), "");
-                out.extend_from_slice(text.as_bytes());
-            }
-            // Not JSON at all.
-            _ => {
-                out.clear();
-                out.extend_from_slice(format!("vente {} ???", sale.vente_id).as_bytes());
-            }
+/// Turns the serialised sale in `out` into one of the malformed records.
+fn corrupt(rng: &mut SmallRng, out: &mut Vec<u8>, sale: &Sale<'_>) {
+    match rng.random_range(0..4) {
+        // Truncated JSON.
+        0 => out.truncate(out.len() / 2),
+        // Wrong type.
+        1 => {
+            out.clear();
+            let text = String::from_utf8_lossy(&serde_json::to_vec(sale).unwrap_or_default())
+                .replace(
+                    &format!("\"quantite\":{}", sale.quantite),
+                    "\"quantite\":\"beaucoup\"",
+                );
+            out.extend_from_slice(text.as_bytes());
+        }
+        // Missing event time.
+        2 => {
+            out.clear();
+            let text = String::from_utf8_lossy(&serde_json::to_vec(sale).unwrap_or_default())
+                .replace(&format!("\"timestamp\":\"{}\",", sale.timestamp), "");
+            out.extend_from_slice(text.as_bytes());
+        }
+        // Not JSON at all.
+        _ => {
+            out.clear();
+            out.extend_from_slice(format!("vente {} ???", sale.vente_id).as_bytes());
         }
     }
 }
@@ -165,6 +182,7 @@ mod tests {
             late_fraction: late,
             malformed_fraction: bad,
             first_id: 1,
+            ..Default::default()
         })
     }
 

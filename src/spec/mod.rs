@@ -21,7 +21,7 @@ pub use pipeline::{
     BatchLimits, BronzeSpec, DataLossPolicy, KafkaSpec, LatePolicy, OptimizeSpec, PipelineSpec,
     RecordLimits, SchedulerSpec,
 };
-pub use types::ColumnType;
+pub use types::{ColumnType, PayloadFormat};
 
 /// What the environment overrides in the spec: `--brokers` and `--lake` (or their variables).
 /// Declared once: flattened into the command line, and passed on to the scheduler's job

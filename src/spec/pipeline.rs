@@ -105,6 +105,8 @@ pub struct BronzeSpec {
     pub table: String,
     /// Quarantine table path relative to the lake.
     pub quarantine: String,
+    /// How payloads are encoded.
+    pub format: super::PayloadFormat,
     /// Columns of the payload, in order.
     pub schema: Vec<(String, ColumnType)>,
     /// The event-time column (a timestamp column of the schema).
@@ -396,12 +398,16 @@ fn validate_bronze(
     let before = diags.0.len();
     let p = |k: &str| join_key(path, k);
 
-    if rb.format != "json" {
-        diags.push(
-            doc.at(&p("format"), format!("unsupported format `{}`", rb.format))
-                .with_hint("use `json` (one JSON object per Kafka record)"),
-        );
-    }
+    let format = rb
+        .format
+        .parse::<super::PayloadFormat>()
+        .map_err(|e| {
+            diags.push(doc.at(&p("format"), e).with_hint(format!(
+                "formats are: {} (json: one JSON object per Kafka record)",
+                super::PayloadFormat::NAMES.join(", ")
+            )))
+        })
+        .unwrap_or_default();
     for (key, v) in [
         ("name", &rb.name),
         ("topic", &rb.topic),
@@ -601,6 +607,7 @@ fn validate_bronze(
         topic: rb.topic,
         table: rb.table,
         quarantine: rb.quarantine,
+        format,
         schema,
         event_time: rb.event_time,
         watermark,

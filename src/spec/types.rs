@@ -24,6 +24,32 @@ pub enum ColumnType {
     Date,
 }
 
+/// How Kafka payloads are encoded (`format:`). Decoding dispatches on it
+/// (`bronze::decode::decode`): another format (Avro, Protobuf) is one more variant and one
+/// more decoder, with no change to the ingest loop (kafka-delta-ingest's `MessageFormat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PayloadFormat {
+    /// One JSON object per record.
+    #[default]
+    Json,
+}
+
+impl PayloadFormat {
+    /// Every format name, for hints.
+    pub const NAMES: &'static [&'static str] = &["json"];
+}
+
+impl FromStr for PayloadFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "json" => Ok(Self::Json),
+            other => Err(format!("unsupported format `{other}`")),
+        }
+    }
+}
+
 /// Every type name, for hints.
 pub const TYPE_NAMES: &[&str] = &[
     "long",

@@ -179,30 +179,42 @@ fn exactly_once_under_sigkill() {
     assert_exactly_once(&ws, total as usize);
 }
 
-/// A crash right after a batch's quarantine commit, before its bronze commit: the records it
-/// quarantined stay quarantined, the others are written once on restart.
-#[test]
-fn a_crash_between_the_quarantine_and_bronze_commits_loses_and_duplicates_nothing() {
+/// A workspace with 300 records (10% malformed) in one partition, read in batches of 100 by
+/// a run that aborts at `failpoint` (as a crash would). Returns it after the crash.
+fn crashed_at(prefix: &str, seed: &str, failpoint: &str) -> Workspace {
     let ws = Workspace::with_batch(
-        "fp_between",
+        prefix,
         1,
         "{max_records: 100, max_bytes: 1MiB, max_wait: 200ms}",
         "",
     );
-    ws.produce(300, &["--seed", "41", "--malformed-fraction", "0.1"]);
+    ws.produce(300, &["--seed", seed, "--malformed-fraction", "0.1"]);
     let out = ws
         .command(&["run", "bronze", "--until-caught-up"])
-        .env("LAKECTL_FAILPOINT", "bronze.after-quarantine-commit:2")
+        .env("LAKECTL_FAILPOINT", failpoint)
         .output()
         .unwrap();
     use std::os::unix::process::ExitStatusExt;
+    let name = failpoint.split(':').next().unwrap();
     assert_eq!(
         out.status.signal(),
         Some(6),
         "aborted at the failpoint: {}",
         stderr(&out)
     );
-    assert!(stderr(&out).contains("failpoint bronze.after-quarantine-commit"));
+    assert!(
+        stderr(&out).contains(&format!("failpoint {name}")),
+        "{}",
+        stderr(&out)
+    );
+    ws
+}
+
+/// A crash right after a batch's quarantine commit, before its bronze commit: the records it
+/// quarantined stay quarantined, the others are written once on restart.
+#[test]
+fn a_crash_between_the_quarantine_and_bronze_commits_loses_and_duplicates_nothing() {
+    let ws = crashed_at("fp_between", "41", "bronze.after-quarantine-commit:2");
     // At the crash: the second batch is in quarantine, not in bronze.
     let bronze_rows = count_rows(&ws.table(BRONZE));
     let quarantined: Vec<i64> = column_strings(&ws.table(QUARANTINE), "offset")
@@ -225,25 +237,7 @@ fn a_crash_between_the_quarantine_and_bronze_commits_loses_and_duplicates_nothin
 /// quarantined records were committed before) nor written again.
 #[test]
 fn a_crash_right_after_a_bronze_commit_loses_and_duplicates_nothing() {
-    let ws = Workspace::with_batch(
-        "fp_after",
-        1,
-        "{max_records: 100, max_bytes: 1MiB, max_wait: 200ms}",
-        "",
-    );
-    ws.produce(300, &["--seed", "42", "--malformed-fraction", "0.1"]);
-    let out = ws
-        .command(&["run", "bronze", "--until-caught-up"])
-        .env("LAKECTL_FAILPOINT", "bronze.after-bronze-commit:2")
-        .output()
-        .unwrap();
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(
-        out.status.signal(),
-        Some(6),
-        "aborted at the failpoint: {}",
-        stderr(&out)
-    );
+    let ws = crashed_at("fp_after", "42", "bronze.after-bronze-commit:2");
     // Two batches fully committed (both tables), the third not at all.
     let seen = count_rows(&ws.table(BRONZE)) + count_rows(&ws.table(QUARANTINE));
     assert_eq!(seen, 200, "the first two batches, each once");

@@ -73,6 +73,9 @@ fn concurrent_bronze_writers_never_duplicate() {
         );
         // Two or three writers started at once, one of them continuous (as `schedule` is).
         let writers = 2 + round % 2;
+        let logs: Vec<_> = (0..writers)
+            .map(|i| ws.dir.path().join(format!("writer{i}.log")))
+            .collect();
         let mut children: Vec<_> = (0..writers)
             .map(|i| {
                 let mut args = vec!["run", "bronze"];
@@ -81,7 +84,7 @@ fn concurrent_bronze_writers_never_duplicate() {
                 }
                 ws.command(&args)
                     .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
+                    .stderr(std::fs::File::create(&logs[i]).unwrap())
                     .spawn()
                     .expect("spawn")
             })
@@ -94,10 +97,14 @@ fn concurrent_bronze_writers_never_duplicate() {
         std::thread::sleep(Duration::from_secs(2));
         let continuous = sigterm(&mut children[0]);
         codes.push(continuous.code());
-        for c in &codes {
+        for (c, log) in codes
+            .iter()
+            .zip(logs.iter().skip(1).chain(logs.iter().take(1)))
+        {
             assert!(
                 matches!(c, Some(0) | Some(6)),
-                "round {round}: a writer ended with {c:?} (0 = done, 6 = taken over)"
+                "round {round}: a writer ended with {c:?} (0 = done, 6 = taken over):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
             );
         }
         refused += codes.iter().filter(|c| **c == Some(6)).count();
