@@ -10,12 +10,11 @@
 //! table), so no record ends up in both tables or in neither. Batches in flight when the
 //! process dies were never committed and are read again.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::kernel::Transaction;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -27,11 +26,13 @@ use super::buffer::BatchBuffer;
 use super::decode::{decode, Reason};
 use super::frame::{self, QuarantineRow};
 use super::metrics::{fmt_us, BatchMetrics};
+pub use super::poll::added_partitions;
+use super::poll::{poll_loop, Discover, Polled};
 use super::watermark::WatermarkState;
-use super::{app_id, owner_app_id, BronzeError, BATCH_KEY, WATERMARK_KEY};
+use super::writer::{write_loop, Prepared};
+use super::{app_id, owner_app_id, BronzeError, WATERMARK_KEY};
 use crate::kafka::admin::topic_partitions;
-use crate::kafka::consumer::{BatchEnd, Drain};
-use crate::kafka::KafkaError;
+use crate::kafka::consumer::Drain;
 use crate::lake::read::scan;
 use crate::lake::{bridge, table, DeltaTable, Lake, TableSchema};
 use crate::shutdown::StopFlag;
@@ -109,25 +110,6 @@ pub struct PipelineSummary {
     pub bronze_version: Option<u64>,
 }
 
-/// A polled micro-batch, handed from the poller to the preparer.
-struct Polled {
-    buf: BatchBuffer,
-    poll: Duration,
-    /// Partitions with unread records when the poll ended.
-    waiting: Vec<i32>,
-    lag: Option<i64>,
-}
-
-/// A decoded and classified batch, handed from the preparer to the writer.
-struct Prepared {
-    bronze: Vec<RecordBatch>,
-    quarantine: Vec<RecordBatch>,
-    txns: Vec<Transaction>,
-    watermark_state: serde_json::Value,
-    metrics: BatchMetrics,
-    offsets: String,
-}
-
 /// The stage that turns a polled batch into what the writer commits: decode, derive,
 /// watermark classification and quarantine rows. It holds the watermark state and the
 /// decisions replayed after a crash.
@@ -144,9 +126,6 @@ struct BatchPreparer<'a> {
     /// This writer's partitions.
     parts: Vec<i32>,
 }
-
-/// How often a continuous run looks for partitions added to its topic.
-const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Runs one bronze pipeline until stopped (or caught up). A continuous run that sees
 /// partitions added to its topic finishes its batches and starts again with them (claiming
@@ -384,43 +363,6 @@ async fn run_once(
     Ok((summary, added))
 }
 
-/// What the poller needs to notice partitions added to the topic.
-struct Discover {
-    kafka: crate::spec::KafkaSpec,
-    topic: String,
-    worker: Option<Worker>,
-    known: Vec<i32>,
-}
-
-impl Discover {
-    /// Partitions of the topic this run should own but does not read yet.
-    fn added(&self) -> Vec<i32> {
-        match added_partitions(&self.kafka, &self.topic, self.worker, &self.known) {
-            Ok(added) => added,
-            Err(e) => {
-                debug!(topic = %self.topic, error = %e, "partition discovery: no answer");
-                Vec::new() // the next poll reports an unreachable broker
-            }
-        }
-    }
-}
-
-/// The partitions of `topic` that a run over `known` (all partitions, or `worker`'s share)
-/// should also read: those added to the topic since.
-pub fn added_partitions(
-    kafka: &crate::spec::KafkaSpec,
-    topic: &str,
-    worker: Option<Worker>,
-    known: &[i32],
-) -> Result<Vec<i32>, KafkaError> {
-    let all = topic_partitions(kafka, topic)?;
-    let mine = match worker {
-        Some(w) => w.partitions(&all),
-        None => all,
-    };
-    Ok(mine.into_iter().filter(|p| !known.contains(p)).collect())
-}
-
 /// Optimizes `tables` every `o.every` until `stop`.
 async fn compact_loop(
     tables: Vec<std::path::PathBuf>,
@@ -457,53 +399,6 @@ async fn compact_loop(
     }
 }
 
-fn poll_loop(
-    mut drain: Drain,
-    limits: crate::spec::BatchLimits,
-    record_limits: crate::spec::RecordLimits,
-    until: bool,
-    discover: Option<Discover>,
-    stop: StopFlag,
-    tx: std::sync::mpsc::SyncSender<Polled>,
-) -> Result<Option<Vec<i32>>, KafkaError> {
-    let mut next_discovery = Instant::now() + DISCOVERY_INTERVAL;
-    loop {
-        if let Some(d) = discover
-            .as_ref()
-            .filter(|_| Instant::now() >= next_discovery)
-        {
-            next_discovery = Instant::now() + DISCOVERY_INTERVAL;
-            let added = d.added();
-            if !added.is_empty() {
-                return Ok(Some(added));
-            }
-        }
-        let mut buf = BatchBuffer::with_limits(record_limits);
-        let t0 = Instant::now();
-        let end = drain.poll_batch(&limits, until, &mut buf, &|| stop.is_set())?;
-        if !buf.is_empty() {
-            let waiting = drain
-                .states()
-                .iter()
-                .filter(|(_, s)| !s.at_end)
-                .map(|(p, _)| *p)
-                .collect();
-            let polled = Polled {
-                buf,
-                poll: t0.elapsed(),
-                waiting,
-                lag: drain.lag(),
-            };
-            if tx.send(polled).is_err() {
-                return Ok(None); // the preparer stopped (it reports why)
-            }
-        }
-        if matches!(end, BatchEnd::CaughtUp | BatchEnd::Stopped) {
-            return Ok(None);
-        }
-    }
-}
-
 async fn decode_loop(
     d: &mut BatchPreparer<'_>,
     rx: Receiver<Polled>,
@@ -517,61 +412,6 @@ async fn decode_loop(
         }
     }
     Ok(())
-}
-
-async fn write_loop(
-    b: BronzeSpec,
-    mut claim: super::ownership::Claim,
-    mut bronze: DeltaTable,
-    mut quarantine: DeltaTable,
-    mut rx: tokio::sync::mpsc::Receiver<Prepared>,
-    pb: Option<ProgressBar>,
-    on_batch: Option<super::metrics::BatchObserver>,
-) -> Result<(PipelineSummary, Option<u64>), BronzeError> {
-    let mut summary = PipelineSummary {
-        pipeline: b.name.clone(),
-        ..Default::default()
-    };
-    let mut last_commit: Option<Instant> = None;
-    let mut upkeep = (table::Upkeep::new(&bronze), table::Upkeep::new(&quarantine));
-    while let Some(p) = rx.recv().await {
-        let mut m = commit_batch(&b, &mut claim, &mut bronze, &mut quarantine, p).await?;
-        upkeep.0.after_commit(&mut bronze).await;
-        upkeep.1.after_commit(&mut quarantine).await;
-        // Stages overlap, so the rate is over the wall time since the previous commit.
-        if let Some(t) = last_commit {
-            m.rows_per_s = (m.rows_in as f64 / t.elapsed().as_secs_f64().max(1e-6)) as u64;
-        }
-        last_commit = Some(Instant::now());
-        if let Some(o) = &on_batch {
-            (o.0)(&b.name, &m);
-        }
-        summary.batches += 1;
-        summary.consumed += m.rows_in;
-        summary.written += m.rows_written;
-        summary.late_dropped += m.late_dropped;
-        for (k, v) in &m.quarantined {
-            *summary.quarantined.entry(k.clone()).or_default() += v;
-        }
-        let line = m.line();
-        match &pb {
-            Some(pb) => {
-                pb.suspend(|| info!(pipeline = %b.name, "{line}"));
-                pb.set_message(format!(
-                    "{} consumed, {} written, {} quarantined, {}/s, lag {}",
-                    summary.consumed,
-                    summary.written,
-                    summary.quarantined.values().sum::<u64>(),
-                    m.rows_per_s,
-                    m.lag.map_or("-".into(), |l| l.to_string())
-                ));
-            }
-            None => info!(pipeline = %b.name, "{line}"),
-        }
-    }
-    upkeep.0.finish().await;
-    upkeep.1.finish().await;
-    Ok((summary, bronze.version()))
 }
 
 fn load_decided(
@@ -777,85 +617,6 @@ impl BatchPreparer<'_> {
             offsets: offsets_desc(buf),
         })
     }
-}
-
-/// Writes a prepared batch: quarantine first, then ONE bronze commit with the files, the txns
-/// and the watermark state.
-async fn commit_batch(
-    b: &BronzeSpec,
-    claim: &mut super::ownership::Claim,
-    bronze: &mut DeltaTable,
-    quarantine: &mut DeltaTable,
-    p: Prepared,
-) -> Result<BatchMetrics, BronzeError> {
-    let p_parts: Vec<i32> = p.metrics.end_offsets.keys().copied().collect();
-    let lake_err = |source| match source {
-        crate::lake::LakeError::Conflict { table, .. } => BronzeError::OwnershipLost {
-            pipeline: b.name.clone(),
-            table,
-            partitions: p_parts.clone(),
-        },
-        source => BronzeError::Lake {
-            pipeline: b.name.clone(),
-            source,
-        },
-    };
-    let mut m = p.metrics;
-    let t_write = Instant::now();
-    let mut commit_time = Duration::ZERO;
-    if p.quarantine.is_empty() {
-        // The first batch claims the quarantine table even when it quarantines nothing.
-        let tc = Instant::now();
-        claim.quarantine(quarantine).await.map_err(lake_err)?;
-        commit_time += tc.elapsed();
-    } else {
-        let meta = HashMap::from([("lakectl.pipeline".to_string(), serde_json::json!(b.name))]);
-        let tc = Instant::now();
-        let actions = table::write_files(quarantine, p.quarantine)
-            .await
-            .map_err(lake_err)?;
-        let op = table::append_operation(quarantine).map_err(lake_err)?;
-        let commit = (actions, p.txns.clone(), meta, op);
-        table::commit_with(quarantine, commit, table::Checkpointing::Background)
-            .await
-            .map_err(lake_err)?;
-        crate::failpoint::hit(crate::failpoint::AFTER_QUARANTINE_COMMIT);
-        commit_time += tc.elapsed();
-    }
-    let actions = table::write_files(bronze, p.bronze)
-        .await
-        .map_err(lake_err)?;
-    let write_time = t_write.elapsed() - commit_time;
-    let poll = Duration::from_millis(m.poll_ms);
-    let decode = Duration::from_millis(m.decode_ms);
-    m.set_times(poll, decode, write_time, commit_time);
-    let meta = HashMap::from([
-        (WATERMARK_KEY.to_string(), p.watermark_state),
-        ("lakectl.pipeline".to_string(), serde_json::json!(b.name)),
-        ("lakectl.offsets".to_string(), serde_json::json!(p.offsets)),
-        (
-            BATCH_KEY.to_string(),
-            serde_json::to_value(&m).map_err(|e| BronzeError::Runtime {
-                pipeline: b.name.clone(),
-                message: format!("serialising the batch metrics: {e}"),
-            })?,
-        ),
-    ]);
-    let tc = Instant::now();
-    let op = table::append_operation(bronze).map_err(lake_err)?;
-    let version = table::commit_with(
-        bronze,
-        (actions, p.txns, meta, op),
-        table::Checkpointing::Background,
-    )
-    .await
-    .map_err(lake_err)?;
-    crate::failpoint::hit(crate::failpoint::AFTER_BRONZE_COMMIT);
-    claim.made();
-    commit_time += tc.elapsed();
-    m.batch_id = version;
-    m.set_times(poll, decode, write_time, commit_time);
-    Ok(m)
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ pub mod frame;
 pub mod ingest;
 pub mod metrics;
 pub mod ownership;
+mod poll;
 pub mod watermark;
+mod writer;
 
 pub use ingest::{run_pipeline, IngestOptions, PipelineSummary};
 

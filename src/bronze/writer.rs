@@ -1,0 +1,160 @@
+//! The writer stage of a bronze pipeline: commits prepared batches strictly in order,
+//! quarantine first, then ONE bronze commit with the files, the offsets, the owner txns and
+//! the watermark state; keeps both tables' checkpoints off the commit path.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use deltalake::arrow::array::RecordBatch;
+use deltalake::kernel::Transaction;
+use indicatif::ProgressBar;
+use tracing::info;
+
+use super::metrics::BatchMetrics;
+use super::{BronzeError, PipelineSummary, BATCH_KEY, WATERMARK_KEY};
+use crate::lake::{table, DeltaTable};
+use crate::spec::BronzeSpec;
+
+/// A decoded and classified batch, handed from the preparer to the writer.
+pub(super) struct Prepared {
+    pub(super) bronze: Vec<RecordBatch>,
+    pub(super) quarantine: Vec<RecordBatch>,
+    pub(super) txns: Vec<Transaction>,
+    pub(super) watermark_state: serde_json::Value,
+    pub(super) metrics: BatchMetrics,
+    pub(super) offsets: String,
+}
+
+pub(super) async fn write_loop(
+    b: BronzeSpec,
+    mut claim: super::ownership::Claim,
+    mut bronze: DeltaTable,
+    mut quarantine: DeltaTable,
+    mut rx: tokio::sync::mpsc::Receiver<Prepared>,
+    pb: Option<ProgressBar>,
+    on_batch: Option<super::metrics::BatchObserver>,
+) -> Result<(PipelineSummary, Option<u64>), BronzeError> {
+    let mut summary = PipelineSummary {
+        pipeline: b.name.clone(),
+        ..Default::default()
+    };
+    let mut last_commit: Option<Instant> = None;
+    let mut upkeep = (table::Upkeep::new(&bronze), table::Upkeep::new(&quarantine));
+    while let Some(p) = rx.recv().await {
+        let mut m = commit_batch(&b, &mut claim, &mut bronze, &mut quarantine, p).await?;
+        upkeep.0.after_commit(&mut bronze).await;
+        upkeep.1.after_commit(&mut quarantine).await;
+        // Stages overlap, so the rate is over the wall time since the previous commit.
+        if let Some(t) = last_commit {
+            m.rows_per_s = (m.rows_in as f64 / t.elapsed().as_secs_f64().max(1e-6)) as u64;
+        }
+        last_commit = Some(Instant::now());
+        if let Some(o) = &on_batch {
+            (o.0)(&b.name, &m);
+        }
+        summary.batches += 1;
+        summary.consumed += m.rows_in;
+        summary.written += m.rows_written;
+        summary.late_dropped += m.late_dropped;
+        for (k, v) in &m.quarantined {
+            *summary.quarantined.entry(k.clone()).or_default() += v;
+        }
+        let line = m.line();
+        match &pb {
+            Some(pb) => {
+                pb.suspend(|| info!(pipeline = %b.name, "{line}"));
+                pb.set_message(format!(
+                    "{} consumed, {} written, {} quarantined, {}/s, lag {}",
+                    summary.consumed,
+                    summary.written,
+                    summary.quarantined.values().sum::<u64>(),
+                    m.rows_per_s,
+                    m.lag.map_or("-".into(), |l| l.to_string())
+                ));
+            }
+            None => info!(pipeline = %b.name, "{line}"),
+        }
+    }
+    upkeep.0.finish().await;
+    upkeep.1.finish().await;
+    Ok((summary, bronze.version()))
+}
+
+/// Writes a prepared batch: quarantine first, then ONE bronze commit with the files, the txns
+/// and the watermark state.
+async fn commit_batch(
+    b: &BronzeSpec,
+    claim: &mut super::ownership::Claim,
+    bronze: &mut DeltaTable,
+    quarantine: &mut DeltaTable,
+    p: Prepared,
+) -> Result<BatchMetrics, BronzeError> {
+    let p_parts: Vec<i32> = p.metrics.end_offsets.keys().copied().collect();
+    let lake_err = |source| match source {
+        crate::lake::LakeError::Conflict { table, .. } => BronzeError::OwnershipLost {
+            pipeline: b.name.clone(),
+            table,
+            partitions: p_parts.clone(),
+        },
+        source => BronzeError::Lake {
+            pipeline: b.name.clone(),
+            source,
+        },
+    };
+    let mut m = p.metrics;
+    let t_write = Instant::now();
+    let mut commit_time = Duration::ZERO;
+    if p.quarantine.is_empty() {
+        // The first batch claims the quarantine table even when it quarantines nothing.
+        let tc = Instant::now();
+        claim.quarantine(quarantine).await.map_err(lake_err)?;
+        commit_time += tc.elapsed();
+    } else {
+        let meta = HashMap::from([("lakectl.pipeline".to_string(), serde_json::json!(b.name))]);
+        let tc = Instant::now();
+        let actions = table::write_files(quarantine, p.quarantine)
+            .await
+            .map_err(lake_err)?;
+        let op = table::append_operation(quarantine).map_err(lake_err)?;
+        let commit = (actions, p.txns.clone(), meta, op);
+        table::commit_with(quarantine, commit, table::Checkpointing::Background)
+            .await
+            .map_err(lake_err)?;
+        crate::failpoint::hit(crate::failpoint::AFTER_QUARANTINE_COMMIT);
+        commit_time += tc.elapsed();
+    }
+    let actions = table::write_files(bronze, p.bronze)
+        .await
+        .map_err(lake_err)?;
+    let write_time = t_write.elapsed() - commit_time;
+    let poll = Duration::from_millis(m.poll_ms);
+    let decode = Duration::from_millis(m.decode_ms);
+    m.set_times(poll, decode, write_time, commit_time);
+    let meta = HashMap::from([
+        (WATERMARK_KEY.to_string(), p.watermark_state),
+        ("lakectl.pipeline".to_string(), serde_json::json!(b.name)),
+        ("lakectl.offsets".to_string(), serde_json::json!(p.offsets)),
+        (
+            BATCH_KEY.to_string(),
+            serde_json::to_value(&m).map_err(|e| BronzeError::Runtime {
+                pipeline: b.name.clone(),
+                message: format!("serialising the batch metrics: {e}"),
+            })?,
+        ),
+    ]);
+    let tc = Instant::now();
+    let op = table::append_operation(bronze).map_err(lake_err)?;
+    let version = table::commit_with(
+        bronze,
+        (actions, p.txns, meta, op),
+        table::Checkpointing::Background,
+    )
+    .await
+    .map_err(lake_err)?;
+    crate::failpoint::hit(crate::failpoint::AFTER_BRONZE_COMMIT);
+    claim.made();
+    commit_time += tc.elapsed();
+    m.batch_id = version;
+    m.set_times(poll, decode, write_time, commit_time);
+    Ok(m)
+}
