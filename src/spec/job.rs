@@ -19,44 +19,65 @@ use super::units::parse_duration;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJob {
+    /// The job name: letters, digits, `_`, `-`; names its `txn` appId.
     pub name: String,
+    /// What the job computes, for people.
     #[serde(default)]
     pub description: Option<String>,
+    /// Cron expression (5 fields, 6 with seconds first, or `@hourly`-style presets).
     #[serde(default)]
     pub schedule: Option<String>,
+    /// IANA time zone of the schedule (default UTC).
     #[serde(default)]
     pub timezone: Option<String>,
+    /// The source table (structured form): a pipeline, a job, or a path in the lake.
     #[serde(default)]
     pub from: Option<String>,
+    /// Row filter over the source, a SQL expression.
     #[serde(default, rename = "where")]
     pub where_: Option<String>,
+    /// Grouping columns.
     #[serde(default)]
     pub group_by: Vec<String>,
+    /// Output column → SQL aggregate (`sum(montant)`, `count(distinct x)`, …).
     #[serde(default)]
     pub aggregate: IndexMap<String, String>,
+    /// Output column → SQL expression over the aggregated columns.
     #[serde(default)]
     pub derive: IndexMap<String, String>,
+    /// Filter over the output columns.
     #[serde(default)]
     pub having: Option<String>,
+    /// Expectation name → check and what a violation does.
     #[serde(default)]
     pub expect: IndexMap<String, RawExpect>,
+    /// A whole SQL query over tables by name, instead of the structured form.
     #[serde(default)]
     pub sql: Option<String>,
+    /// The target table, relative to the lake.
     pub to: String,
+    /// `overwrite`, `replace_partitions` or `append`.
     #[serde(default)]
     pub mode: Option<WriteMode>,
+    /// Partition columns of the target.
     #[serde(default)]
     pub partition_by: Vec<String>,
+    /// What the scheduler does with a run due while the previous one runs.
     #[serde(default)]
     pub concurrency: Option<Concurrency>,
+    /// Attempts after a failure.
     #[serde(default, deserialize_with = "super::scalar::opt_u32")]
     pub retries: Option<u32>,
+    /// Delay before the first retry, doubled each time.
     #[serde(default)]
     pub retry_delay: Option<String>,
+    /// Cap of the retry delay.
     #[serde(default)]
     pub retry_max_delay: Option<String>,
+    /// A run still going after this is stopped, nothing committed.
     #[serde(default)]
     pub timeout: Option<String>,
+    /// After downtime, one run for the missed schedules.
     #[serde(default, deserialize_with = "super::scalar::opt_bool")]
     pub catchup: Option<bool>,
 }
@@ -117,7 +138,9 @@ impl RunPolicy {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
+    /// SQL boolean over the output columns.
     pub check: String,
+    /// `warn`, `drop` or `fail`.
     #[serde(default)]
     pub on_violation: Option<OnViolation>,
 }

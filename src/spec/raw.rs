@@ -61,28 +61,43 @@ pub struct RawSilver {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBronze {
+    /// Pipeline name.
     pub name: String,
+    /// Kafka topic.
     pub topic: String,
+    /// Bronze table, relative to the lake.
     pub table: String,
+    /// Quarantine table, relative to the lake.
     pub quarantine: String,
+    /// Payload format (`json`).
     #[serde(default = "default_format")]
     pub format: String,
+    /// Payload columns: name → type.
     pub schema: IndexMap<String, String>,
+    /// The event-time column (a timestamp of the schema).
     pub event_time: String,
+    /// Allowed lateness (e.g. `10m`).
     #[serde(default = "default_watermark")]
     pub watermark: String,
+    /// What late records do: `quarantine` or `drop`.
     #[serde(default)]
     pub late: Option<RawLate>,
+    /// Derived column → SQL expression, in order.
     #[serde(default)]
     pub derive: IndexMap<String, String>,
+    /// Partition columns.
     #[serde(default)]
     pub partition_by: Vec<String>,
+    /// Adds `_kafka_partition`, `_kafka_offset`, `_kafka_timestamp`.
     #[serde(default, deserialize_with = "super::scalar::opt_bool")]
     pub kafka_metadata: Option<bool>,
+    /// Micro-batch limits.
     #[serde(default)]
     pub batch: RawBatch,
+    /// When stored offsets fell out of retention: `fail` or `skip`.
     #[serde(default)]
     pub on_data_loss: Option<RawDataLoss>,
+    /// Periodic compaction while running continuously.
     #[serde(default)]
     pub optimize: Option<RawOptimize>,
     /// `delta.logRetentionDuration` of the bronze and quarantine tables.
@@ -91,6 +106,7 @@ pub struct RawBronze {
     /// Records dated later than now + this go to quarantine (`future`).
     #[serde(default)]
     pub future_tolerance: Option<String>,
+    /// Per-record limits, checked before parsing.
     #[serde(default)]
     pub limits: RawLimits,
 }
@@ -99,7 +115,9 @@ pub struct RawBronze {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
+    /// Larger payloads go to quarantine (`too_large`).
     pub max_record_bytes: Option<serde_yaml::Value>,
+    /// JSON nested deeper goes to quarantine (`malformed`).
     #[serde(default, deserialize_with = "super::scalar::opt_i64")]
     pub max_depth: Option<i64>,
 }
@@ -108,7 +126,9 @@ pub struct RawLimits {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOptimize {
+    /// How often.
     pub every: String,
+    /// Target file size (e.g. `128MiB`).
     pub target_size: Option<String>,
 }
 
@@ -116,7 +136,9 @@ pub struct RawOptimize {
 #[derive(Debug, Deserialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub enum RawLate {
+    /// Late records go to quarantine.
     Quarantine,
+    /// Late records are dropped (and counted).
     Drop,
 }
 
@@ -124,7 +146,9 @@ pub enum RawLate {
 #[derive(Debug, Deserialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub enum RawDataLoss {
+    /// Stop with an error.
     Fail,
+    /// Resume at the earliest retained offset.
     Skip,
 }
 
@@ -132,9 +156,12 @@ pub enum RawDataLoss {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawBatch {
+    /// At most this many records per batch.
     #[serde(default, deserialize_with = "super::scalar::opt_i64")]
     pub max_records: Option<i64>,
+    /// At most this many payload bytes per batch (e.g. `64MiB`).
     pub max_bytes: Option<serde_yaml::Value>,
+    /// At most this long per batch (e.g. `1s`).
     pub max_wait: Option<String>,
 }
 

@@ -3,6 +3,10 @@
 //! Tests run against the real broker that `scripts/test.sh` starts and real Delta tables in
 //! temporary folders; helpers shared by every module are in `tests/common/`.
 
+// The helpers are `pub` for every test module of this one crate (the library's
+// `unreachable_pub` lint has nothing to say about a test binary).
+#![allow(unreachable_pub)]
+
 #[path = "../common/mod.rs"]
 mod common;
 
