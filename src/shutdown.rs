@@ -5,9 +5,19 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Shared stop request.
+use tokio::sync::Notify;
+
+/// A stop (or cancellation) request, the one way lakectl stops work: a hot loop polls
+/// [`StopFlag::is_set`] (an atomic load), async code awaits [`StopFlag::stopped`]. Signals
+/// set the process's flag; the scheduler gives each job run a flag of its own to cancel it.
 #[derive(Debug, Clone, Default)]
-pub struct StopFlag(Arc<AtomicBool>);
+pub struct StopFlag(Arc<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    set: AtomicBool,
+    notify: Notify,
+}
 
 impl StopFlag {
     /// A flag that is not set.
@@ -17,12 +27,35 @@ impl StopFlag {
 
     /// True once a stop was requested.
     pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.set.load(Ordering::Acquire)
     }
 
-    /// Requests a stop.
+    /// Requests a stop, waking every task awaiting [`Self::stopped`].
     pub fn set(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.set.store(true, Ordering::Release);
+        self.0.notify.notify_waiters();
+    }
+
+    /// Completes once a stop was requested (at once if it already was).
+    pub async fn stopped(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a `set` in between is not missed.
+            notified.as_mut().enable();
+            if self.is_set() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Sleeps for `d`, or less when a stop is requested meanwhile. True if stopped.
+    pub async fn sleep(&self, d: std::time::Duration) -> bool {
+        tokio::select! {
+            _ = self.stopped() => true,
+            _ = tokio::time::sleep(d) => self.is_set(),
+        }
     }
 }
 
@@ -68,5 +101,25 @@ async fn wait_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn stopped_wakes_waiters_and_cuts_sleeps_short() {
+        let f = StopFlag::new();
+        let g = f.clone();
+        let waiter = tokio::spawn(async move { g.sleep(Duration::from_secs(30)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let t = std::time::Instant::now();
+        f.set();
+        assert!(waiter.await.unwrap(), "the sleep reports the stop");
+        assert!(t.elapsed() < Duration::from_secs(1));
+        f.stopped().await; // already set: returns at once
+        assert!(!StopFlag::new().sleep(Duration::from_millis(5)).await);
     }
 }

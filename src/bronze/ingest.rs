@@ -374,12 +374,8 @@ async fn compact_loop(
         ..Default::default()
     };
     loop {
-        let next = tokio::time::Instant::now() + o.every;
-        while tokio::time::Instant::now() < next {
-            if stop.is_set() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        if stop.sleep(o.every).await {
+            return;
         }
         for t in &tables {
             match crate::lake::optimize::optimize(t, &opts).await {

@@ -56,12 +56,8 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
         let Some(secs) = args.watch else {
             return Ok(());
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        while tokio::time::Instant::now() < deadline {
-            if stop.is_set() {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if stop.sleep(Duration::from_secs(secs)).await {
+            return Ok(());
         }
     }
 }

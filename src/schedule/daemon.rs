@@ -185,12 +185,8 @@ pub async fn run(opts: ScheduleOptions, stop: StopFlag) -> Result<(), ScheduleEr
     let mut rejected: Option<String> = None;
     let metrics = shared.opts.metrics.clone();
     'outer: loop {
-        let next = tokio::time::Instant::now() + shared.opts.reload_interval;
-        while tokio::time::Instant::now() < next {
-            if stop.is_set() {
-                break 'outer;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if stop.sleep(shared.opts.reload_interval).await {
+            break 'outer;
         }
         let Some(changed) = current.changed_on_disk() else {
             continue;
@@ -381,9 +377,10 @@ async fn bronze_loop(
                     "{e}; restarting in {}",
                     crate::spec::units::fmt_duration(delay)
                 );
-                let until = tokio::time::Instant::now() + delay;
-                while tokio::time::Instant::now() < until && !stop.is_set() {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::select! {
+                    _ = stop.stopped() => {}
+                    _ = shared.stop.stopped() => {}
+                    _ = tokio::time::sleep(delay) => {}
                 }
                 delay = (delay * 2).min(Duration::from_secs(60));
             }
@@ -393,7 +390,7 @@ async fn bronze_loop(
 
 /// A run in progress.
 struct Running {
-    cancel: watch::Sender<bool>,
+    cancel: StopFlag,
     task: JoinHandle<()>,
 }
 
@@ -456,7 +453,7 @@ async fn job_loop(
                 }
                 Concurrency::Replace => {
                     warn!(scheduled_for = %fire, "previous run still going: stopping it (concurrency: replace)");
-                    let _ = r.cancel.send(true);
+                    r.cancel.set();
                     if let Some(r) = running.take() {
                         let _ = r.task.await;
                     }
@@ -472,7 +469,7 @@ async fn job_loop(
             let mut task = r.task;
             if tokio::time::timeout(grace, &mut task).await.is_err() {
                 warn!("still running after the grace period: stopping it (nothing committed)");
-                let _ = r.cancel.send(true);
+                r.cancel.set();
                 let _ = task.await;
             }
         } else {
@@ -497,10 +494,10 @@ async fn sleep_until(
         if left.is_zero() {
             return Wake::Fire;
         }
-        if stop.is_set() {
-            return Wake::Stop;
-        }
+        // The wall clock is read again at least every 100 ms (a suspended machine, a clock
+        // step); a stop or a spec change wakes at once.
         tokio::select! {
+            _ = stop.stopped() => return Wake::Stop,
             _ = tokio::time::sleep(left.min(Duration::from_millis(100))) => {}
             r = gen_rx.changed() => return if r.is_ok() { Wake::Changed } else { Wake::Stop },
         }
@@ -508,14 +505,9 @@ async fn sleep_until(
 }
 
 async fn wait_change(gen_rx: &mut watch::Receiver<Arc<Generation>>, stop: &StopFlag) -> bool {
-    loop {
-        if stop.is_set() {
-            return false;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-            r = gen_rx.changed() => return r.is_ok(),
-        }
+    tokio::select! {
+        _ = stop.stopped() => false,
+        r = gen_rx.changed() => r.is_ok(),
     }
 }
 
@@ -538,7 +530,7 @@ fn start_run(
     fire: DateTime<Utc>,
     trigger: &'static str,
 ) -> Running {
-    let (cancel, cancel_rx) = watch::channel(false);
+    let cancel = StopFlag::new();
     let run_id = new_run_id();
     let span = tracing::info_span!("run", job = %job.name, run_id = %run_id);
     let task = tokio::spawn(
@@ -549,7 +541,7 @@ fn start_run(
             run_id,
             fire,
             trigger,
-            cancel_rx,
+            cancel.clone(),
         )
         .instrument(span),
     );
@@ -564,7 +556,7 @@ async fn run_attempts(
     run_id: String,
     fire: DateTime<Utc>,
     trigger: &'static str,
-    mut cancel: watch::Receiver<bool>,
+    cancel: StopFlag,
 ) {
     let Some(job) = gen.checked.job(&name) else {
         return;
@@ -634,12 +626,10 @@ async fn run_attempts(
             return;
         }
         let delay = policy.backoff(attempt);
-        let until = tokio::time::Instant::now() + delay;
-        while tokio::time::Instant::now() < until {
-            if shared.stop.is_set() || *cancel.borrow_and_update() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100).min(delay)).await;
+        tokio::select! {
+            _ = shared.stop.stopped() => return,
+            _ = cancel.stopped() => return,
+            _ = tokio::time::sleep(delay) => {}
         }
     }
 }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::silver::{self, JobStatus, RunOptions};
@@ -121,7 +120,7 @@ pub fn load_spec(
 pub async fn run_in_child(
     req: &ExecRequest,
     timeout: Option<Duration>,
-    mut cancel: watch::Receiver<bool>,
+    cancel: crate::shutdown::StopFlag,
 ) -> Result<ExecOutcome, ExecError> {
     let mut cmd = tokio::process::Command::new(own_binary().map_err(ExecError::Spawn)?);
     cmd.args(["--log-format", "json", "job-exec"])
@@ -180,7 +179,7 @@ pub async fn run_in_child(
     let killed = tokio::select! {
         status = child.wait() => Ok(status),
         _ = deadline => Err(ExecError::TimedOut(timeout.unwrap_or_default())),
-        _ = cancel.wait_for(|c| *c) => Err(ExecError::Cancelled),
+        _ = cancel.stopped() => Err(ExecError::Cancelled),
     };
     let status = match killed {
         Ok(s) => s.map_err(|e| ExecError::Failed(format!("waiting for the job process: {e}")))?,
