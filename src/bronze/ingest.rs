@@ -30,7 +30,7 @@ pub use super::poll::added_partitions;
 use super::poll::{poll_loop, Discover, Polled};
 use super::watermark::WatermarkState;
 use super::writer::{write_loop, Prepared};
-use super::{app_id, owner_app_id, BronzeError, WATERMARK_KEY};
+use super::{app_id, owner_app_id, BronzeError};
 use crate::kafka::admin::topic_partitions;
 use crate::kafka::consumer::Drain;
 use crate::lake::read::scan;
@@ -263,14 +263,9 @@ async fn run_once(
             .map_err(|e| runtime_err(format!("reading the quarantine table: {e}")))?;
     }
     // Each worker stores its own partitions' state: take each partition's newest.
-    let wm = WatermarkState::merge_newest(
-        table::commit_values(&bronze, WATERMARK_KEY, 500)
-            .await
-            .map_err(lake_err)?
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok()),
-        Some(&parts),
-    );
+    let wm = WatermarkState::stored(&bronze, Some(&parts))
+        .await
+        .map_err(lake_err)?;
     info!(pipeline = %b.name, topic = %b.topic, ?starts, watermark = ?wm.watermark_us(b.watermark.as_micros() as i64, &[]).map(fmt_us), "starting");
 
     let drain = block_in_place(|| Drain::open(&spec.kafka, &b.topic, &starts, b.on_data_loss))

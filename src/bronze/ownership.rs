@@ -147,14 +147,9 @@ pub async fn reset_watermark(
     let mut quarantine = table::open_existing(&lake.path(&b.quarantine))
         .await
         .map_err(lake_err)?;
-    let before = WatermarkState::merge_newest(
-        table::commit_values(&bronze, WATERMARK_KEY, 500)
-            .await
-            .map_err(lake_err)?
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok()),
-        None,
-    );
+    let before = WatermarkState::stored(&bronze, None)
+        .await
+        .map_err(lake_err)?;
     let parts: Vec<i32> = before.max_event_us.keys().copied().collect();
     let reset = WatermarkState {
         reset: true,

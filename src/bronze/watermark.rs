@@ -47,6 +47,20 @@ impl WatermarkState {
         out
     }
 
+    /// The state stored in `bronze`'s last 500 commits, for `partitions` (all when None).
+    pub async fn stored(
+        bronze: &crate::lake::DeltaTable,
+        partitions: Option<&[i32]>,
+    ) -> Result<Self, crate::lake::LakeError> {
+        let values = crate::lake::table::commit_values(bronze, super::WATERMARK_KEY, 500).await?;
+        Ok(Self::merge_newest(
+            values
+                .into_iter()
+                .filter_map(|v| serde_json::from_value(v).ok()),
+            partitions,
+        ))
+    }
+
     /// The watermark (µs), or None while no partition has data. `waiting` are partitions
     /// that still have unread records: one never observed holds the watermark back (as
     /// Flink's unstarted splits do), so a lagging partition's first records are never late.

@@ -10,8 +10,8 @@ use futures::TryStreamExt;
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::bronze::committed_offsets;
 use crate::bronze::watermark::WatermarkState;
-use crate::bronze::{committed_offsets, WATERMARK_KEY};
 use crate::kafka::admin::topic_partitions;
 use crate::kafka::consumer::Drain;
 use crate::lake::catalog::TableKind;
@@ -130,13 +130,7 @@ pub async fn gather(spec: &PipelineSpec, checked: &CheckedJobs, kafka_timeout: D
         };
         if let Some(t) = &bronze {
             ps.last_batch = last_commit_ms(t).await.and_then(fmt_ms);
-            if let Ok(values) = table::commit_values(t, WATERMARK_KEY, 500).await {
-                let wm = WatermarkState::merge_newest(
-                    values
-                        .into_iter()
-                        .filter_map(|v| serde_json::from_value(v).ok()),
-                    None,
-                );
+            if let Ok(wm) = WatermarkState::stored(t, None).await {
                 ps.watermark = wm
                     .watermark_us(b.watermark.as_micros() as i64, &[])
                     .map(crate::bronze::metrics::fmt_us);
