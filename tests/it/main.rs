@@ -13,6 +13,7 @@ mod common;
 mod bronze;
 mod dashboard;
 mod doctor;
+mod edges;
 mod guarantees;
 mod jobs_spec;
 mod maintenance;
