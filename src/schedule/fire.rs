@@ -73,6 +73,10 @@ fn resolve_local(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cron(expr: &str) -> cron::Schedule {
+        parse_cron(expr).unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
     use crate::spec::job::parse_cron;
 
     fn utc(s: &str) -> DateTime<Utc> {
@@ -81,7 +85,7 @@ mod tests {
 
     #[test]
     fn seconds_field_and_presets() {
-        let s = parse_cron("*/10 * * * * *").unwrap();
+        let s = cron("*/10 * * * * *");
         let f = next_fires(&s, chrono_tz::UTC, utc("2026-01-01T00:00:05Z"), 3);
         assert_eq!(
             f,
@@ -91,7 +95,7 @@ mod tests {
                 utc("2026-01-01T00:00:30Z")
             ]
         );
-        let h = parse_cron("@hourly").unwrap();
+        let h = cron("@hourly");
         assert_eq!(
             next_fire(&h, chrono_tz::UTC, utc("2026-01-01T00:00:00Z")),
             Some(utc("2026-01-01T01:00:00Z"))
@@ -101,7 +105,7 @@ mod tests {
     #[test]
     fn time_zone_shifts_the_fire_time() {
         // 09:00 in Paris in winter is 08:00 UTC.
-        let s = parse_cron("0 9 * * *").unwrap();
+        let s = cron("0 9 * * *");
         let t = next_fire(&s, chrono_tz::Europe::Paris, utc("2026-01-10T00:00:00Z"));
         assert_eq!(t, Some(utc("2026-01-10T08:00:00Z")));
     }
@@ -109,14 +113,14 @@ mod tests {
     #[test]
     fn a_skipped_local_time_runs_at_the_next_valid_time() {
         // Paris, 2026-03-29: 02:00 → 03:00 (01:00 UTC). 02:30 does not exist.
-        let s = parse_cron("30 2 * * *").unwrap();
+        let s = cron("30 2 * * *");
         let f = next_fires(&s, chrono_tz::Europe::Paris, utc("2026-03-28T12:00:00Z"), 2);
         assert_eq!(
             f,
             vec![utc("2026-03-29T01:00:00Z"), utc("2026-03-30T00:30:00Z")]
         );
         // Every 15 minutes: 02:00, 02:15, 02:30, 02:45 and 03:00 all become 03:00, once.
-        let s = parse_cron("*/15 * * * *").unwrap();
+        let s = cron("*/15 * * * *");
         let f = next_fires(&s, chrono_tz::Europe::Paris, utc("2026-03-29T00:40:00Z"), 3);
         assert_eq!(
             f,
@@ -131,7 +135,7 @@ mod tests {
     #[test]
     fn a_repeated_hour_runs_once() {
         // Paris, 2026-10-25: 03:00 → 02:00; 02:30 happens at 00:30 and 01:30 UTC.
-        let s = parse_cron("30 2 * * *").unwrap();
+        let s = cron("30 2 * * *");
         let f = next_fires(&s, chrono_tz::Europe::Paris, utc("2026-10-24T12:00:00Z"), 2);
         assert_eq!(
             f,
@@ -144,7 +148,7 @@ mod tests {
 
     #[test]
     fn fired_between_detects_missed_schedules() {
-        let s = parse_cron("0 * * * *").unwrap();
+        let s = cron("0 * * * *");
         let tz = chrono_tz::UTC;
         assert!(fired_between(
             &s,

@@ -121,10 +121,9 @@ mod tests {
     }
 
     #[test]
-    fn aggregates_with_polars_sql() {
+    fn aggregates_with_polars_sql() -> PolarsResult<()> {
         let df =
-            df!("pays" => ["FR", "FR", "ES"], "montant" => [10.0, 30.0, 5.0], "c" => [1i64, 2, 1])
-                .unwrap();
+            df!("pays" => ["FR", "FR", "ES"], "montant" => [10.0, 30.0, 5.0], "c" => [1i64, 2, 1])?;
         let sql = aggregate_sql(
             None,
             &["pays".into()],
@@ -134,29 +133,16 @@ mod tests {
                 ("clients".into(), "count(distinct c)".into()),
             ],
         );
-        let lf = run_sql(&sql, &[(SOURCE.into(), df.lazy())]).unwrap();
-        let out = derive_and_filter(lf, &[("big".into(), "total >= 20".into())], Some("n > 1"))
-            .unwrap()
-            .collect()
-            .unwrap();
+        let lf = run_sql(&sql, &[(SOURCE.into(), df.lazy())])?;
+        let out = derive_and_filter(lf, &[("big".into(), "total >= 20".into())], Some("n > 1"))?
+            .collect()?;
         assert_eq!(out.height(), 1);
+        assert_eq!(out.column("total")?.f64()?.get(0), Some(40.0));
         assert_eq!(
-            out.column("total").unwrap().f64().unwrap().get(0),
-            Some(40.0)
-        );
-        assert_eq!(
-            out.column("clients")
-                .unwrap()
-                .cast(&DataType::Int64)
-                .unwrap()
-                .i64()
-                .unwrap()
-                .get(0),
+            out.column("clients")?.cast(&DataType::Int64)?.i64()?.get(0),
             Some(2)
         );
-        assert_eq!(
-            out.column("big").unwrap().bool().unwrap().get(0),
-            Some(true)
-        );
+        assert_eq!(out.column("big")?.bool()?.get(0), Some(true));
+        Ok(())
     }
 }
