@@ -2,6 +2,7 @@
 //! go through lakectl's own decode/derive/bridge path into the spec's bronze table.
 //!
 //! Usage: gen_bronze SPEC ROWS START_RFC3339 DAYS [FIRST_ID]
+//! (`GEN_CLIENTS`, default 2000: how many clients buy, as `lakectl produce --clients`.)
 
 use std::collections::HashMap;
 
@@ -32,7 +33,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         late_fraction: 0.0,
         malformed_fraction: 0.0,
         first_id,
-        ..Default::default()
+        clients: std::env::var("GEN_CLIENTS")
+            .ok()
+            .map(|c| c.parse())
+            .transpose()?
+            .unwrap_or(2000),
     });
     let step_us = (days * 86_400e6 / rows as f64) as i64;
     let chunk = 1_000_000u64;

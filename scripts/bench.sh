@@ -3,9 +3,12 @@
 #   scripts/bench.sh produce   producer rate with --rate max, one and two processes
 #   scripts/bench.sh bronze    drain a backlog (BENCH_RECORDS, default 1M): lakectl vs a raw
 #                              librdkafka drain of the same topic, plus peak RSS
-#   scripts/bench.sh silver    a generated bronze table (BENCH_SILVER_ROWS, default 10M, 30 days):
-#                              the three seed jobs, full run vs incremental run after one new
-#                              day, and DuckDB's time for the same aggregations (PyPI duckdb)
+#   scripts/bench.sh silver    a generated bronze table (BENCH_SILVER_ROWS, default 10M, 30 days,
+#                              GEN_CLIENTS clients, default 2000): the three seed jobs in lakectl,
+#                              Polars-Python and DuckDB (PyPI) over the same files, time and peak
+#                              RSS; lakectl's outputs checked against DuckDB's; then one new day
+#                              and an incremental run. 100M rows: BENCH_SILVER_ROWS=100000000
+#                              BENCH_SILVER_PEERS=0 (the peers need more memory than the machine)
 #   scripts/bench.sh open      table open time after BENCH_COMMITS (default 1000) tiny commits,
 #                              with delta-rs' checkpoints vs replaying the whole JSON log
 #   scripts/bench.sh commits   commit growth: BENCH_COMMITS (default 1600) batches of 10 records
@@ -102,19 +105,33 @@ bench_silver() {
   local rows="${BENCH_SILVER_ROWS:-10000000}" gen="$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/gen_bronze"
   local venv="${LAKECTL_STATE:-$repo/.lakectl}/venv"
   [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-  "$venv/bin/python" -c 'import duckdb' 2>/dev/null || { step "installing duckdb (PyPI) into $venv"; "$venv/bin/pip" install --quiet duckdb; }
+  "$venv/bin/python" -c 'import duckdb, polars, deltalake, pyarrow' 2>/dev/null || {
+    step "installing the peers (PyPI: duckdb, polars, deltalake, pyarrow) into $venv"
+    "$venv/bin/pip" install --quiet duckdb==1.4.2 polars==1.35.2 deltalake==1.2.1 pyarrow==26.0.1
+  }
   local sw="$work/silver"; mkdir -p "$sw"
   sed -e "s#lake: .*#lake: $sw/lake#" -e "s#jobs: .*#jobs: $repo/jobs/#" pipelines.yaml >"$sw/pipelines.yaml"
-  step "silver: generating a bronze table of $rows rows over 30 days"
+  local bronze="$sw/lake/bronze/ventes_stream"
+  step "silver: generating a bronze table of $rows rows over 30 days (${GEN_CLIENTS:-2000} clients)"
   "$gen" "$sw/pipelines.yaml" "$rows" 2024-11-01T00:00:00Z 30 >&2
-  step "silver: full run of the three jobs"
+  echo "silver: bronze Parquet $(du -sh "$bronze" | cut -f1), $(find "$bronze" -name '*.parquet' | wc -l) files"
+  step "silver: lakectl, full run of the three seed jobs"
   read -r rss_full t_full < <(measure "$lakectl" --config "$sw/pipelines.yaml" run silver)
-  step "silver: DuckDB, the same aggregations over the same Parquet files"
-  read -r t_duck _ < <("$venv/bin/python" scripts/bench_duckdb.py "$sw/lake/bronze/ventes_stream" 2)
+  echo "silver: lakectl full run ${t_full}s, peak RSS $((rss_full / 1024)) MiB"
+  if [[ "${BENCH_SILVER_PEERS:-1}" != 0 ]]; then
+    step "silver: Polars-Python, the same three jobs over the same Parquet files"
+    read -r rss_py t_py < <(measure "$venv/bin/python" scripts/bench_polars.py "$bronze" "$sw/py" 2)
+    step "silver: DuckDB, the same three jobs over the same Parquet files"
+    read -r rss_duck t_duck < <(measure "$venv/bin/python" scripts/bench_duckdb.py "$bronze" 2)
+    echo "silver: Polars-Python ${t_py}s, peak RSS $((rss_py / 1024)) MiB; DuckDB ${t_duck}s, peak RSS $((rss_duck / 1024)) MiB"
+    echo "silver: lakectl/Polars-Python time $(python3 -c "print(round($t_full/$t_py,2))"), RSS $(python3 -c "print(round($rss_full/$rss_py,2))"); lakectl/DuckDB time $(python3 -c "print(round($t_full/$t_duck,2))"), RSS $(python3 -c "print(round($rss_full/$rss_duck,2))")"
+    step "silver: lakectl's tables against DuckDB's results"
+    "$venv/bin/python" scripts/bench_duckdb.py "$bronze" 2 --compare "$sw/lake/silver" >/dev/null || die "lakectl's silver tables differ from DuckDB's"
+  fi
   step "silver: one new day ($((rows / 30)) rows), then an incremental run"
   "$gen" "$sw/pipelines.yaml" "$((rows / 30))" 2024-12-01T00:00:00Z 0.999 900000000 >&2
   read -r rss_incr t_incr < <(measure "$lakectl" --config "$sw/pipelines.yaml" run silver)
-  echo "silver: full run ${t_full}s (peak RSS $((rss_full/1024)) MiB), incremental ${t_incr}s (peak RSS $((rss_incr/1024)) MiB), full/incremental $(python3 -c "print(round($t_full/$t_incr,1))")x; DuckDB ${t_duck}s over the same $rows rows; lakectl full/DuckDB $(python3 -c "print(round($t_full/$t_duck,2))")"
+  echo "silver: incremental ${t_incr}s (peak RSS $((rss_incr / 1024)) MiB); full/incremental $(python3 -c "print(round($t_full/$t_incr,1))")x"
 }
 
 bench_open() {

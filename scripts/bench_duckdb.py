@@ -1,13 +1,24 @@
 #!/usr/bin/env python3
 """DuckDB baseline for `scripts/bench.sh silver`: the three seed aggregations over the same
-bronze Parquet files. Prints the wall time in seconds."""
+bronze Parquet files. Prints "seconds rows".
+
+    bench_duckdb.py BRONZE_DIR [THREADS] [--compare SILVER_DIR]
+
+With --compare, also reads lakectl's three silver tables (Python `deltalake`) and checks that
+they hold exactly DuckDB's rows (floats to 1e-9 relative); exits 1 on any difference.
+"""
+import math
 import sys
 import time
 
 import duckdb
 
-root = sys.argv[1]
-threads = sys.argv[2] if len(sys.argv) > 2 else "2"
+args = [a for a in sys.argv[1:] if a != "--compare"]
+compare = sys.argv[sys.argv.index("--compare") + 1] if "--compare" in sys.argv else None
+if compare:
+    args.remove(compare)
+root = args[0]
+threads = args[1] if len(args) > 1 else "2"
 con = duckdb.connect()
 con.execute(f"SET threads TO {threads}")
 src = f"read_parquet('{root}/**/*.parquet', hive_partitioning = true, hive_types = {{'jour': VARCHAR}})"
@@ -35,5 +46,43 @@ t = time.time()
 for q in queries:
     con.execute(q)
 dt = time.time() - t
-rows = sum(con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in ["ventes_aggreges", "ventes_par_pays", "ventes_par_segment"])
+names = ["ventes_aggreges", "ventes_par_pays", "ventes_par_segment"]
+rows = sum(con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names)
 print(f"{dt:.3f} {rows}")
+
+if compare:
+    from deltalake import DeltaTable
+
+    def same(a, b):
+        if isinstance(a, float) and isinstance(b, float):
+            return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+        return a == b
+
+    bad = 0
+    for n in names:
+        theirs = con.execute(f"SELECT * FROM {n}").fetch_arrow_table()
+        ours = DeltaTable(f"{compare}/{n}").to_pyarrow_table()
+        cols = theirs.column_names
+        key_cols = [c for c in ("client_id", "client_nom", "pays", "segment", "jour") if c in cols]
+        def keyed(t):
+            d = t.select(cols).to_pylist()
+            return {tuple(str(r[k]) for k in key_cols): r for r in d}
+        a, b = keyed(theirs), keyed(ours)
+        if a.keys() != b.keys():
+            print(f"{n}: {len(a.keys() - b.keys())} group(s) only in DuckDB, {len(b.keys() - a.keys())} only in lakectl", file=sys.stderr)
+            bad += 1
+            continue
+        diffs = [(k, c, a[k][c], b[k][c]) for k in a for c in cols if not same(
+            float(a[k][c]) if isinstance(a[k][c], (int, float)) and not isinstance(a[k][c], bool) else a[k][c],
+            float(b[k][c]) if isinstance(b[k][c], (int, float)) and not isinstance(b[k][c], bool) else b[k][c])]
+        if diffs:
+            print(f"{n}: {len(diffs)} value(s) differ, e.g. {diffs[:3]}", file=sys.stderr)
+            bad += 1
+        else:
+            print(f"{n}: {len(a)} rows, identical to DuckDB's", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # os._exit: DuckDB's and deltalake's threads abort the interpreter's normal shutdown.
+    import os
+
+    os._exit(1 if bad else 0)

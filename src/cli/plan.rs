@@ -18,7 +18,12 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     let checked = silver::load_and_check(&spec)?;
     let job = silver::run::select(&checked, std::slice::from_ref(&args.job))
         .map_err(anyhow::Error::msg)?[0];
-    let (plan, scope, version) = plan_job(
+    let silver::run::JobPlan {
+        plan,
+        scope,
+        execution,
+        source_version: version,
+    } = plan_job(
         &spec,
         &checked,
         job,
@@ -61,6 +66,9 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
             let n = files.len();
             crate::outln!("incremental run: appends the result over {n} new source file(s)")
         }
+    }
+    if let Some(e) = execution {
+        crate::outln!("execution: {}", e.explain());
     }
     crate::outln!("\n{plan}");
     Ok(())

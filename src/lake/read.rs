@@ -148,6 +148,17 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
             .map(|f| PlRefPath::try_from_pathbuf(f.path))
             .collect::<PolarsResult<Vec<_>>>()
             .map_err(polars_err)?;
+        // The files' columns, typed as the table says; the scan appends the hive columns.
+        let file_schema: Schema = pl_schema
+            .iter()
+            .filter(|(n, _)| !schema.partition_by.iter().any(|p| p.as_str() == n.as_str()))
+            .map(|(n, t)| Field::new(n.clone(), t.clone()))
+            .collect();
+        let scanned: Vec<String> = file_schema
+            .iter_names()
+            .chain(hive.iter_names())
+            .map(|n| n.to_string())
+            .collect();
         let args = ScanArgsParquet {
             hive_options: HiveOptions {
                 enabled: Some(true),
@@ -155,12 +166,19 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
                 schema: Some(std::sync::Arc::new(hive)),
                 try_parse_dates: false,
             },
+            schema: Some(std::sync::Arc::new(file_schema)),
             allow_missing_columns: true,
             ..Default::default()
         };
-        return Ok(LazyFrame::scan_parquet_files(paths.into(), args)
-            .map_err(polars_err)?
-            .select(order));
+        let lf = LazyFrame::scan_parquet_files(paths.into(), args).map_err(polars_err)?;
+        // No `select` when the scan already yields the table's order (partition columns
+        // last, as in bronze): a Select between the scan and a group-by keyed by a partition
+        // column stops Polars from splitting the group-by per partition.
+        let in_order = scanned
+            .iter()
+            .map(String::as_str)
+            .eq(schema.columns.iter().map(|c| c.name.as_str()));
+        return Ok(if in_order { lf } else { lf.select(order) });
     }
     let mut groups: BTreeMap<Vec<(String, Option<String>)>, Vec<PlRefPath>> = BTreeMap::new();
     for f in files {

@@ -616,6 +616,23 @@ pub async fn claim(
     }
 }
 
+/// Deletes the files of `adds` (add actions written but never committed), best effort: a
+/// failed run leaves nothing behind that a reader could mistake for data (readers ignore
+/// uncommitted files anyway; `vacuum` would delete any left).
+pub async fn discard_files(table: &DeltaTable, adds: &[Action]) {
+    let store = table.object_store();
+    for a in adds {
+        if let Action::Add(add) = a {
+            let path = deltalake::Path::from(add.path.as_str());
+            if let Err(e) =
+                deltalake::logstore::object_store::ObjectStoreExt::delete(&store, &path).await
+            {
+                tracing::debug!(file = %add.path, error = %e, "could not delete an uncommitted file");
+            }
+        }
+    }
+}
+
 /// Remove actions (dataChange = true) for the active files whose object name (relative to the
 /// table, as [`super::read::DataFile::rel`]) is in `paths`.
 pub fn remove_actions(

@@ -384,6 +384,7 @@ fn check_one(
                     DataFrame::empty_with_schema(&cur).lazy(),
                     &derive[i..=i],
                     None,
+                    chrono::Utc::now(),
                 )) {
                     Ok(s) => cur = s,
                     Err(err) => {
@@ -402,6 +403,7 @@ fn check_one(
                     DataFrame::empty_with_schema(&cur).lazy(),
                     &[],
                     Some(h),
+                    chrono::Utc::now(),
                 )) {
                     diags.push(located(j, "having", e.replace("having: ", ""), &cur));
                 }

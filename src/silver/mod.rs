@@ -1,8 +1,10 @@
 //! Silver: declarative jobs (`jobs/*.yaml`) turned into Polars plans over the bronze (or
-//! another silver) table, checked against the source schemas before anything runs, run on
-//! Polars' streaming engine, and committed atomically with the source version they read.
+//! another silver) table, checked against the source schemas before anything runs, run
+//! partition-wise in bounded chunks or as one streaming plan ([`exec`]), and committed
+//! atomically with the source version they read.
 
 pub mod check;
+pub mod exec;
 pub mod plan;
 pub mod run;
 

@@ -4,7 +4,7 @@
 //! `count(distinct x)`, `avg`, `median`, `quantile_cont`, `first`, `last`, …), then the
 //! derived columns and `having` are Polars expressions over the aggregated columns.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
@@ -62,13 +62,14 @@ pub fn run_sql(sql: &str, tables: &[(String, LazyFrame)]) -> PolarsResult<LazyFr
     ctx.execute(sql)
 }
 
-/// Adds derived columns (in order) and applies `having`.
+/// Adds derived columns (in order; `now()` is `now`) and applies `having`.
 pub fn derive_and_filter(
     lf: LazyFrame,
     derive: &[(String, String)],
     having: Option<&str>,
+    now: DateTime<Utc>,
 ) -> PolarsResult<LazyFrame> {
-    let mut lf = crate::spec::expr::with_derived(lf, derive, Utc::now())?;
+    let mut lf = crate::spec::expr::with_derived(lf, derive, now)?;
     if let Some(h) = having {
         let expr = parse_expr(h).map_err(|m| polars_err!(ComputeError: "having: {m}"))?;
         lf = lf.filter(expr);
@@ -77,11 +78,12 @@ pub fn derive_and_filter(
 }
 
 /// The job's plan. `source` is the `from` table (structured form); `tables` are every table by
-/// SQL name (the `sql` form).
+/// SQL name (the `sql` form); `now()` is `now` (the run's start, the same for every chunk).
 pub fn build(
     job: &JobSpec,
     source: Option<LazyFrame>,
     tables: &[(String, LazyFrame)],
+    now: DateTime<Utc>,
 ) -> PolarsResult<LazyFrame> {
     match &job.query {
         JobQuery::Sql(sql) => run_sql(sql, tables),
@@ -98,7 +100,7 @@ pub fn build(
                 &aggregate_sql(where_.as_deref(), group_by, aggregate),
                 &[(SOURCE.to_string(), source)],
             )?;
-            derive_and_filter(agg, derive, having.as_deref())
+            derive_and_filter(agg, derive, having.as_deref(), now)
         }
     }
 }
@@ -134,8 +136,13 @@ mod tests {
             ],
         );
         let lf = run_sql(&sql, &[(SOURCE.into(), df.lazy())])?;
-        let out = derive_and_filter(lf, &[("big".into(), "total >= 20".into())], Some("n > 1"))?
-            .collect()?;
+        let out = derive_and_filter(
+            lf,
+            &[("big".into(), "total >= 20".into())],
+            Some("n > 1"),
+            Utc::now(),
+        )?
+        .collect()?;
         assert_eq!(out.height(), 1);
         assert_eq!(out.column("total")?.f64()?.get(0), Some(40.0));
         assert_eq!(

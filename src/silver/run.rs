@@ -1,10 +1,13 @@
 //! Running a job: scan the source snapshot (only the changed partitions when incremental),
-//! compute on Polars' streaming engine, enforce expectations, and make ONE Delta commit to
-//! the target: the new files, the removal of the files they replace, and a `txn` recording
-//! the source version read. A crash before the commit leaves the previous version intact.
+//! compute (partition-wise in bounded chunks or in one streaming plan, see [`super::exec`]),
+//! enforce expectations, and make ONE Delta commit to the target: the new files, the removal
+//! of the files they replace, and a `txn` recording the source version read. A crash before
+//! the commit leaves the previous version intact.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use deltalake::kernel::Transaction;
 use deltalake::protocol::{DeltaOperation, SaveMode};
@@ -12,6 +15,7 @@ use polars::prelude::*;
 use tokio::task::block_in_place;
 
 use super::check::CheckedJobs;
+use super::exec::{plan_execution, Execution};
 use super::plan::build;
 use super::{app_id, definition_app_id, source_app_id, SilverError};
 use crate::lake::changes::{self, AddedFile, PartitionKey};
@@ -263,35 +267,69 @@ fn partition_key(f: &DataFile, cols: &[String]) -> PartitionKey {
         .collect()
 }
 
-/// The plan a run would execute, with its scope: for `lakectl plan`.
+/// What `lakectl plan` shows of a run.
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    /// Polars' optimised plan (of the first chunk when partition-wise).
+    pub plan: String,
+    /// What an incremental run recomputes; None when up to date.
+    pub scope: Option<Scope>,
+    /// How it executes; None when up to date.
+    pub execution: Option<Execution>,
+    /// The source version read.
+    pub source_version: u64,
+}
+
+/// The plan a run would execute, with its scope and execution: for `lakectl plan`.
 pub async fn plan_job(
     spec: &PipelineSpec,
     checked: &CheckedJobs,
     job: &JobSpec,
     opts: &RunOptions,
-) -> Result<(String, Option<Scope>, u64), SilverError> {
+) -> Result<JobPlan, SilverError> {
     let Prepared {
-        lf,
+        work,
         scope,
-        source_version: version,
+        source_version,
         ..
-    } = prepare(spec, checked, job, opts).await?;
-    let plan = match lf {
+    } = prepare(spec, checked, job, opts, Utc::now()).await?;
+    let Some(work) = work else {
+        return Ok(JobPlan {
+            plan: "(nothing to compute: up to date)".into(),
+            scope,
+            execution: None,
+            source_version,
+        });
+    };
+    let plan = match work.plans.first() {
         Some(lf) => lf
             .describe_optimized_plan()
             .map_err(|e| SilverError::Compute {
                 job: job.name.clone(),
                 message: e.to_string(),
             })?,
-        None => "(nothing to compute: up to date)".into(),
+        None => String::new(),
     };
-    Ok((plan, scope, version))
+    Ok(JobPlan {
+        plan,
+        scope,
+        execution: Some(work.execution),
+        source_version,
+    })
+}
+
+/// What a run computes: one plan per chunk, run one after the other.
+struct Work {
+    /// The plans (one for a streaming run).
+    plans: Vec<LazyFrame>,
+    /// How they run.
+    execution: Execution,
 }
 
 /// What a run computes, and the target snapshot it was decided on.
 struct Prepared {
-    /// The plan; None when up to date.
-    lf: Option<LazyFrame>,
+    /// What to compute; None when up to date.
+    work: Option<Work>,
     /// What is recomputed.
     scope: Option<Scope>,
     /// The source version read (the sum of the sources' versions for a SQL job).
@@ -314,6 +352,7 @@ async fn prepare(
     checked: &CheckedJobs,
     job: &JobSpec,
     opts: &RunOptions,
+    now: DateTime<Utc>,
 ) -> Result<Prepared, SilverError> {
     let lake = Lake::new(&spec.lake);
     let lake_err = |source| SilverError::Lake {
@@ -366,7 +405,7 @@ async fn prepare(
             txns.push(Transaction::new(app_id(&job.name), version as i64));
             if unchanged {
                 return Ok(Prepared {
-                    lf: None,
+                    work: None,
                     scope: None,
                     source_version: version,
                     rows_read: 0,
@@ -376,7 +415,7 @@ async fn prepare(
                     definition_changed,
                 });
             }
-            let lf = build(job, None, &tables).map_err(compute_err)?;
+            let lf = build(job, None, &tables, now).map_err(compute_err)?;
             let why = if opts.full_refresh {
                 "--full-refresh"
             } else if definition_changed {
@@ -387,7 +426,10 @@ async fn prepare(
                 "sql jobs recompute fully"
             };
             Ok(Prepared {
-                lf: Some(lf),
+                work: Some(Work {
+                    plans: vec![lf],
+                    execution: Execution::Streaming("a SQL job is run as written"),
+                }),
                 scope: Some(Scope::Full(why)),
                 source_version: version,
                 rows_read: rows,
@@ -403,7 +445,7 @@ async fn prepare(
             txns.push(Transaction::new(app_id(&job.name), src.version as i64));
             let Some(scope) = decide_scope(job, &src, last, definition_changed, opts).await else {
                 return Ok(Prepared {
-                    lf: None,
+                    work: None,
                     scope: None,
                     source_version: src.version,
                     rows_read: 0,
@@ -448,10 +490,14 @@ async fn prepare(
                 }
             };
             let rows = files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
-            let lf = scan_files(&src.table, files).map_err(lake_err)?;
-            let lf = build(job, Some(lf), &[]).map_err(compute_err)?;
+            let (execution, chunks) = plan_execution(job, &src.schema, files);
+            let mut plans = Vec::with_capacity(chunks.len());
+            for files in chunks {
+                let lf = scan_files(&src.table, files).map_err(lake_err)?;
+                plans.push(build(job, Some(lf), &[], now).map_err(compute_err)?);
+            }
             Ok(Prepared {
-                lf: Some(lf),
+                work: Some(Work { plans, execution }),
                 scope: Some(scope),
                 source_version: src.version,
                 rows_read: rows,
@@ -482,7 +528,7 @@ pub async fn run_job(
         message: e.to_string(),
     };
     let Prepared {
-        lf,
+        work,
         scope,
         source_version,
         rows_read,
@@ -490,7 +536,7 @@ pub async fn run_job(
         last,
         txns,
         definition_changed,
-    } = prepare(spec, checked, job, opts).await?;
+    } = prepare(spec, checked, job, opts, Utc::now()).await?;
     let mut report = JobReport {
         job: job.name.clone(),
         status: JobStatus::UpToDate,
@@ -501,7 +547,7 @@ pub async fn run_job(
         expectations: Vec::new(),
         duration: Duration::ZERO,
     };
-    let Some(lf) = lf else {
+    let Some(work) = work else {
         report.duration = started.elapsed();
         return Ok(report);
     };
@@ -511,59 +557,12 @@ pub async fn run_job(
         }
     }
 
-    let mut df = block_in_place(|| lf.collect_with_engine(Engine::Streaming))
-        .map_err(compute_err)?
-        .unwrap_single();
-    for x in &job.expect {
-        let check = crate::spec::expr::parse_expr(&x.check).map_err(|m| SilverError::Compute {
-            job: job.name.clone(),
-            message: m,
-        })?;
-        let ok = df
-            .clone()
-            .lazy()
-            .select([check.fill_null(lit(false)).alias("__ok")])
-            .collect()
-            .map_err(compute_err)?;
-        let ok = ok
-            .column("__ok")
-            .and_then(|c| c.bool().cloned())
-            .map_err(compute_err)?;
-        let violations = ok.iter().filter(|v| *v != Some(true)).count();
-        if violations > 0 {
-            match x.on_violation {
-                OnViolation::Fail => {
-                    return Err(SilverError::Expectation {
-                        job: job.name.clone(),
-                        expectation: x.name.clone(),
-                        check: x.check.clone(),
-                        rows: violations,
-                    })
-                }
-                OnViolation::Drop => {
-                    df = df
-                        .filter(&ok.fill_null_with_values(false).map_err(compute_err)?)
-                        .map_err(compute_err)?
-                }
-                OnViolation::Warn => {
-                    tracing::warn!(job = %job.name, expectation = %x.name, violations, "expectation violated (on_violation: warn)")
-                }
-            }
-        }
-        report.expectations.push(ExpectationResult {
-            name: x.name.clone(),
-            violations,
-            action: x.on_violation,
-        });
-    }
-    report.rows_written = df.height() as u64;
-    if opts.dry_run {
-        report.status = JobStatus::DryRun;
-        report.duration = started.elapsed();
-        return Ok(report);
-    }
-
-    let schema = TableSchema::from_polars(df.schema(), &job.partition_by).map_err(|m| {
+    // The output schema, from the plan (every chunk runs the same plan).
+    let out_schema = match work.plans.first() {
+        Some(lf) => lf.clone().collect_schema().map_err(compute_err)?,
+        None => return Err(compute_err(polars_err!(ComputeError: "no plan to run"))),
+    };
+    let schema = TableSchema::from_polars(&out_schema, &job.partition_by).map_err(|m| {
         SilverError::Compute {
             job: job.name.clone(),
             message: m,
@@ -576,8 +575,8 @@ pub async fn run_job(
     let rebuild = opts.full_refresh || definition_changed;
     let (mut target, new_schema) = match target {
         Some(t) => match schema.diff(&table::schema_of(&t).map_err(lake_err)?) {
-            None => (t, false),
-            Some(_) if rebuild => (t, true),
+            None => (Some(t), false),
+            Some(_) if rebuild => (Some(t), true),
             Some(diff) => {
                 return Err(lake_err(crate::lake::LakeError::SchemaMismatch {
                     table: path.display().to_string(),
@@ -586,47 +585,92 @@ pub async fn run_job(
                 }))
             }
         },
-        None => {
-            let t = table::open_or_create(&path, &schema, &job.name)
-                .await
-                .map_err(lake_err)?;
-            // Created just now, or by a concurrent run of the job: if that run already
-            // committed, this one read the same source and must not commit it again.
-            if table::txn_version(&t, &app_id(&job.name))
-                .await
-                .map_err(lake_err)?
-                != last
-            {
-                return Err(lake_err(crate::lake::LakeError::Conflict {
-                    table: path.display().to_string(),
-                    what: format!("job {} (another run committed first)", job.name),
-                }));
-            }
-            (t, false)
-        }
+        // Created when there is something to commit (a failed or stopped first run leaves
+        // no table behind).
+        None => (None, false),
     };
-    let batches =
-        block_in_place(|| bridge::to_record_batches(&mut df, &schema.arrow())).map_err(|m| {
-            SilverError::Compute {
+    let mut actions = Vec::new();
+    if let (Some(t), true) = (&target, new_schema) {
+        actions.push(table::replace_schema_action(t, &schema).map_err(lake_err)?);
+    }
+
+    // Each chunk: compute, check, write its files (not committed); only the add actions stay
+    // in memory. A failed expectation still counts its violations over every chunk, then the
+    // files already written are deleted: nothing was committed.
+    let mut checks = Checks::new(job)?;
+    let engine = work.execution.engine();
+    for lf in work.plans {
+        let mut df = block_in_place(|| lf.collect_with_engine(engine))
+            .map_err(compute_err)?
+            .unwrap_single();
+        let failed_before = checks.failed.is_some();
+        df = checks.apply(df).map_err(compute_err)?;
+        if checks.failed.is_some() {
+            if !failed_before {
+                if let Some(t) = &target {
+                    table::discard_files(t, &actions).await;
+                }
+                actions.clear();
+            }
+            continue;
+        }
+        report.rows_written += df.height() as u64;
+        if opts.dry_run || df.height() == 0 {
+            continue;
+        }
+        if target.is_none() {
+            target = Some(create_target(job, &path, &schema, last).await?);
+        }
+        let Some(t) = &target else { continue };
+        let batches = block_in_place(|| bridge::to_record_batches(&mut df, &schema.arrow()))
+            .map_err(|m| SilverError::Compute {
                 job: job.name.clone(),
                 message: m,
+            })?;
+        drop(df);
+        let written = if new_schema {
+            table::write_files_as(t, batches, &schema).await
+        } else {
+            table::write_files(t, batches).await
+        };
+        match written {
+            Ok(adds) => actions.extend(adds),
+            Err(e) => {
+                table::discard_files(t, &actions).await;
+                return Err(lake_err(e));
             }
-        })?;
-    let mut actions = if new_schema {
-        let mut a = vec![table::replace_schema_action(&target, &schema).map_err(lake_err)?];
-        a.extend(
-            table::write_files_as(&target, batches, &schema)
-                .await
-                .map_err(lake_err)?,
-        );
-        a
-    } else {
-        table::write_files(&target, batches)
-            .await
-            .map_err(lake_err)?
+        }
+    }
+    report.expectations = checks.results();
+    for x in &report.expectations {
+        if x.action == OnViolation::Warn && x.violations > 0 {
+            tracing::warn!(job = %job.name, expectation = %x.name, violations = x.violations, "expectation violated (on_violation: warn)");
+        }
+    }
+    if let Some((expectation, check)) = checks.failed.take() {
+        let rows = report
+            .expectations
+            .iter()
+            .find(|e| e.name == expectation)
+            .map_or(0, |e| e.violations);
+        return Err(SilverError::Expectation {
+            job: job.name.clone(),
+            expectation,
+            check,
+            rows,
+        });
+    }
+    if opts.dry_run {
+        report.status = JobStatus::DryRun;
+        report.duration = started.elapsed();
+        return Ok(report);
+    }
+    let target = match &mut target {
+        Some(t) => t,
+        None => target.insert(create_target(job, &path, &schema, last).await?),
     };
 
-    let existing = active_files(&target).map_err(lake_err)?;
+    let existing = active_files(target).map_err(lake_err)?;
     let replaced: Vec<&DataFile> = match (&scope, job.mode) {
         // An append adds to what is there, except when it recomputes everything (first run,
         // --full-refresh, a changed definition): then it replaces the table.
@@ -638,13 +682,14 @@ pub async fn run_job(
         _ => existing.iter().collect(),
     };
     let removes = table::remove_actions(
-        &target,
+        target,
         &replaced
             .iter()
             .map(|f| f.rel.clone())
             .collect::<BTreeSet<_>>(),
     )
     .map_err(lake_err)?;
+    let written = actions.clone();
     actions.extend(removes);
     let op = DeltaOperation::Write {
         mode: if matches!(scope, Some(Scope::NewFiles(_))) {
@@ -671,14 +716,118 @@ pub async fn run_job(
             serde_json::json!(report.rows_written),
         ),
     ]);
-    let version = table::commit(&mut target, actions, txns, meta, op)
-        .await
-        .map_err(lake_err)?;
+    let version = match table::commit(target, actions, txns, meta, op).await {
+        Ok(v) => v,
+        Err(e) => {
+            // Not committed: the files written for it are nobody's.
+            table::discard_files(target, &written).await;
+            return Err(lake_err(e));
+        }
+    };
     if report.status != JobStatus::NoDataChange {
         report.status = JobStatus::Committed(version);
     }
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// Creates the job's target table, or opens the one a concurrent run just created: if that
+/// run already committed, this one read the same source and must not commit it again.
+async fn create_target(
+    job: &JobSpec,
+    path: &std::path::Path,
+    schema: &TableSchema,
+    last: Option<i64>,
+) -> Result<DeltaTable, SilverError> {
+    let lake_err = |source| SilverError::Lake {
+        job: job.name.clone(),
+        source,
+    };
+    let t = table::open_or_create(path, schema, &job.name)
+        .await
+        .map_err(lake_err)?;
+    if table::txn_version(&t, &app_id(&job.name))
+        .await
+        .map_err(lake_err)?
+        != last
+    {
+        return Err(lake_err(crate::lake::LakeError::Conflict {
+            table: path.display().to_string(),
+            what: format!("job {} (another run committed first)", job.name),
+        }));
+    }
+    Ok(t)
+}
+
+/// The job's expectations, evaluated chunk by chunk with their violations summed.
+struct Checks<'a> {
+    job: &'a JobSpec,
+    exprs: Vec<Expr>,
+    violations: Vec<usize>,
+    /// The first `fail` expectation violated: (name, check).
+    failed: Option<(String, String)>,
+}
+
+impl<'a> Checks<'a> {
+    fn new(job: &'a JobSpec) -> Result<Self, SilverError> {
+        let exprs = job
+            .expect
+            .iter()
+            .map(|x| {
+                crate::spec::expr::parse_expr(&x.check).map_err(|m| SilverError::Compute {
+                    job: job.name.clone(),
+                    message: m,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            job,
+            violations: vec![0; exprs.len()],
+            exprs,
+            failed: None,
+        })
+    }
+
+    /// Counts each expectation's violations in `df`; returns `df` without the rows that a
+    /// `drop` expectation rejects.
+    fn apply(&mut self, mut df: DataFrame) -> PolarsResult<DataFrame> {
+        for (i, x) in self.job.expect.iter().enumerate() {
+            let ok = df
+                .clone()
+                .lazy()
+                .select([self.exprs[i].clone().fill_null(lit(false)).alias("__ok")])
+                .collect()?;
+            let ok = ok.column("__ok")?.bool()?.clone();
+            let violations = ok.iter().filter(|v| *v != Some(true)).count();
+            self.violations[i] += violations;
+            if violations == 0 {
+                continue;
+            }
+            match x.on_violation {
+                OnViolation::Fail => {
+                    if self.failed.is_none() {
+                        self.failed = Some((x.name.clone(), x.check.clone()));
+                    }
+                }
+                OnViolation::Drop => df = df.filter(&ok.fill_null_with_values(false)?)?,
+                OnViolation::Warn => {}
+            }
+        }
+        Ok(df)
+    }
+
+    fn results(&self) -> Vec<ExpectationResult> {
+        self.job
+            .expect
+            .iter()
+            .zip(&self.violations)
+            .map(|(x, &violations)| ExpectationResult {
+                name: x.name.clone(),
+                violations,
+                action: x.on_violation,
+            })
+            .collect()
+    }
 }
 
 /// Everything the jobs of `checked` need, in order: `names` empty = all.
