@@ -1,7 +1,9 @@
 //! How a job's plan is executed. A structured job grouped by a partition column of its source
 //! (the seeds' `jour`) runs partition-wise: the same plan over bounded chunks of whole source
-//! partitions, one after the other, on Polars' in-memory engine, so memory is bounded by a
-//! chunk, not by the table. Any other job runs as one plan on the streaming engine.
+//! partitions, one after the other, so memory is bounded by a chunk, not by the table. A chunk
+//! within the bound runs on Polars' in-memory engine (faster and smaller there); a single
+//! partition larger than the bound runs on the streaming engine (smaller there). Any other
+//! job runs as one plan on the streaming engine. Figures: BENCHMARKS.md, "Silver".
 
 use std::collections::BTreeMap;
 
@@ -12,8 +14,7 @@ use crate::lake::TableSchema;
 use crate::spec::job::{JobQuery, JobSpec};
 
 /// Source rows a chunk aims at: whole partitions are added to a chunk until it holds this
-/// many (a partition larger than this is a chunk of its own). About 300 MB of working memory
-/// for the seed jobs at this size (BENCHMARKS.md, "Silver").
+/// many (a partition larger than this is a chunk of its own, streamed).
 pub const CHUNK_ROWS: u64 = 1_000_000;
 
 /// Environment variable that overrides [`CHUNK_ROWS`] (smaller: less memory, more passes).
@@ -39,6 +40,8 @@ pub enum Execution {
         partitions: usize,
         /// Chunks they were cut into.
         chunks: usize,
+        /// Chunks of one partition over the bound, run on the streaming engine.
+        streamed: usize,
         /// The chunk bound in force.
         max_chunk_rows: u64,
         /// Source rows of the largest chunk (from file statistics).
@@ -48,15 +51,16 @@ pub enum Execution {
     Streaming(&'static str),
 }
 
-impl Execution {
-    /// The Polars engine each plan runs on.
-    pub fn engine(&self) -> Engine {
-        match self {
-            Execution::PartitionWise { .. } => Engine::InMemory,
-            Execution::Streaming(_) => Engine::Streaming,
-        }
-    }
+/// The files of one chunk and the engine its plan runs on.
+#[derive(Debug)]
+pub struct Chunk {
+    /// Active source files, whole partitions.
+    pub files: Vec<DataFile>,
+    /// Polars engine.
+    pub engine: Engine,
+}
 
+impl Execution {
     /// One human line: what runs how, and why.
     pub fn explain(&self) -> String {
         match self {
@@ -64,14 +68,23 @@ impl Execution {
                 columns,
                 partitions,
                 chunks,
+                streamed,
                 max_chunk_rows,
                 largest_chunk_rows,
             } => format!(
                 "partition-wise: the job groups by the source's partition column(s) {columns:?}, \
                  so its {partitions} source partition(s) run as {chunks} chunk(s) of whole \
                  partitions (≤ {max_chunk_rows} rows when partitions allow; largest {largest_chunk_rows}), \
-                 one after the other on the in-memory engine: memory is bounded by a chunk, and \
-                 all outputs go into one commit"
+                 one after the other, {} on the in-memory engine{}: memory is bounded by a \
+                 chunk, and all outputs go into one commit",
+                chunks - streamed,
+                if *streamed > 0 {
+                    format!(
+                        ", {streamed} (a single partition over the bound each) on the streaming engine"
+                    )
+                } else {
+                    String::new()
+                }
             ),
             Execution::Streaming(why) => {
                 format!("one plan over all files on the streaming engine ({why})")
@@ -102,8 +115,9 @@ fn rows_of(f: &DataFile) -> u64 {
 }
 
 /// Cuts `files` into chunks of whole partitions (by the values of `keys`), in partition
-/// order, each reaching `max_rows` source rows before the next starts. Always at least one
-/// chunk (empty when there are no files), so a run always has a plan and an output schema.
+/// order, each holding at most `max_rows` source rows, except a partition larger than that,
+/// which is a chunk of its own. Always at least one chunk (empty when there are no files),
+/// so a run always has a plan and an output schema.
 pub fn chunk_files(files: Vec<DataFile>, keys: &[String], max_rows: u64) -> Vec<Vec<DataFile>> {
     let mut partitions: BTreeMap<Vec<Option<String>>, Vec<DataFile>> = BTreeMap::new();
     for f in files {
@@ -116,11 +130,12 @@ pub fn chunk_files(files: Vec<DataFile>, keys: &[String], max_rows: u64) -> Vec<
     let mut chunks: Vec<Vec<DataFile>> = Vec::new();
     let mut rows = 0;
     for (_, files) in partitions {
-        if chunks.is_empty() || rows >= max_rows {
+        let r = files.iter().map(rows_of).sum::<u64>();
+        if chunks.is_empty() || (rows > 0 && rows + r > max_rows) {
             chunks.push(Vec::new());
             rows = 0;
         }
-        rows += files.iter().map(rows_of).sum::<u64>();
+        rows += r;
         if let Some(last) = chunks.last_mut() {
             last.extend(files);
         }
@@ -131,12 +146,12 @@ pub fn chunk_files(files: Vec<DataFile>, keys: &[String], max_rows: u64) -> Vec<
     chunks
 }
 
-/// Decides how a run executes, and cuts its files accordingly.
+/// Decides how a run executes, and cuts its files into chunks accordingly.
 pub fn plan_execution(
     job: &JobSpec,
     source: &TableSchema,
     files: Vec<DataFile>,
-) -> (Execution, Vec<Vec<DataFile>>) {
+) -> (Execution, Vec<Chunk>) {
     let keys = partition_keys(job, source);
     if keys.is_empty() {
         let why = match &job.query {
@@ -148,7 +163,13 @@ pub fn plan_execution(
                 "the job does not group by a partition column of its source"
             }
         };
-        return (Execution::Streaming(why), vec![files]);
+        return (
+            Execution::Streaming(why),
+            vec![Chunk {
+                files,
+                engine: Engine::Streaming,
+            }],
+        );
     }
     let partitions = files
         .iter()
@@ -160,10 +181,23 @@ pub fn plan_execution(
         .collect::<std::collections::BTreeSet<_>>()
         .len();
     let max = chunk_rows();
-    let chunks = chunk_files(files, &keys, max);
+    let chunks: Vec<Chunk> = chunk_files(files, &keys, max)
+        .into_iter()
+        .map(|files| {
+            let rows: u64 = files.iter().map(rows_of).sum();
+            Chunk {
+                engine: if rows > max {
+                    Engine::Streaming
+                } else {
+                    Engine::InMemory
+                },
+                files,
+            }
+        })
+        .collect();
     let largest_chunk_rows = chunks
         .iter()
-        .map(|c| c.iter().map(rows_of).sum::<u64>())
+        .map(|c| c.files.iter().map(rows_of).sum::<u64>())
         .max()
         .unwrap_or(0);
     (
@@ -171,6 +205,10 @@ pub fn plan_execution(
             columns: keys,
             partitions,
             chunks: chunks.len(),
+            streamed: chunks
+                .iter()
+                .filter(|c| matches!(c.engine, Engine::Streaming))
+                .count(),
             max_chunk_rows: max,
             largest_chunk_rows,
         },
@@ -200,6 +238,7 @@ mod tests {
             file("2024-01-01", 50),
             file("2024-01-03", 500),
             file("2024-01-04", 10),
+            file("2024-01-05", 90),
         ];
         let chunks = chunk_files(files, &["jour".into()], 100);
         let days: Vec<Vec<&str>> = chunks
@@ -214,8 +253,9 @@ mod tests {
             days,
             vec![
                 vec!["jour=2024-01-01", "jour=2024-01-01"],
-                vec!["jour=2024-01-02", "jour=2024-01-03"],
-                vec!["jour=2024-01-04"],
+                vec!["jour=2024-01-02"],
+                vec!["jour=2024-01-03"],
+                vec!["jour=2024-01-04", "jour=2024-01-05"],
             ]
         );
     }

@@ -302,7 +302,7 @@ pub async fn plan_job(
         });
     };
     let plan = match work.plans.first() {
-        Some(lf) => lf
+        Some((lf, _)) => lf
             .describe_optimized_plan()
             .map_err(|e| SilverError::Compute {
                 job: job.name.clone(),
@@ -320,8 +320,8 @@ pub async fn plan_job(
 
 /// What a run computes: one plan per chunk, run one after the other.
 struct Work {
-    /// The plans (one for a streaming run).
-    plans: Vec<LazyFrame>,
+    /// The plans, each with the engine it runs on (one plan for a streaming run).
+    plans: Vec<(LazyFrame, Engine)>,
     /// How they run.
     execution: Execution,
 }
@@ -427,7 +427,7 @@ async fn prepare(
             };
             Ok(Prepared {
                 work: Some(Work {
-                    plans: vec![lf],
+                    plans: vec![(lf, Engine::Streaming)],
                     execution: Execution::Streaming("a SQL job is run as written"),
                 }),
                 scope: Some(Scope::Full(why)),
@@ -492,9 +492,12 @@ async fn prepare(
             let rows = files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
             let (execution, chunks) = plan_execution(job, &src.schema, files);
             let mut plans = Vec::with_capacity(chunks.len());
-            for files in chunks {
-                let lf = scan_files(&src.table, files).map_err(lake_err)?;
-                plans.push(build(job, Some(lf), &[], now).map_err(compute_err)?);
+            for chunk in chunks {
+                let lf = scan_files(&src.table, chunk.files).map_err(lake_err)?;
+                plans.push((
+                    build(job, Some(lf), &[], now).map_err(compute_err)?,
+                    chunk.engine,
+                ));
             }
             Ok(Prepared {
                 work: Some(Work { plans, execution }),
@@ -559,7 +562,7 @@ pub async fn run_job(
 
     // The output schema, from the plan (every chunk runs the same plan).
     let out_schema = match work.plans.first() {
-        Some(lf) => lf.clone().collect_schema().map_err(compute_err)?,
+        Some((lf, _)) => lf.clone().collect_schema().map_err(compute_err)?,
         None => return Err(compute_err(polars_err!(ComputeError: "no plan to run"))),
     };
     let schema = TableSchema::from_polars(&out_schema, &job.partition_by).map_err(|m| {
@@ -598,8 +601,7 @@ pub async fn run_job(
     // in memory. A failed expectation still counts its violations over every chunk, then the
     // files already written are deleted: nothing was committed.
     let mut checks = Checks::new(job)?;
-    let engine = work.execution.engine();
-    for lf in work.plans {
+    for (lf, engine) in work.plans {
         let mut df = block_in_place(|| lf.collect_with_engine(engine))
             .map_err(compute_err)?
             .unwrap_single();
