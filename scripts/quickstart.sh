@@ -48,6 +48,9 @@ step "what bronze wrote"
 "$lakectl" query "SELECT jour, count(*) AS ventes, round(sum(montant), 2) AS revenue FROM ventes GROUP BY jour ORDER BY jour"
 "$lakectl" query "SELECT reason, count(*) AS records FROM ventes_quarantine GROUP BY reason ORDER BY reason"
 
+step "lakectl test (the jobs' own tests, jobs/tests/*.yaml, in memory)"
+"$lakectl" test
+
 step "lakectl run silver (the jobs in jobs/)"
 "$lakectl" run silver
 

@@ -12,6 +12,7 @@ pub mod query;
 pub mod run;
 pub mod schedule;
 pub mod status;
+pub mod test;
 pub mod topic;
 pub mod vacuum;
 pub mod validate;
@@ -91,6 +92,12 @@ pub enum Command {
     History(history::Args),
     /// Show a silver job's Polars plan and what an incremental run would recompute.
     Plan(plan::Args),
+    /// Run the job tests of `jobs/tests/*.yaml` in memory, through the jobs' real plans.
+    ///
+    /// Each test gives rows for the tables a job reads and the rows it must output; nothing
+    /// touches the lake or Kafka. A failed test prints the expected rows missing from the
+    /// output and the rows that came instead; any failure exits 1.
+    Test(test::Args),
     /// Run every bronze pipeline continuously and each job on its cron, until Ctrl-C/SIGTERM.
     ///
     /// Runs every bronze pipeline continuously and every job that has a `schedule` on its cron

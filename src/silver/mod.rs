@@ -7,6 +7,7 @@ pub mod check;
 pub mod exec;
 pub mod plan;
 pub mod run;
+pub mod test;
 
 pub use check::{check_jobs, load_and_check, CheckedJobs};
 pub use run::{run_job, JobReport, JobStatus, RunOptions};

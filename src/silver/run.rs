@@ -761,17 +761,19 @@ async fn create_target(
     Ok(t)
 }
 
-/// The job's expectations, evaluated chunk by chunk with their violations summed.
-struct Checks<'a> {
+/// The job's expectations, evaluated chunk by chunk with their violations summed (runs and
+/// job tests alike).
+pub(crate) struct Checks<'a> {
     job: &'a JobSpec,
     exprs: Vec<Expr>,
     violations: Vec<usize>,
     /// The first `fail` expectation violated: (name, check).
-    failed: Option<(String, String)>,
+    pub(crate) failed: Option<(String, String)>,
 }
 
 impl<'a> Checks<'a> {
-    fn new(job: &'a JobSpec) -> Result<Self, SilverError> {
+    /// The job's expectations, parsed.
+    pub(crate) fn new(job: &'a JobSpec) -> Result<Self, SilverError> {
         let exprs = job
             .expect
             .iter()
@@ -792,7 +794,7 @@ impl<'a> Checks<'a> {
 
     /// Counts each expectation's violations in `df`; returns `df` without the rows that a
     /// `drop` expectation rejects.
-    fn apply(&mut self, mut df: DataFrame) -> PolarsResult<DataFrame> {
+    pub(crate) fn apply(&mut self, mut df: DataFrame) -> PolarsResult<DataFrame> {
         for (i, x) in self.job.expect.iter().enumerate() {
             let ok = df
                 .clone()

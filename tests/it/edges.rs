@@ -419,3 +419,67 @@ fn metrics_survive_slow_and_huge_requests() {
     assert!(rss_kb < 300 * 1024, "memory grew to {rss_kb} KiB");
     assert!(sigterm(&mut s).success());
 }
+
+#[test]
+fn shipped_job_tests_pass_and_a_broken_job_fails_with_a_diff() {
+    let ws = Workspace::new("job_tests", 1);
+    ws.copy_jobs(&SEED_JOBS);
+    let tests = ws.dir.path().join("jobs/tests");
+    std::fs::create_dir_all(&tests).unwrap();
+    for f in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/tests"))
+        .unwrap()
+    {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, tests.join(f.file_name().unwrap())).unwrap();
+    }
+    let out = ws.ok(&["test"]);
+    assert!(
+        out.contains("ventes_aggreges: spend_thresholds ... ok"),
+        "{out}"
+    );
+    assert!(out.contains("7 test(s): 7 passed, 0 failed"), "{out}");
+
+    // The Premium threshold broken on purpose: the boundary test fails, with the diff.
+    let job = ws.dir.path().join("jobs/ventes_aggreges.yaml");
+    let text = std::fs::read_to_string(&job).unwrap();
+    std::fs::write(
+        &job,
+        text.replace("total_depense >= 1000", "total_depense > 1000"),
+    )
+    .unwrap();
+    let out = ws.lakectl(&["test", "ventes_aggreges"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("ventes_aggreges: spend_thresholds ... FAILED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ventes_aggreges: one_purchase_is_not_loyal ... ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- expected, not in the output: {client_id: 2, total_depense: 1000.0")
+            && text.contains("segment_depense: \"Standard\""),
+        "{text}"
+    );
+    assert!(text.contains("4 test(s): 3 passed, 1 failed"), "{text}");
+    assert!(
+        !text.contains("ventes_par_pays"),
+        "only the named job's tests run: {text}"
+    );
+
+    // A misspelled key in a test file is reported with file:line:col, and fails the run.
+    std::fs::write(
+        tests.join("bad.yaml"),
+        "job: ventes_par_pays\ntests:\n  t:\n    given: {ventes: []}\n    expected: []\n",
+    )
+    .unwrap();
+    let out = ws.lakectl(&["test", "ventes_par_pays"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("bad.yaml:5:5: tests.t: unknown field `expected`, expected one of `description`, `given`, `expect`\n"),
+        "{}",
+        stdout(&out)
+    );
+}
