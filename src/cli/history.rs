@@ -1,5 +1,7 @@
 //! `lakectl history TABLE [--limit N] [--json]`
 
+use serde_json::Value;
+
 use crate::lake::history::history;
 
 /// Arguments of `history`.
@@ -48,6 +50,11 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
                 if let Some(v) = b.get(k) {
                     details.push(format!("{k}={v}"));
                 }
+            }
+        }
+        if let Some(Value::String(why)) = c.info.get("lakectl.reason") {
+            if !why.is_empty() {
+                details.push(format!("why=\"{why}\""));
             }
         }
         crate::outln!(

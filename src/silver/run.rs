@@ -21,7 +21,7 @@ use super::{app_id, definition_app_id, source_app_id, SilverError};
 use crate::lake::changes::{self, AddedFile, PartitionKey};
 use crate::lake::read::{active_files, scan_files, DataFile};
 use crate::lake::{bridge, table, DeltaTable, Lake, TableSchema};
-use crate::spec::job::{JobQuery, JobSpec, OnViolation, WriteMode};
+use crate::spec::job::{JobQuery, JobSpec, OnSchemaChange, OnViolation, WriteMode};
 use crate::spec::PipelineSpec;
 
 /// How to run.
@@ -575,16 +575,30 @@ pub async fn run_job(
     // A job whose output columns changed rebuilds its table when its definition changed (its
     // YAML was edited) or on a full refresh: new schema, old files removed, new files added,
     // in one commit.
-    let rebuild = opts.full_refresh || definition_changed;
+    // `on_schema_change: fail` leaves that to an explicit --full-refresh.
+    let rebuild = opts.full_refresh
+        || (definition_changed && job.on_schema_change == OnSchemaChange::Rebuild);
+    let mut schema_change = None;
     let (mut target, new_schema) = match target {
         Some(t) => match schema.diff(&table::schema_of(&t).map_err(lake_err)?) {
             None => (Some(t), false),
-            Some(_) if rebuild => (Some(t), true),
+            Some(diff) if rebuild => {
+                schema_change = Some(diff);
+                (Some(t), true)
+            }
             Some(diff) => {
                 return Err(lake_err(crate::lake::LakeError::SchemaMismatch {
                     table: path.display().to_string(),
                     diff,
-                    hint: format!("the job's output changed: rebuild the table with `lakectl run {} --full-refresh`", job.name),
+                    hint: format!(
+                        "the job's output changed{}: rebuild the table with `lakectl run {} --full-refresh`",
+                        if job.on_schema_change == OnSchemaChange::Fail {
+                            " and it says `on_schema_change: fail`"
+                        } else {
+                            ""
+                        },
+                        job.name
+                    ),
                 }))
             }
         },
@@ -716,6 +730,21 @@ pub async fn run_job(
         (
             "lakectl.rows_written".to_string(),
             serde_json::json!(report.rows_written),
+        ),
+        // Why this run recomputed what it did (`lakectl history` shows it).
+        (
+            "lakectl.reason".to_string(),
+            serde_json::json!(match (&scope, &schema_change) {
+                (Some(Scope::Full(why)), Some(diff)) => format!(
+                    "{why}; output columns changed ({}): table rebuilt",
+                    diff.trim().replace('\n', "; ")
+                ),
+                (Some(Scope::Full(why)), None) => why.to_string(),
+                (Some(Scope::Partitions(p)), _) =>
+                    format!("source changed in {} partition(s)", p.len()),
+                (Some(Scope::NewFiles(f)), _) => format!("{} new source file(s)", f.len()),
+                (None, _) => String::new(),
+            }),
         ),
     ]);
     let version = match table::commit(target, actions, txns, meta, op).await {

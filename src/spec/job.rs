@@ -62,6 +62,9 @@ pub struct RawJob {
     /// Partition columns of the target.
     #[serde(default)]
     pub partition_by: Vec<String>,
+    /// What a run does when the job's output columns no longer match its table.
+    #[serde(default)]
+    pub on_schema_change: Option<OnSchemaChange>,
     /// What the scheduler does with a run due while the previous one runs.
     #[serde(default)]
     pub concurrency: Option<Concurrency>,
@@ -157,6 +160,18 @@ pub enum WriteMode {
     Append,
 }
 
+/// What a run does when an edited job's output columns no longer match its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnSchemaChange {
+    /// Recompute everything and replace the table, new schema included, in one commit
+    /// (the default: a scheduled pipeline keeps running after an edit).
+    #[default]
+    Rebuild,
+    /// Refuse to run until `lakectl run JOB --full-refresh` rebuilds it.
+    Fail,
+}
+
 /// What a failed expectation does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -226,6 +241,8 @@ pub struct JobSpec {
     pub mode: WriteMode,
     /// Target partition columns.
     pub partition_by: Vec<String>,
+    /// What a run does when the output columns changed.
+    pub on_schema_change: OnSchemaChange,
     /// How the scheduler runs it.
     pub policy: RunPolicy,
     /// The job file, for located diagnostics.
@@ -463,6 +480,7 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
         to,
         mode,
         partition_by: raw.partition_by,
+        on_schema_change: raw.on_schema_change.unwrap_or_default(),
         policy,
         doc,
     })

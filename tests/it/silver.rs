@@ -472,8 +472,37 @@ fn an_edited_job_rebuilds_its_table_by_itself() {
         out.contains("recomputed everything (the job's definition changed since the last run)"),
         "{out}"
     );
+    // `history` says why.
+    let hist = ws.ok(&["history", "ventes_par_segment", "--limit", "1"]);
+    assert!(
+        hist.contains(
+            "why=\"the job's definition changed since the last run; output columns changed ("
+        ) && hist.contains("items_sold")
+            && hist.contains("table rebuilt\""),
+        "{hist}"
+    );
     let out = ws.ok(&["run", "ventes_par_segment"]);
     assert!(out.contains("ventes_par_segment: up to date;"), "{out}");
+
+    // `on_schema_change: fail`: the next edit that changes the output is refused, nothing is
+    // committed, until an explicit --full-refresh.
+    let version = table_version(&ws.table("silver/ventes_par_segment"));
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "  items_sold: sum(quantite)\n",
+        "  items_sold: sum(quantite)\n  max_sale: max(montant)\n",
+    ) + "on_schema_change: fail\n";
+    std::fs::write(&file, text).unwrap();
+    let out = ws.lakectl(&["run", "ventes_par_segment"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("it says `on_schema_change: fail`: rebuild the table with `lakectl run ventes_par_segment --full-refresh`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        table_version(&ws.table("silver/ventes_par_segment")),
+        version
+    );
     // --full-refresh does the same on demand.
     let out = ws.ok(&["run", "ventes_par_segment", "--full-refresh"]);
     assert!(
