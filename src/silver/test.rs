@@ -69,15 +69,7 @@ pub struct TestOutcome {
 
 /// The test files of `jobs_dir` (`<jobs_dir>/tests/*.yaml`), sorted.
 pub fn test_files(jobs_dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(jobs_dir.join("tests")) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    files.sort();
-    files
+    crate::spec::job::yaml_files(&jobs_dir.join("tests"))
 }
 
 /// Runs the tests of `files` for the jobs named in `jobs` (empty: every job).

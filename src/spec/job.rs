@@ -302,9 +302,8 @@ pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
     Ok(schedule)
 }
 
-/// Reads every `*.yaml`/`*.yml` of `dir` (sorted), as (file, text). A missing folder holds
-/// no job; an unreadable file is a diagnostic.
-pub fn read_job_files(dir: &Path, diags: &mut Diagnostics) -> Vec<(PathBuf, String)> {
+/// The `*.yaml`/`*.yml` files of `dir` (not its subfolders), sorted; none when it is missing.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -314,6 +313,12 @@ pub fn read_job_files(dir: &Path, diags: &mut Diagnostics) -> Vec<(PathBuf, Stri
         .collect();
     files.sort();
     files
+}
+
+/// Reads every `*.yaml`/`*.yml` of `dir` (sorted), as (file, text). A missing folder holds
+/// no job; an unreadable file is a diagnostic.
+pub fn read_job_files(dir: &Path, diags: &mut Diagnostics) -> Vec<(PathBuf, String)> {
+    yaml_files(dir)
         .into_iter()
         .filter_map(|f| match std::fs::read_to_string(&f) {
             Ok(text) => Some((f, text)),
