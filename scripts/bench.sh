@@ -103,12 +103,8 @@ bench_bronze() {
 
 bench_silver() {
   local rows="${BENCH_SILVER_ROWS:-10000000}" gen="$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/gen_bronze"
-  local venv="${LAKECTL_STATE:-$repo/.lakectl}/venv"
-  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-  "$venv/bin/python" -c 'import duckdb, polars, deltalake, pyarrow' 2>/dev/null || {
-    step "installing the peers (PyPI: duckdb, polars, deltalake, pyarrow) into $venv"
-    "$venv/bin/pip" install --quiet duckdb==1.4.2 polars==1.35.2 deltalake==1.2.1 pyarrow==26.0.1
-  }
+  step "the peers (PyPI: duckdb, polars, deltalake, pyarrow) in a venv"
+  local py; py="$(ensure_venv duckdb==1.4.2 polars==1.35.2 deltalake==1.2.1 pyarrow==26.0.1)"
   local sw="$work/silver"; mkdir -p "$sw"
   sed -e "s#lake: .*#lake: $sw/lake#" -e "s#jobs: .*#jobs: $repo/jobs/#" pipelines.yaml >"$sw/pipelines.yaml"
   local bronze="$sw/lake/bronze/ventes_stream"
@@ -120,13 +116,13 @@ bench_silver() {
   echo "silver: lakectl full run ${t_full}s, peak RSS $((rss_full / 1024)) MiB"
   if [[ "${BENCH_SILVER_PEERS:-1}" != 0 ]]; then
     step "silver: Polars-Python, the same three jobs over the same Parquet files"
-    read -r rss_py t_py < <(measure "$venv/bin/python" scripts/bench_polars.py "$bronze" "$sw/py" 2)
+    read -r rss_py t_py < <(measure "$py" scripts/bench_polars.py "$bronze" "$sw/py" 2)
     step "silver: DuckDB, the same three jobs over the same Parquet files"
-    read -r rss_duck t_duck < <(measure "$venv/bin/python" scripts/bench_duckdb.py "$bronze" 2)
+    read -r rss_duck t_duck < <(measure "$py" scripts/bench_duckdb.py "$bronze" 2)
     echo "silver: Polars-Python ${t_py}s, peak RSS $((rss_py / 1024)) MiB; DuckDB ${t_duck}s, peak RSS $((rss_duck / 1024)) MiB"
     echo "silver: lakectl/Polars-Python time $(python3 -c "print(round($t_full/$t_py,2))"), RSS $(python3 -c "print(round($rss_full/$rss_py,2))"); lakectl/DuckDB time $(python3 -c "print(round($t_full/$t_duck,2))"), RSS $(python3 -c "print(round($rss_full/$rss_duck,2))")"
     step "silver: lakectl's tables against DuckDB's results"
-    "$venv/bin/python" scripts/bench_duckdb.py "$bronze" 2 --compare "$sw/lake/silver" >/dev/null || die "lakectl's silver tables differ from DuckDB's"
+    "$py" scripts/bench_duckdb.py "$bronze" 2 --compare "$sw/lake/silver" >/dev/null || die "lakectl's silver tables differ from DuckDB's"
   fi
   step "silver: one new day ($((rows / 30)) rows), then an incremental run"
   "$gen" "$sw/pipelines.yaml" "$((rows / 30))" 2024-12-01T00:00:00Z 0.999 900000000 >&2

@@ -8,6 +8,15 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakectl/target}"
 # The build profile of the quickstart, the tests and the benchmarks (see Cargo.toml).
 export LAKECTL_PROFILE="${LAKECTL_PROFILE:-fast-release}"
 
+# A Python venv under $LAKECTL_STATE (default .lakectl/venv) holding the given PyPI packages
+# (pinned by the caller); prints its python.
+ensure_venv() {
+  local venv="${LAKECTL_STATE:-$repo/.lakectl}/venv"
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv" >&2 || die "python3 -m venv failed"
+  "$venv/bin/pip" install --quiet "$@" >&2 || die "pip install $* failed"
+  echo "$venv/bin/python"
+}
+
 step() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

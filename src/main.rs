@@ -38,6 +38,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => cli::run::run(config, a, lakectl::shutdown::install()).await?,
         Command::Plan(a) => cli::plan::run(config, a).await?,
         Command::Test(a) => cli::test::run(config, a)?,
+        Command::Schema(a) => cli::schema::run(a)?,
         Command::Query(a) => cli::query::run(config, a).await?,
         Command::Status(a) => cli::status::run(config, a).await?,
         Command::Dashboard(a) => {

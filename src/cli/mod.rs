@@ -11,6 +11,7 @@ pub mod produce;
 pub mod query;
 pub mod run;
 pub mod schedule;
+pub mod schema;
 pub mod status;
 pub mod test;
 pub mod topic;
@@ -92,6 +93,11 @@ pub enum Command {
     History(history::Args),
     /// Show a silver job's Polars plan and what an incremental run would recompute.
     Plan(plan::Args),
+    /// Print the JSON Schema of pipelines.yaml, a job file or a job-test file, for editors.
+    ///
+    /// The shipped YAML files point editors at the committed copies in `schemas/` with a
+    /// `# yaml-language-server: $schema=…` first line (VS Code's YAML extension, Helix, Zed…).
+    Schema(schema::Args),
     /// Run the job tests of `jobs/tests/*.yaml` in memory, through the jobs' real plans.
     ///
     /// Each test gives rows for the tables a job reads and the rows it must output; nothing

@@ -20,39 +20,13 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use polars::prelude::*;
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::check::CheckedJobs;
 use super::plan::build;
 use super::run::Checks;
 use crate::spec::job::{JobQuery, JobSpec};
-
-type Row = Map<String, Value>;
-
-/// A test file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTestFile {
-    /// The job under test.
-    job: String,
-    /// Test name → test.
-    tests: IndexMap<String, RawTest>,
-}
-
-/// One test.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTest {
-    /// What it shows.
-    #[serde(default)]
-    #[allow(dead_code)]
-    description: Option<String>,
-    /// Source table → its rows.
-    given: IndexMap<String, Vec<Row>>,
-    /// The job's output rows.
-    expect: Vec<Row>,
-}
+use crate::spec::job_test::{RawTest, RawTestFile, Row};
 
 /// The result of one test (or of a test file that could not be read).
 #[derive(Debug, Clone)]

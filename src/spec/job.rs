@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::diag::Diagnostics;
@@ -16,7 +17,7 @@ use super::source_map::join_key;
 use super::units::parse_duration;
 
 /// One job file as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawJob {
     /// The job name: letters, digits, `_`, `-`; names its `txn` appId.
@@ -70,6 +71,7 @@ pub struct RawJob {
     pub concurrency: Option<Concurrency>,
     /// Attempts after a failure.
     #[serde(default, deserialize_with = "super::scalar::opt_u32")]
+    #[schemars(with = "Option<super::schema::Lenient<u32>>")]
     pub retries: Option<u32>,
     /// Delay before the first retry, doubled each time.
     #[serde(default)]
@@ -82,11 +84,12 @@ pub struct RawJob {
     pub timeout: Option<String>,
     /// After downtime, one run for the missed schedules.
     #[serde(default, deserialize_with = "super::scalar::opt_bool")]
+    #[schemars(with = "Option<super::schema::Lenient<bool>>")]
     pub catchup: Option<bool>,
 }
 
 /// What the scheduler does when a run is due while the previous one still runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Concurrency {
     /// Skip the new run (logged, and recorded as `skipped`).
@@ -138,7 +141,7 @@ impl RunPolicy {
 }
 
 /// One expectation as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     /// SQL boolean over the output columns.
@@ -149,7 +152,7 @@ pub struct RawExpect {
 }
 
 /// How a job writes its target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteMode {
     /// Recompute everything every run; replace the whole table.
@@ -161,7 +164,7 @@ pub enum WriteMode {
 }
 
 /// What a run does when an edited job's output columns no longer match its table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnSchemaChange {
     /// Recompute everything and replace the table, new schema included, in one commit
@@ -173,7 +176,7 @@ pub enum OnSchemaChange {
 }
 
 /// What a failed expectation does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnViolation {
     /// Log the violating row count; write everything.

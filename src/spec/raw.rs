@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::schema::Lenient;
+
 /// The whole `pipelines.yaml`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPipelineFile {
     /// Kafka connection.
@@ -16,6 +19,7 @@ pub struct RawPipelineFile {
     pub lake: String,
     /// Bronze pipelines.
     #[serde(default)]
+    #[schemars(with = "Vec<RawBronze>")]
     pub bronze: Vec<serde_yaml::Value>,
     /// Silver settings.
     #[serde(default)]
@@ -26,7 +30,7 @@ pub struct RawPipelineFile {
 }
 
 /// `scheduler:`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScheduler {
     /// How long the run history (`_lakectl/runs`) keeps a run.
@@ -38,18 +42,19 @@ pub struct RawScheduler {
 }
 
 /// `kafka:`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawKafka {
     /// Bootstrap servers, comma separated.
     pub brokers: String,
     /// librdkafka properties passed through.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub options: BTreeMap<String, serde_yaml::Value>,
 }
 
 /// `silver:`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSilver {
     /// Folder of job files.
@@ -58,7 +63,7 @@ pub struct RawSilver {
 }
 
 /// One item of `bronze:`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBronze {
     /// Pipeline name.
@@ -90,6 +95,7 @@ pub struct RawBronze {
     pub partition_by: Vec<String>,
     /// Adds `_kafka_partition`, `_kafka_offset`, `_kafka_timestamp`.
     #[serde(default, deserialize_with = "super::scalar::opt_bool")]
+    #[schemars(with = "Option<Lenient<bool>>")]
     pub kafka_metadata: Option<bool>,
     /// Micro-batch limits.
     #[serde(default)]
@@ -112,18 +118,20 @@ pub struct RawBronze {
 }
 
 /// `limits:` (per record, enforced before parsing)
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
-    /// Larger payloads go to quarantine (`too_large`).
+    /// Larger payloads go to quarantine (`too_large`): bytes, or a size such as `16MiB`.
+    #[schemars(with = "Option<Lenient<u64>>")]
     pub max_record_bytes: Option<serde_yaml::Value>,
     /// JSON nested deeper goes to quarantine (`malformed`).
     #[serde(default, deserialize_with = "super::scalar::opt_i64")]
+    #[schemars(with = "Option<Lenient<i64>>")]
     pub max_depth: Option<i64>,
 }
 
 /// `optimize:` (periodic compaction while the pipeline runs continuously)
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOptimize {
     /// How often.
@@ -133,7 +141,7 @@ pub struct RawOptimize {
 }
 
 /// `late:`
-#[derive(Debug, Deserialize, Clone, Copy)]
+#[derive(Debug, Deserialize, Clone, Copy, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawLate {
     /// Late records go to quarantine.
@@ -143,7 +151,7 @@ pub enum RawLate {
 }
 
 /// `on_data_loss:`
-#[derive(Debug, Deserialize, Clone, Copy)]
+#[derive(Debug, Deserialize, Clone, Copy, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawDataLoss {
     /// Stop with an error.
@@ -153,13 +161,15 @@ pub enum RawDataLoss {
 }
 
 /// `batch:`
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBatch {
     /// At most this many records per batch.
     #[serde(default, deserialize_with = "super::scalar::opt_i64")]
+    #[schemars(with = "Option<Lenient<i64>>")]
     pub max_records: Option<i64>,
     /// At most this many payload bytes per batch (e.g. `64MiB`).
+    #[schemars(with = "Option<Lenient<u64>>")]
     pub max_bytes: Option<serde_yaml::Value>,
     /// At most this long per batch (e.g. `1s`).
     pub max_wait: Option<String>,

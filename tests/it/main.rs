@@ -11,6 +11,7 @@
 mod common;
 
 mod bronze;
+mod build;
 mod dashboard;
 mod doctor;
 mod edges;

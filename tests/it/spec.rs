@@ -171,3 +171,35 @@ fn env_substitution_and_relative_paths() {
     assert_eq!(spec.lake, Path::new("/srv/conf/data/lake"));
     assert_eq!(spec.jobs_dir, Path::new("/srv/conf/jobs/"));
 }
+
+/// The committed JSON Schemas, checked by the reference validator (Python `jsonschema`, which
+/// `scripts/test.sh` installs and names in LAKECTL_TEST_PYTHON): the shipped YAML files
+/// validate, misspelled keys and unknown enum values are rejected.
+#[test]
+fn the_json_schemas_accept_the_shipped_files_and_reject_misspelled_keys() {
+    let Ok(python) = std::env::var("LAKECTL_TEST_PYTHON") else {
+        assert!(
+            std::env::var("LAKECTL_REQUIRE_PYTHON").is_err(),
+            "LAKECTL_REQUIRE_PYTHON is set but LAKECTL_TEST_PYTHON is not"
+        );
+        eprintln!("skipped: LAKECTL_TEST_PYTHON is not set (scripts/test.sh sets it)");
+        return;
+    };
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(python)
+        .arg(repo.join("scripts/check_schemas.py"))
+        .arg(repo)
+        .output()
+        .expect("run the schema check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("ok: a job's groupby (misspelled) is rejected"),
+        "{text}"
+    );
+    assert_eq!(text.matches("ok: ").count(), text.lines().count(), "{text}");
+}
