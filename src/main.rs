@@ -32,7 +32,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let g = cli.globals();
     let config = &g;
     match &cli.command {
-        Command::Validate(a) => cli::validate::run(config, a)?,
+        Command::Validate(a) => cli::validate::run(config, a).await?,
         Command::Topic(c) => cli::topic::run(config, c).await?,
         Command::Produce(a) => cli::produce::run(config, a, lakectl::shutdown::install()).await?,
         Command::Run(a) => cli::run::run(config, a, lakectl::shutdown::install()).await?,

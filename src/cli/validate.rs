@@ -1,11 +1,15 @@
 //! `lakectl validate`
 
+use crate::lake::schema::type_name;
+use crate::lake::{table, Lake, LakeError, TableSchema};
+
 /// Arguments of `validate` (none besides the global `--config`).
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-/// Validates pipelines.yaml and every job file; prints "ok" on success.
-pub fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
+/// Validates pipelines.yaml and every job file; prints "ok" on success, then any pending
+/// bronze schema change (a new column the next run adds) or refuses a breaking one.
+pub async fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
     let spec = super::load_spec(g)?;
     let jobs = crate::silver::load_and_check(&spec)?;
     tracing::debug!(
@@ -13,6 +17,47 @@ pub fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
         jobs = jobs.jobs.len(),
         "spec valid"
     );
+    let mut pending = Vec::new();
+    let lake = Lake::new(&spec.lake);
+    for b in &spec.bronze {
+        let path = lake.path(&b.table);
+        let Some(t) = table::open(&path).await? else {
+            continue;
+        };
+        let wanted = crate::bronze::frame::bronze_schema(b)
+            .map_err(|e| e.to_string())
+            .and_then(|s| TableSchema::from_polars(&s, &b.partition_by))
+            .map_err(anyhow::Error::msg)?;
+        let actual = table::schema_of(&t)?;
+        let Some(diff) = wanted.diff(&actual) else {
+            continue;
+        };
+        match wanted.added_columns(&actual) {
+            Some(added) => pending.push(format!(
+                "pipeline {}: pending schema change, applied by the next run as one metadata commit (older rows read null): ADD COLUMN {}",
+                b.name,
+                added
+                    .iter()
+                    .map(|c| format!("{} {}", c.name, type_name(&c.ty)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            None => {
+                return Err(LakeError::SchemaMismatch {
+                    table: path.display().to_string(),
+                    diff,
+                    hint: format!(
+                        "pipeline {}: the next run will refuse this change before consuming anything; only new columns are applied by themselves: restore the spec, or move the table away to start a new one",
+                        b.name
+                    ),
+                }
+                .into())
+            }
+        }
+    }
     crate::outln!("ok");
+    for p in pending {
+        crate::outln!("{p}");
+    }
     Ok(())
 }

@@ -483,3 +483,35 @@ fn shipped_job_tests_pass_and_a_broken_job_fails_with_a_diff() {
         stdout(&out)
     );
 }
+
+#[test]
+fn validate_shows_a_pending_bronze_column_and_refuses_a_breaking_change() {
+    let ws = Workspace::new("validate_evolve", 1);
+    ws.produce(50, &["--seed", "41"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let spec = std::fs::read_to_string(ws.config()).unwrap();
+
+    std::fs::write(
+        ws.config(),
+        spec.replace("segment: string}", "segment: string, remise: double}"),
+    )
+    .unwrap();
+    let out = ws.ok(&["validate"]);
+    assert!(
+        out.contains("ok\npipeline ventes: pending schema change, applied by the next run as one metadata commit (older rows read null): ADD COLUMN remise double"),
+        "{out}"
+    );
+    // Validating changed nothing: the next run applies it.
+    assert!(column_strings(&ws.table("bronze/ventes_stream"), "remise").is_empty());
+
+    std::fs::write(ws.config(), spec.replace("quantite: int", "quantite: long")).unwrap();
+    let out = ws.lakectl(&["validate"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("ok"), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("column `quantite` is integer in the table but long in the spec")
+            && err.contains("the next run will refuse this change before consuming anything"),
+        "{err}"
+    );
+}
