@@ -234,15 +234,9 @@ async fn open_or_create_inner(
     Ok(table)
 }
 
-/// Evolves `table` to `schema` by one metadata-only commit (ADD COLUMN): the table keeps its
-/// id, partitioning, configuration and files; rows written before read the new columns as
-/// null. Another writer doing the same at once is harmless: the loser reloads and finds the
-/// columns there.
-async fn add_columns(
-    table: &mut DeltaTable,
-    schema: &TableSchema,
-    added: &[Column],
-) -> Result<(), LakeError> {
+/// The metadata action that gives `table` the schema `schema` and keeps everything else (its
+/// id, partitioning, configuration): for a change that only adds nullable columns.
+pub fn evolve_schema_action(table: &DeltaTable, schema: &TableSchema) -> Result<Action, LakeError> {
     use deltalake::kernel::MetadataExt;
     let path = PathBuf::from(table.table_url().path());
     let st = deltalake::kernel::StructType::try_new(schema.fields())
@@ -254,6 +248,20 @@ async fn add_columns(
         .clone()
         .with_schema(&st)
         .map_err(|e| delta_err(&path, "building the new metadata")(e.into()))?;
+    Ok(Action::Metadata(md))
+}
+
+/// Evolves `table` to `schema` by one metadata-only commit (ADD COLUMN): the table keeps its
+/// id, partitioning, configuration and files; rows written before read the new columns as
+/// null. Another writer doing the same at once is harmless: the loser reloads and finds the
+/// columns there.
+async fn add_columns(
+    table: &mut DeltaTable,
+    schema: &TableSchema,
+    added: &[Column],
+) -> Result<(), LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    let md = evolve_schema_action(table, schema)?;
     let fields: Vec<_> = added
         .iter()
         .map(|c| deltalake::kernel::StructField::nullable(c.name.clone(), c.ty.clone()))
@@ -261,7 +269,7 @@ async fn add_columns(
     let names: Vec<&str> = added.iter().map(|c| c.name.as_str()).collect();
     match commit(
         table,
-        vec![Action::Metadata(md)],
+        vec![md],
         Vec::new(),
         HashMap::new(),
         DeltaOperation::AddColumn { fields },

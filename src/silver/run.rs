@@ -222,7 +222,11 @@ async fn decide_scope(
             "the source table is older than the version last read (recreated?)",
         ));
     }
-    let Some(last) = last.filter(|_| !opts.full_refresh && !definition_changed) else {
+    // An edit recomputes everything, except under `on_schema_change: append_new_columns`
+    // (dbt's incremental models): then only what changed since the last run.
+    let rebuild_on_edit =
+        definition_changed && job.on_schema_change != OnSchemaChange::AppendNewColumns;
+    let Some(last) = last.filter(|_| !opts.full_refresh && !rebuild_on_edit) else {
         return Some(Scope::Full(if opts.full_refresh {
             "--full-refresh"
         } else if definition_changed {
@@ -572,44 +576,55 @@ pub async fn run_job(
         }
     })?;
     let path = lake.path(&job.to);
-    // A job whose output columns changed rebuilds its table when its definition changed (its
-    // YAML was edited) or on a full refresh: new schema, old files removed, new files added,
-    // in one commit.
-    // `on_schema_change: fail` leaves that to an explicit --full-refresh.
+    // A job whose output columns changed, after an edit of its YAML (or on a full refresh),
+    // follows its `on_schema_change`: `rebuild` replaces the table (new schema, old files
+    // removed, new files added), `append_new_columns` adds the new columns to the table's
+    // schema and recomputes only what changed (older rows read null), `fail` waits for an
+    // explicit --full-refresh. Always in the run's one commit.
     let rebuild = opts.full_refresh
         || (definition_changed && job.on_schema_change == OnSchemaChange::Rebuild);
+    let append_columns =
+        definition_changed && job.on_schema_change == OnSchemaChange::AppendNewColumns;
     let mut schema_change = None;
+    let mut schema_action = None;
     let (mut target, new_schema) = match target {
-        Some(t) => match schema.diff(&table::schema_of(&t).map_err(lake_err)?) {
-            None => (Some(t), false),
-            Some(diff) if rebuild => {
-                schema_change = Some(diff);
-                (Some(t), true)
+        Some(t) => {
+            let existing = table::schema_of(&t).map_err(lake_err)?;
+            match schema.diff(&existing) {
+                None => (Some(t), false),
+                Some(diff) if rebuild => {
+                    schema_action = Some(table::replace_schema_action(&t, &schema).map_err(lake_err)?);
+                    schema_change = Some(diff);
+                    (Some(t), true)
+                }
+                Some(diff) if append_columns && schema.added_columns(&existing).is_some() => {
+                    schema_action = Some(table::evolve_schema_action(&t, &schema).map_err(lake_err)?);
+                    schema_change = Some(diff);
+                    (Some(t), true)
+                }
+                Some(diff) => {
+                    return Err(lake_err(crate::lake::LakeError::SchemaMismatch {
+                        table: path.display().to_string(),
+                        diff,
+                        hint: format!(
+                            "the job's output changed{}: rebuild the table with `lakectl run {} --full-refresh`",
+                            match job.on_schema_change {
+                                OnSchemaChange::Fail => " and it says `on_schema_change: fail`",
+                                OnSchemaChange::AppendNewColumns =>
+                                    " beyond new columns (`on_schema_change: append_new_columns` only adds columns)",
+                                OnSchemaChange::Rebuild => "",
+                            },
+                            job.name
+                        ),
+                    }))
+                }
             }
-            Some(diff) => {
-                return Err(lake_err(crate::lake::LakeError::SchemaMismatch {
-                    table: path.display().to_string(),
-                    diff,
-                    hint: format!(
-                        "the job's output changed{}: rebuild the table with `lakectl run {} --full-refresh`",
-                        if job.on_schema_change == OnSchemaChange::Fail {
-                            " and it says `on_schema_change: fail`"
-                        } else {
-                            ""
-                        },
-                        job.name
-                    ),
-                }))
-            }
-        },
+        }
         // Created when there is something to commit (a failed or stopped first run leaves
         // no table behind).
         None => (None, false),
     };
-    let mut actions = Vec::new();
-    if let (Some(t), true) = (&target, new_schema) {
-        actions.push(table::replace_schema_action(t, &schema).map_err(lake_err)?);
-    }
+    let mut actions: Vec<_> = schema_action.into_iter().collect();
 
     // Each chunk: compute, check, write its files (not committed); only the add actions stay
     // in memory. A failed expectation still counts its violations over every chunk, then the
@@ -740,7 +755,12 @@ pub async fn run_job(
                     diff.trim().replace('\n', "; ")
                 ),
                 (Some(Scope::Full(why)), None) => why.to_string(),
-                (Some(Scope::Partitions(p)), _) =>
+                (Some(Scope::Partitions(p)), Some(diff)) => format!(
+                    "the job's definition changed; output columns added ({}): appended to the table, {} changed partition(s) recomputed, older rows read null",
+                    diff.trim().replace('\n', "; "),
+                    p.len()
+                ),
+                (Some(Scope::Partitions(p)), None) =>
                     format!("source changed in {} partition(s)", p.len()),
                 (Some(Scope::NewFiles(f)), _) => format!("{} new source file(s)", f.len()),
                 (None, _) => String::new(),

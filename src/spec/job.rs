@@ -171,6 +171,9 @@ pub enum OnSchemaChange {
     /// (the default: a scheduled pipeline keeps running after an edit).
     #[default]
     Rebuild,
+    /// Add the new columns to the table (a schema change that only adds columns) and go on
+    /// incrementally: rows computed before read them as null (dbt's `append_new_columns`).
+    AppendNewColumns,
     /// Refuse to run until `lakectl run JOB --full-refresh` rebuilds it.
     Fail,
 }

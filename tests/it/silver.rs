@@ -666,3 +666,90 @@ fn chunked_runs_match_the_fold_and_a_late_failing_chunk_leaves_nothing() {
     }
     assert!(parquet.is_empty(), "uncommitted files left: {parquet:?}");
 }
+
+#[test]
+fn append_new_columns_adds_a_column_and_recomputes_only_what_changed() {
+    let ws = silver_ws("silver_append_cols");
+    // 2000 sales × 120 s from 2024-12-10: days 10, 11, 12.
+    let first = seed_days(&ws, 2000);
+    assert_eq!(first.len(), 2000);
+    ws.ok(&["run", "ventes_par_pays"]);
+    let table = ws.table("silver/ventes_par_pays");
+    let id = |t: &std::path::Path| {
+        with_table(t, |d| {
+            d.snapshot()
+                .map(|s| s.metadata().id().to_string())
+                .unwrap_or_default()
+        })
+    };
+    let id_before = id(&table);
+    let before = files(&table);
+
+    // An aggregate added under `on_schema_change: append_new_columns`, and new sales on the
+    // last day only.
+    let file = ws.dir.path().join("jobs/ventes_par_pays.yaml");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "  unique_customers: count(distinct client_id)\n",
+        "  unique_customers: count(distinct client_id)\n  max_sale: max(montant)\n",
+    ) + "on_schema_change: append_new_columns\n";
+    std::fs::write(&file, text).unwrap();
+    ws.produce(
+        200,
+        &[
+            "--seed",
+            "26",
+            "--first-id",
+            "100000",
+            "--start-time",
+            "2024-12-12T19:00:00Z",
+            "--time-step",
+            "10s",
+        ],
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let out = ws.ok(&["run", "ventes_par_pays"]);
+    assert!(
+        out.contains("recomputed 1 partition(s): 2024-12-12"),
+        "{out}"
+    );
+
+    // Same table; the other days' files untouched, their rows read the new column as null;
+    // the recomputed day has it.
+    assert_eq!(id(&table), id_before);
+    let after = files(&table);
+    let day = |v: &Vec<(BTreeMap<String, Option<String>>, String)>, d: &str| -> Vec<String> {
+        v.iter()
+            .filter(|(p, _)| p["jour"].as_deref() == Some(d))
+            .map(|(_, f)| f.clone())
+            .collect()
+    };
+    assert_eq!(day(&before, "2024-12-10"), day(&after, "2024-12-10"));
+    assert_ne!(day(&before, "2024-12-12"), day(&after, "2024-12-12"));
+    let rows = rows(&table);
+    for r in &rows {
+        let has = r
+            .get("max_sale")
+            .is_some_and(|v| v != "null" && !v.is_empty());
+        assert_eq!(has, r["jour"] == "2024-12-12", "{r:?}");
+    }
+    let hist = ws.ok(&["history", "ventes_par_pays", "--limit", "1"]);
+    assert!(
+        hist.contains("output columns added (")
+            && hist.contains("max_sale")
+            && hist.contains("appended to the table, 1 changed partition(s) recomputed"),
+        "{hist}"
+    );
+
+    // A change that does more than add columns is refused under that policy.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("  max_sale: max(montant)\n", "");
+    std::fs::write(&file, text).unwrap();
+    let out = ws.lakectl(&["run", "ventes_par_pays"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("only adds columns"),
+        "{}",
+        stderr(&out)
+    );
+}
