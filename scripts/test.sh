@@ -11,9 +11,10 @@ ensure_system_packages chromium bsdutils
 export LAKECTL_REQUIRE_CHROMIUM=1
 
 export LAKECTL_STATE="${LAKECTL_STATE:-$repo/.lakectl}"
-# The reference JSON Schema validator (PyPI) checks the committed editor schemas.
-step "a Python venv with jsonschema and PyYAML (schemas/ check)"
-LAKECTL_TEST_PYTHON="$(ensure_venv jsonschema==4.25.1 PyYAML==6.0.3)"
+# Independent checkers from PyPI: the reference JSON Schema validator for the committed
+# editor schemas, and Python `deltalake` + DuckDB reading evolved tables.
+step "a Python venv with jsonschema, PyYAML, deltalake, duckdb (independent checkers)"
+LAKECTL_TEST_PYTHON="$(ensure_venv jsonschema==4.25.1 PyYAML==6.0.3 deltalake==1.2.1 duckdb==1.4.2 pyarrow==26.0.1)"
 export LAKECTL_TEST_PYTHON LAKECTL_REQUIRE_PYTHON=1
 # The test broker's port: LAKECTL_TEST_PORT, else 19092, or the next free one when another
 # checkout's broker holds it (a broker of this checkout is reused).

@@ -46,15 +46,7 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
             crate::outln!("incremental run: no partition changed")
         }
         Some(Scope::Partitions(p)) => {
-            let keys: Vec<String> = p
-                .iter()
-                .map(|k| {
-                    k.iter()
-                        .map(|v| v.clone().unwrap_or_else(|| "null".into()))
-                        .collect::<Vec<_>>()
-                        .join("/")
-                })
-                .collect();
+            let keys: Vec<String> = p.iter().map(crate::lake::changes::key_text).collect();
             crate::outln!(
                 "incremental run: recomputes {} partition(s) of {:?}: {}",
                 keys.len(),

@@ -9,6 +9,14 @@ use serde_json::Value;
 /// Partition values of the given columns, in order.
 pub type PartitionKey = Vec<Option<String>>;
 
+/// A partition key as text: its values joined by `/`, a null as `null`.
+pub fn key_text(k: &PartitionKey) -> String {
+    k.iter()
+        .map(|x| x.as_deref().unwrap_or("null"))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// A file a commit added as new data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddedFile {

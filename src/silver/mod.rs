@@ -55,6 +55,24 @@ pub enum SilverError {
     },
 }
 
+impl SilverError {
+    /// Wraps a lake error of `job`.
+    pub fn lake_of(job: &str) -> impl Fn(crate::lake::LakeError) -> Self + Copy + '_ {
+        move |source| Self::Lake {
+            job: job.to_string(),
+            source,
+        }
+    }
+
+    /// Wraps a Polars error of `job`.
+    pub fn compute_of(job: &str) -> impl Fn(polars::prelude::PolarsError) -> Self + Copy + '_ {
+        move |e| Self::Compute {
+            job: job.to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// The `txn` appId of a job: its version is the source version read (for a SQL job, the sum
 /// of its sources' versions, for display; decisions use [`source_app_id`]).
 pub fn app_id(job: &str) -> String {

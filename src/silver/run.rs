@@ -138,16 +138,7 @@ impl JobReport {
 }
 
 fn fmt_keys(keys: &BTreeSet<PartitionKey>) -> String {
-    let v: Vec<String> = keys
-        .iter()
-        .take(5)
-        .map(|k| {
-            k.iter()
-                .map(|x| x.clone().unwrap_or_else(|| "null".into()))
-                .collect::<Vec<_>>()
-                .join("/")
-        })
-        .collect();
+    let v: Vec<String> = keys.iter().take(5).map(changes::key_text).collect();
     if keys.len() > 5 {
         format!("{} …", v.join(", "))
     } else {
@@ -170,10 +161,7 @@ async fn open_source(
     reference: &str,
 ) -> Result<Source, SilverError> {
     let lake = Lake::new(&spec.lake);
-    let lake_err = |source| SilverError::Lake {
-        job: job.name.clone(),
-        source,
-    };
+    let lake_err = SilverError::lake_of(&job.name);
     let t = checked
         .catalog
         .resolve(reference)
@@ -359,14 +347,8 @@ async fn prepare(
     now: DateTime<Utc>,
 ) -> Result<Prepared, SilverError> {
     let lake = Lake::new(&spec.lake);
-    let lake_err = |source| SilverError::Lake {
-        job: job.name.clone(),
-        source,
-    };
-    let compute_err = |e: PolarsError| SilverError::Compute {
-        job: job.name.clone(),
-        message: e.to_string(),
-    };
+    let lake_err = SilverError::lake_of(&job.name);
+    let compute_err = SilverError::compute_of(&job.name);
     let target = table::open(&lake.path(&job.to)).await.map_err(lake_err)?;
     let stored = |id: String| {
         let t = target.as_ref();
@@ -526,14 +508,8 @@ pub async fn run_job(
 ) -> Result<JobReport, SilverError> {
     let started = Instant::now();
     let lake = Lake::new(&spec.lake);
-    let lake_err = |source| SilverError::Lake {
-        job: job.name.clone(),
-        source,
-    };
-    let compute_err = |e: PolarsError| SilverError::Compute {
-        job: job.name.clone(),
-        message: e.to_string(),
-    };
+    let lake_err = SilverError::lake_of(&job.name);
+    let compute_err = SilverError::compute_of(&job.name);
     let Prepared {
         work,
         scope,
@@ -790,10 +766,7 @@ async fn create_target(
     schema: &TableSchema,
     last: Option<i64>,
 ) -> Result<DeltaTable, SilverError> {
-    let lake_err = |source| SilverError::Lake {
-        job: job.name.clone(),
-        source,
-    };
+    let lake_err = SilverError::lake_of(&job.name);
     let t = table::open_or_create(path, schema, &job.name)
         .await
         .map_err(lake_err)?;

@@ -497,3 +497,20 @@ pub fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     }
     panic!("timed out after {secs} s waiting for: {what}");
 }
+
+/// The Python that `scripts/test.sh` prepares (LAKECTL_TEST_PYTHON: jsonschema, PyYAML,
+/// deltalake, duckdb), for checks with independent readers. None when it is not set; a
+/// failure when LAKECTL_REQUIRE_PYTHON says it must be.
+pub fn test_python() -> Option<String> {
+    match std::env::var("LAKECTL_TEST_PYTHON") {
+        Ok(p) => Some(p),
+        Err(_) => {
+            assert!(
+                std::env::var("LAKECTL_REQUIRE_PYTHON").is_err(),
+                "LAKECTL_REQUIRE_PYTHON is set but LAKECTL_TEST_PYTHON is not"
+            );
+            eprintln!("skipped: LAKECTL_TEST_PYTHON is not set (scripts/test.sh sets it)");
+            None
+        }
+    }
+}

@@ -695,4 +695,31 @@ fn editing_yaml_while_scheduled_evolves_bronze_and_a_job_without_a_restart() {
     let hist = ws.ok(&["history", "remises", "--limit", "1"]);
     assert!(hist.contains("output columns changed"), "{hist}");
     assert!(sigterm(&mut s.0).success());
+
+    // Other readers see the evolved tables: Python `deltalake`, and DuckDB over its Arrow.
+    let Some(python) = test_python() else { return };
+    let check = r#"
+import sys, duckdb
+from deltalake import DeltaTable
+b = DeltaTable(sys.argv[1]).to_pyarrow_table()
+s = DeltaTable(sys.argv[2]).to_pyarrow_table()
+con = duckdb.connect()
+print(con.execute("select count(*), count(remise), sum(remise) from b").fetchone(),
+      con.execute("select sum(n), sum(total_remise) from s").fetchone())
+sys.stdout.flush()
+import os; os._exit(0)
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", check])
+        .arg(&bronze)
+        .arg(ws.table("silver/remises"))
+        .output()
+        .expect("run python");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        "(80, 30, 45.0) (80, 45.0)",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

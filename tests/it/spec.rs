@@ -177,12 +177,7 @@ fn env_substitution_and_relative_paths() {
 /// validate, misspelled keys and unknown enum values are rejected.
 #[test]
 fn the_json_schemas_accept_the_shipped_files_and_reject_misspelled_keys() {
-    let Ok(python) = std::env::var("LAKECTL_TEST_PYTHON") else {
-        assert!(
-            std::env::var("LAKECTL_REQUIRE_PYTHON").is_err(),
-            "LAKECTL_REQUIRE_PYTHON is set but LAKECTL_TEST_PYTHON is not"
-        );
-        eprintln!("skipped: LAKECTL_TEST_PYTHON is not set (scripts/test.sh sets it)");
+    let Some(python) = crate::common::test_python() else {
         return;
     };
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
