@@ -177,6 +177,32 @@ fn seed_days(ws: &Workspace, n: u64) -> Vec<Value> {
     valid_sales(&ws.topic, 2, n as usize)
 }
 
+/// Produces `n` more sales from `start`, 10 s apart (ids from 100000), and ingests them.
+fn more_sales(ws: &Workspace, n: u64, seed: &str, start: &str) {
+    ws.produce(
+        n,
+        &[
+            "--seed",
+            seed,
+            "--first-id",
+            "100000",
+            "--start-time",
+            start,
+            "--time-step",
+            "10s",
+        ],
+    );
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+}
+
+/// The files of one `jour` partition, from [`files`].
+fn day_files(v: &[(BTreeMap<String, Option<String>>, String)], d: &str) -> Vec<String> {
+    v.iter()
+        .filter(|(p, _)| p["jour"].as_deref() == Some(d))
+        .map(|(_, f)| f.clone())
+        .collect()
+}
+
 #[test]
 fn seed_jobs_match_an_independent_fold_and_rerun_is_a_noop() {
     let ws = silver_ws("silver_ok");
@@ -249,12 +275,7 @@ fn incremental_run_rewrites_only_the_changed_day() {
     );
 
     let after = files(&ws.table("silver/ventes_aggreges"));
-    let day = |v: &Vec<(BTreeMap<String, Option<String>>, String)>, d: &str| -> Vec<String> {
-        v.iter()
-            .filter(|(p, _)| p["jour"].as_deref() == Some(d))
-            .map(|(_, f)| f.clone())
-            .collect()
-    };
+    let day = day_files;
     for d in ["2024-12-10", "2024-12-11", "2024-12-13", "2024-12-14"] {
         assert_eq!(
             day(&before, d),
@@ -406,20 +427,7 @@ fn append_mode_appends_only_what_new_source_files_give() {
     )
     .unwrap();
     ws.ok(&["run", "grosses_ventes"]);
-    ws.produce(
-        500,
-        &[
-            "--seed",
-            "24",
-            "--first-id",
-            "100000",
-            "--start-time",
-            "2024-12-13T12:00:00Z",
-            "--time-step",
-            "10s",
-        ],
-    );
-    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    more_sales(&ws, 500, "24", "2024-12-13T12:00:00Z");
     let out = ws.ok(&["run", "grosses_ventes"]);
     assert!(out.contains("appended from 1 new file(s)"), "{out}");
     let out = ws.ok(&["run", "grosses_ventes"]);
@@ -450,20 +458,7 @@ fn an_edited_job_rebuilds_its_table_by_itself() {
         "  countries_count: count(distinct pays)\n  items_sold: sum(quantite)\n",
     );
     std::fs::write(&file, text).unwrap();
-    ws.produce(
-        100,
-        &[
-            "--seed",
-            "25",
-            "--first-id",
-            "100000",
-            "--start-time",
-            "2024-12-11T03:00:00Z",
-            "--time-step",
-            "10s",
-        ],
-    );
-    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    more_sales(&ws, 100, "25", "2024-12-11T03:00:00Z");
 
     // The edit is seen (the job's definition fingerprint changed): the next run rebuilds the
     // table with the new column in one commit, without a manual step.
@@ -693,20 +688,7 @@ fn append_new_columns_adds_a_column_and_recomputes_only_what_changed() {
         "  unique_customers: count(distinct client_id)\n  max_sale: max(montant)\n",
     ) + "on_schema_change: append_new_columns\n";
     std::fs::write(&file, text).unwrap();
-    ws.produce(
-        200,
-        &[
-            "--seed",
-            "26",
-            "--first-id",
-            "100000",
-            "--start-time",
-            "2024-12-12T19:00:00Z",
-            "--time-step",
-            "10s",
-        ],
-    );
-    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    more_sales(&ws, 200, "26", "2024-12-12T19:00:00Z");
     let out = ws.ok(&["run", "ventes_par_pays"]);
     assert!(
         out.contains("recomputed 1 partition(s): 2024-12-12"),
@@ -717,12 +699,7 @@ fn append_new_columns_adds_a_column_and_recomputes_only_what_changed() {
     // the recomputed day has it.
     assert_eq!(id(&table), id_before);
     let after = files(&table);
-    let day = |v: &Vec<(BTreeMap<String, Option<String>>, String)>, d: &str| -> Vec<String> {
-        v.iter()
-            .filter(|(p, _)| p["jour"].as_deref() == Some(d))
-            .map(|(_, f)| f.clone())
-            .collect()
-    };
+    let day = day_files;
     assert_eq!(day(&before, "2024-12-10"), day(&after, "2024-12-10"));
     assert_ne!(day(&before, "2024-12-12"), day(&after, "2024-12-12"));
     let rows = rows(&table);
