@@ -14,6 +14,9 @@
 #   scripts/bench.sh commits   commit growth: BENCH_COMMITS (default 1600) batches of 10 records
 #                              into one table; median commit time of batches 100-400 vs the
 #                              last 300 (issue: within 1.5x)
+#   scripts/bench.sh latency   a live producer at BENCH_RATE (default 1000) records/s for
+#                              BENCH_MINUTES (default 10) into `run bronze` (max_wait 500ms);
+#                              latency = Delta commit time - Kafka timestamp, p50/p99 per minute
 #   scripts/bench.sh all       everything (default)
 # Figures are ratios measured in the same run; paste them into BENCHMARKS.md.
 set -euo pipefail
@@ -167,12 +170,30 @@ print(f"commits: {n} batches in {float(sys.argv[2]):.1f}s; median commit {med(ea
 PY
 }
 
+bench_latency() {
+  local rate="${BENCH_RATE:-1000}" minutes="${BENCH_MINUTES:-10}" lw="$work/latency"; mkdir -p "$lw"
+  local py; py="$(ensure_venv pyarrow==26.0.1)"
+  sed -e "s#lake: .*#lake: $lw/lake#" -e "s#topic: ventes_stream#topic: bench_latency#" \
+      -e "s#batch: .*#batch: {max_records: 50000, max_bytes: 64MiB, max_wait: 500ms}#" \
+      pipelines.yaml >"$lw/pipelines.yaml"
+  "$lakectl" topic create bench_latency --partitions 3 >/dev/null
+  step "latency: run bronze continuously; a producer at $rate records/s for $minutes min"
+  "$lakectl" --config "$lw/pipelines.yaml" run bronze >/dev/null 2>"$lw/bronze.log" &
+  local bronze_pid=$!
+  sleep 3
+  "$lakectl" produce --topic bench_latency --rate "$rate" --count "$((rate * 60 * minutes))" --seed 17 >/dev/null
+  sleep 3
+  kill -TERM "$bronze_pid"; wait "$bronze_pid" || true
+  "$py" scripts/bench_latency.py "$lw/lake/bronze/ventes_stream" || echo "latency: target missed"
+}
+
 case "$what" in
   produce) bench_produce ;;
   bronze) bench_bronze ;;
   silver) bench_silver ;;
   open) bench_open ;;
   commits) bench_commits ;;
-  all) bench_produce; bench_bronze; bench_silver; bench_open; bench_commits ;;
-  *) die "usage: scripts/bench.sh [produce|bronze|silver|open|commits|all]" ;;
+  latency) bench_latency ;;
+  all) bench_produce; bench_bronze; bench_silver; bench_open; bench_commits; bench_latency ;;
+  *) die "usage: scripts/bench.sh [produce|bronze|silver|open|commits|latency|all]" ;;
 esac
