@@ -150,6 +150,14 @@ pub fn load_spec(g: &Globals) -> Result<PipelineSpec, SpecError> {
     Ok(spec::load_pipeline(&g.config)?.with_overrides(&g.overrides))
 }
 
+/// Loads the spec and the jobs, then resolves `reference` with [`table_path`]: what the
+/// commands on one table (`history`, `optimize`, `vacuum`) start with.
+pub fn table_of(g: &Globals, reference: &str) -> anyhow::Result<PathBuf> {
+    let spec = load_spec(g)?;
+    let checked = crate::silver::load_and_check(&spec)?;
+    table_path(&spec, &checked, reference)
+}
+
 /// The folder of the table `reference` names: a catalog name (pipeline, `<pipeline>_quarantine`,
 /// job), a path relative to the lake, a path's last segment, or a Delta table folder.
 pub fn table_path(

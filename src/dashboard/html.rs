@@ -373,25 +373,15 @@ fn health(d: &Dashboard) -> String {
         "<table><tr><th>Pipeline / job</th><th>Freshness</th><th>Lag</th><th>Details</th></tr>",
     );
     for p in &d.pipelines {
-        let q: Vec<String> = p
-            .quarantine
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
         let lag_class = if p.lag == Some(0) { "ok" } else { "bad" };
         let _ = write!(
             s,
             r#"<tr><td>bronze <b>{}</b></td><td>{}</td><td class="{lag_class}">{}</td><td>watermark {}<br>quarantine: {}{}</td></tr>"#,
             esc(&p.name),
-            p.freshness_seconds
-                .map_or("never".into(), |x| format!("{} ago", age(x))),
+            p.freshness_text(),
             p.lag.map_or("?".into(), |l| group(l.max(0) as u128)),
             esc(p.watermark.as_deref().unwrap_or("-")),
-            esc(&if q.is_empty() {
-                "none".into()
-            } else {
-                q.join(", ")
-            }),
+            esc(&p.quarantine_text()),
             p.broker_error.as_ref().map_or(String::new(), |e| format!(
                 "<br><span class=\"bad\">broker: {}</span>",
                 esc(e)

@@ -84,6 +84,26 @@ pub struct PipelineHealth {
     pub broker_error: Option<String>,
 }
 
+impl PipelineHealth {
+    /// Quarantined rows as one line: `late 12, malformed 3`, or `none`.
+    pub fn quarantine_text(&self) -> String {
+        if self.quarantine.is_empty() {
+            return "none".into();
+        }
+        self.quarantine
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Time since the last bronze commit, or `never`.
+    pub fn freshness_text(&self) -> String {
+        self.freshness_seconds
+            .map_or("never".into(), |x| format!("{} ago", age(x)))
+    }
+}
+
 /// A silver job's freshness.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobHealth {
@@ -175,6 +195,24 @@ impl Ctx<'_> {
         r.map_err(|e| self.problems.push(format!("{panel}: {e}")))
             .ok()
     }
+
+    /// Revenue and transactions of `table` per value of `label`, in `order`: one panel.
+    async fn slices_by(
+        &mut self,
+        panel: &str,
+        table: &str,
+        label: &str,
+        order: &str,
+    ) -> Vec<Slice> {
+        let sql = format!(
+            "SELECT {label}, sum(revenue_total) AS revenue, sum(total_transactions) AS n \
+             FROM {table} GROUP BY {label} ORDER BY {order}"
+        );
+        match self.sql(panel, &sql).await {
+            Some(df) => self.read(panel, slices(&df, label)).unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
 }
 
 /// Computes the dashboard (the broker is asked for lag, at most `kafka_timeout`).
@@ -190,21 +228,14 @@ pub async fn gather(
     };
     let mut kpis = Kpis::default();
 
-    let by_country = match cx
-        .sql(
+    let by_country = cx
+        .slices_by(
             "revenue by country",
-            &format!(
-                "SELECT pays, sum(revenue_total) AS revenue, sum(total_transactions) AS n \
-                 FROM {COUNTRIES_TABLE} GROUP BY pays ORDER BY revenue DESC, pays"
-            ),
+            COUNTRIES_TABLE,
+            "pays",
+            "revenue DESC, pays",
         )
-        .await
-    {
-        Some(df) => cx
-            .read("revenue by country", slices(&df, "pays"))
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+        .await;
     kpis.revenue = by_country.iter().map(|s| s.revenue).sum();
     kpis.transactions = by_country.iter().map(|s| s.count).sum();
     kpis.average_basket = if kpis.transactions > 0 {
@@ -213,37 +244,18 @@ pub async fn gather(
         0.0
     };
 
-    let by_day = match cx
-        .sql(
-            "revenue by day",
-            &format!(
-                "SELECT jour, sum(revenue_total) AS revenue, sum(total_transactions) AS n \
-                 FROM {COUNTRIES_TABLE} GROUP BY jour ORDER BY jour"
-            ),
-        )
-        .await
-    {
-        Some(df) => cx
-            .read("revenue by day", slices(&df, "jour"))
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let by_day = cx
+        .slices_by("revenue by day", COUNTRIES_TABLE, "jour", "jour")
+        .await;
 
-    let by_segment = match cx
-        .sql(
+    let by_segment = cx
+        .slices_by(
             "segments",
-            &format!(
-                "SELECT segment, sum(revenue_total) AS revenue, sum(total_transactions) AS n \
-                 FROM {SEGMENTS_TABLE} GROUP BY segment ORDER BY revenue DESC, segment"
-            ),
+            SEGMENTS_TABLE,
+            "segment",
+            "revenue DESC, segment",
         )
-        .await
-    {
-        Some(df) => cx
-            .read("segments", slices(&df, "segment"))
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+        .await;
 
     let top_clients = match cx
         .sql(

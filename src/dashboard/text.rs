@@ -118,24 +118,14 @@ pub fn render(d: &Dashboard) -> String {
 
     let _ = writeln!(out, "\n PIPELINE HEALTH");
     for p in &d.pipelines {
-        let q: Vec<String> = p
-            .quarantine
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
         let _ = writeln!(
             out,
             "  bronze {:<12} last batch {}   lag {}   watermark {}   quarantine {}",
             p.name,
-            p.freshness_seconds
-                .map_or("never".into(), |s| format!("{} ago", age(s))),
+            p.freshness_text(),
             p.lag.map_or("?".into(), |l| group(l.max(0) as u128)),
             p.watermark.as_deref().unwrap_or("-"),
-            if q.is_empty() {
-                "none".into()
-            } else {
-                q.join(", ")
-            }
+            p.quarantine_text()
         );
         if let Some(e) = &p.broker_error {
             let _ = writeln!(out, "  {:<19} broker: {e}", "");
