@@ -25,8 +25,7 @@ pub struct Args {
 
 /// Shows the sales analytics dashboard.
 pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Result<()> {
-    let spec = super::load_spec(g)?;
-    let checked = crate::silver::load_and_check(&spec)?;
+    let (spec, checked) = super::load_checked(g)?;
     loop {
         let d = gather(&spec, &checked, Duration::from_secs(3)).await;
         if let Some(path) = &args.html {

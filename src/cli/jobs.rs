@@ -15,8 +15,7 @@ pub struct Args {
 
 /// Lists the jobs: schedule, time zone, next three fire times, last run and its status.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
-    let spec = super::load_spec(g)?;
-    let checked = crate::silver::load_and_check(&spec)?;
+    let (spec, checked) = super::load_checked(g)?;
     let now = Utc::now();
     let rows = list_jobs(&spec, &checked, now).await?;
     if args.json {

@@ -150,11 +150,17 @@ pub fn load_spec(g: &Globals) -> Result<PipelineSpec, SpecError> {
     Ok(spec::load_pipeline(&g.config)?.with_overrides(&g.overrides))
 }
 
+/// Loads the spec and checks every job against it: what most commands start with.
+pub fn load_checked(g: &Globals) -> anyhow::Result<(PipelineSpec, crate::silver::CheckedJobs)> {
+    let spec = load_spec(g)?;
+    let checked = crate::silver::load_and_check(&spec)?;
+    Ok((spec, checked))
+}
+
 /// Loads the spec and the jobs, then resolves `reference` with [`table_path`]: what the
 /// commands on one table (`history`, `optimize`, `vacuum`) start with.
 pub fn table_of(g: &Globals, reference: &str) -> anyhow::Result<PathBuf> {
-    let spec = load_spec(g)?;
-    let checked = crate::silver::load_and_check(&spec)?;
+    let (spec, checked) = load_checked(g)?;
     table_path(&spec, &checked, reference)
 }
 

@@ -14,8 +14,7 @@ pub struct Args {
 
 /// Prints the plan; writes nothing.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
-    let spec = super::load_spec(g)?;
-    let checked = silver::load_and_check(&spec)?;
+    let (spec, checked) = super::load_checked(g)?;
     let job = silver::run::select(&checked, std::slice::from_ref(&args.job))
         .map_err(anyhow::Error::msg)?[0];
     let silver::run::JobPlan {

@@ -14,8 +14,7 @@ pub struct Args {
 
 /// Prints where every pipeline, table and job stands.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
-    let spec = super::load_spec(g)?;
-    let checked = crate::silver::load_and_check(&spec)?;
+    let (spec, checked) = super::load_checked(g)?;
     let status = gather(&spec, &checked, Duration::from_secs(5)).await;
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(&status)?);

@@ -11,8 +11,7 @@ pub struct Args {
 
 /// Runs the tests; prints one line per test and a diff per failure. Exit 1 if any fails.
 pub fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
-    let spec = super::load_spec(g)?;
-    let checked = silver::load_and_check(&spec)?;
+    let (spec, checked) = super::load_checked(g)?;
     silver::run::select(&checked, &args.jobs).map_err(anyhow::Error::msg)?;
     let files = test_files(&spec.jobs_dir);
     let outcomes = run_tests(&checked, &files, &args.jobs);

@@ -10,8 +10,7 @@ pub struct Args {}
 /// Validates pipelines.yaml and every job file; prints "ok" on success, then any pending
 /// bronze schema change (a new column the next run adds) or refuses a breaking one.
 pub async fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
-    let spec = super::load_spec(g)?;
-    let jobs = crate::silver::load_and_check(&spec)?;
+    let (spec, jobs) = super::load_checked(g)?;
     tracing::debug!(
         pipelines = spec.bronze.len(),
         jobs = jobs.jobs.len(),
