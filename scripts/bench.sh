@@ -131,6 +131,12 @@ bench_silver() {
   "$gen" "$sw/pipelines.yaml" "$((rows / 30))" 2024-12-01T00:00:00Z 0.999 900000000 >&2
   read -r rss_incr t_incr < <(measure "$lakectl" --config "$sw/pipelines.yaml" run silver)
   echo "silver: incremental ${t_incr}s (peak RSS $((rss_incr / 1024)) MiB); full/incremental $(python3 -c "print(round($t_full/$t_incr,1))")x"
+  if [[ "${BENCH_SILVER_PEERS:-1}" != 0 ]]; then
+    step "silver: the peers recompute the same new day (their partition pruning)"
+    read -r rss_py_i t_py_i < <(measure "$py" scripts/bench_polars.py "$bronze" "$sw/py_incr" 2 2024-12-01)
+    read -r rss_duck_i t_duck_i < <(measure "$py" scripts/bench_duckdb.py "$bronze" 2 --day 2024-12-01)
+    echo "silver: incremental, Polars-Python ${t_py_i}s (peak RSS $((rss_py_i / 1024)) MiB), DuckDB ${t_duck_i}s (peak RSS $((rss_duck_i / 1024)) MiB)"
+  fi
 }
 
 bench_open() {
@@ -178,11 +184,15 @@ bench_latency() {
       pipelines.yaml >"$lw/pipelines.yaml"
   "$lakectl" topic create bench_latency --partitions 3 >/dev/null
   step "latency: run bronze continuously; a producer at $rate records/s for $minutes min"
-  "$lakectl" --config "$lw/pipelines.yaml" run bronze >/dev/null 2>"$lw/bronze.log" &
+  RUST_LOG=lakectl=info "$lakectl" --config "$lw/pipelines.yaml" run bronze >/dev/null 2>"$lw/bronze.log" &
   local bronze_pid=$!
   sleep 3
   "$lakectl" produce --topic bench_latency --rate "$rate" --count "$((rate * 60 * minutes))" --seed 17 >/dev/null
-  sleep 3
+  # Stop once bronze has caught up (its last batch says lag=0), or after 5 more minutes.
+  for _ in $(seq 300); do
+    tail -n 3 "$lw/bronze.log" | grep -q ' lag=0 ' && break
+    sleep 1
+  done
   kill -TERM "$bronze_pid"; wait "$bronze_pid" || true
   "$py" scripts/bench_latency.py "$lw/lake/bronze/ventes_stream" || echo "latency: target missed"
 }

@@ -2,7 +2,7 @@
 """DuckDB baseline for `scripts/bench.sh silver`: the three seed aggregations over the same
 bronze Parquet files. Prints "seconds rows".
 
-    bench_duckdb.py BRONZE_DIR [THREADS] [--compare SILVER_DIR]
+    bench_duckdb.py BRONZE_DIR [THREADS] [--compare SILVER_DIR] [--day YYYY-MM-DD]
 
 With --compare, also reads lakectl's three silver tables (Python `deltalake`) and checks that
 they hold exactly DuckDB's rows (floats to 1e-9 relative); exits 1 on any difference.
@@ -13,15 +13,25 @@ import time
 
 import duckdb
 
-args = [a for a in sys.argv[1:] if a != "--compare"]
-compare = sys.argv[sys.argv.index("--compare") + 1] if "--compare" in sys.argv else None
-if compare:
-    args.remove(compare)
+def option(name):
+    """The value of `--name VALUE`, removed from args."""
+    if name not in args:
+        return None
+    i = args.index(name)
+    value = args[i + 1]
+    del args[i : i + 2]
+    return value
+
+
+args = sys.argv[1:]
+compare = option("--compare")
+day = option("--day")  # only that day: the incremental run of the same jobs
 root = args[0]
 threads = args[1] if len(args) > 1 else "2"
 con = duckdb.connect()
 con.execute(f"SET threads TO {threads}")
 src = f"read_parquet('{root}/**/*.parquet', hive_partitioning = true, hive_types = {{'jour': VARCHAR}})"
+only_day = f" AND jour = '{day}'" if day else ""
 queries = [
     f"""CREATE TABLE ventes_aggreges AS
         SELECT client_id, client_nom, pays, segment, jour,
@@ -30,17 +40,17 @@ queries = [
                count(DISTINCT produit_id) AS nb_produits_distincts,
                count(*) > 1 AS est_client_fidele,
                CASE WHEN sum(montant) >= 1000 THEN 'Premium' WHEN sum(montant) >= 200 THEN 'Standard' ELSE 'Economy' END AS segment_depense
-        FROM {src} WHERE montant > 0 GROUP BY client_id, client_nom, pays, segment, jour""",
+        FROM {src} WHERE montant > 0{only_day} GROUP BY client_id, client_nom, pays, segment, jour""",
     f"""CREATE TABLE ventes_par_pays AS
         SELECT pays, jour, count(*) AS total_transactions, sum(montant) AS revenue_total,
                avg(montant) AS transaction_moyenne, sum(quantite) AS items_sold,
                count(DISTINCT client_id) AS unique_customers
-        FROM {src} WHERE montant > 0 GROUP BY pays, jour""",
+        FROM {src} WHERE montant > 0{only_day} GROUP BY pays, jour""",
     f"""CREATE TABLE ventes_par_segment AS
         SELECT segment, jour, count(*) AS total_transactions, sum(montant) AS revenue_total,
                avg(montant) AS transaction_moyenne, count(DISTINCT client_id) AS unique_customers,
                count(DISTINCT pays) AS countries_count
-        FROM {src} WHERE montant > 0 GROUP BY segment, jour""",
+        FROM {src} WHERE montant > 0{only_day} GROUP BY segment, jour""",
 ]
 t = time.time()
 for q in queries:

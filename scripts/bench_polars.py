@@ -3,12 +3,16 @@
 would write them in Python, over the same bronze Parquet files, each result written as a
 Parquet file (lakectl writes Delta tables). Prints "seconds rows".
 
-    bench_polars.py BRONZE_DIR OUT_DIR [THREADS]
+    bench_polars.py BRONZE_DIR OUT_DIR [THREADS] [DAY]
+
+With DAY (YYYY-MM-DD), only that day is recomputed (the incremental run of the same jobs:
+Polars prunes the other `jour` partitions).
 """
 import os
 import sys
 
 threads = sys.argv[3] if len(sys.argv) > 3 else "2"
+day = sys.argv[4] if len(sys.argv) > 4 else None
 os.environ["POLARS_MAX_THREADS"] = threads
 import time  # noqa: E402
 
@@ -22,6 +26,8 @@ src = pl.scan_parquet(
     hive_partitioning=True,
     hive_schema={"jour": pl.String},
 ).filter(pl.col("montant") > 0)
+if day:
+    src = src.filter(pl.col("jour") == day)
 m = pl.col("montant")
 jobs = {
     "ventes_aggreges": src.group_by("client_id", "client_nom", "pays", "segment", "jour")
