@@ -5,7 +5,9 @@
 
 pub mod check;
 pub mod exec;
+pub mod expect;
 pub mod plan;
+pub mod prepare;
 pub mod run;
 pub mod test;
 

@@ -23,8 +23,8 @@ use polars::prelude::*;
 use serde_json::Value;
 
 use super::check::CheckedJobs;
+use super::expect::Checks;
 use super::plan::build;
-use super::run::Checks;
 use crate::spec::job::{JobQuery, JobSpec};
 use crate::spec::job_test::{RawTest, RawTestFile, Row};
 
