@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use polars::prelude::Engine;
 
+use super::prepare::partition_key;
+use crate::lake::changes::PartitionKey;
 use crate::lake::read::DataFile;
 use crate::lake::TableSchema;
 use crate::spec::job::{JobQuery, JobSpec};
@@ -119,14 +121,26 @@ fn rows_of(f: &DataFile) -> u64 {
 /// which is a chunk of its own. Always at least one chunk (empty when there are no files),
 /// so a run always has a plan and an output schema.
 pub fn chunk_files(files: Vec<DataFile>, keys: &[String], max_rows: u64) -> Vec<Vec<DataFile>> {
-    let mut partitions: BTreeMap<Vec<Option<String>>, Vec<DataFile>> = BTreeMap::new();
+    chunk_partitions(by_partition(files, keys), max_rows)
+}
+
+/// `files` grouped by their values of `keys`, in key order.
+fn by_partition(files: Vec<DataFile>, keys: &[String]) -> BTreeMap<PartitionKey, Vec<DataFile>> {
+    let mut partitions: BTreeMap<PartitionKey, Vec<DataFile>> = BTreeMap::new();
     for f in files {
-        let key = keys
-            .iter()
-            .map(|k| f.partition.get(k).cloned().flatten())
-            .collect();
-        partitions.entry(key).or_default().push(f);
+        partitions
+            .entry(partition_key(&f, keys))
+            .or_default()
+            .push(f);
     }
+    partitions
+}
+
+/// [`chunk_files`] over files already grouped by partition.
+fn chunk_partitions(
+    partitions: BTreeMap<PartitionKey, Vec<DataFile>>,
+    max_rows: u64,
+) -> Vec<Vec<DataFile>> {
     let mut chunks: Vec<Vec<DataFile>> = Vec::new();
     let mut rows = 0;
     for (_, files) in partitions {
@@ -171,17 +185,10 @@ pub fn plan_execution(
             }],
         );
     }
-    let partitions = files
-        .iter()
-        .map(|f| {
-            keys.iter()
-                .map(|k| f.partition.get(k).cloned().flatten())
-                .collect::<Vec<_>>()
-        })
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
+    let grouped = by_partition(files, &keys);
+    let partitions = grouped.len();
     let max = chunk_rows();
-    let chunks: Vec<Chunk> = chunk_files(files, &keys, max)
+    let chunks: Vec<Chunk> = chunk_partitions(grouped, max)
         .into_iter()
         .map(|files| {
             let rows: u64 = files.iter().map(rows_of).sum();
