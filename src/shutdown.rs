@@ -50,6 +50,20 @@ impl StopFlag {
         }
     }
 
+    /// A flag of its own that is also set when this one is: lets a part of the work stop
+    /// the rest of it (a failed stage its siblings) without stopping the whole process.
+    pub fn child(&self) -> StopFlag {
+        let (parent, child) = (self.clone(), StopFlag::new());
+        let c = child.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = parent.stopped() => c.set(),
+                _ = c.stopped() => {}
+            }
+        });
+        child
+    }
+
     /// Sleeps for `d`, or less when a stop is requested meanwhile. True if stopped.
     pub async fn sleep(&self, d: std::time::Duration) -> bool {
         tokio::select! {

@@ -294,6 +294,9 @@ async fn run_once(
     // Stage 1: the poller thread. A rendezvous channel: polling runs one batch ahead, so at
     // most three batches are alive (polling, decoding, writing) whatever the backlog.
     let (poll_tx, poll_rx) = sync_channel::<Polled>(0);
+    // Stops this run's stages when one fails (the writer's refused commit must not wait for
+    // more records to be noticed), or when the process stops.
+    let stop = &stop.child();
     let poller = {
         let (stop, limits, record_limits, until) =
             (stop.clone(), b.batch, b.limits, opts.until_caught_up);
@@ -313,15 +316,20 @@ async fn run_once(
 
     // Stage 3: the writer task, committing in order.
     let (prep_tx, prep_rx) = tokio::sync::mpsc::channel::<Prepared>(1);
-    let writer = tokio::spawn(write_loop(
-        b.clone(),
-        super::ownership::Claim::new(&b.name, &parts, epoch),
-        bronze,
-        quarantine,
-        prep_rx,
-        pb.clone(),
-        opts.on_batch.clone(),
-    ));
+    let writer = {
+        let (stop, claim) = (
+            stop.clone(),
+            super::ownership::Claim::new(&b.name, &parts, epoch),
+        );
+        let (b, pb, on_batch) = (b.clone(), pb.clone(), opts.on_batch.clone());
+        tokio::spawn(async move {
+            let written = write_loop(b, claim, bronze, quarantine, prep_rx, pb, on_batch).await;
+            if written.is_err() {
+                stop.set();
+            }
+            written
+        })
+    };
 
     // Periodic compaction beside the writer (continuous mode): optimize never conflicts with
     // appends, so it needs no coordination with the commits.
@@ -346,6 +354,7 @@ async fn run_once(
     let polled = poller
         .join()
         .map_err(|_| runtime_err("the poller thread panicked".into()))?;
+    stop.set(); // every stage is done: ends the child flag's watch of the process's flag
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }

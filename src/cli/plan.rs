@@ -29,6 +29,7 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
         &RunOptions {
             full_refresh: args.full_refresh,
             dry_run: true,
+            ..Default::default()
         },
     )
     .await?;

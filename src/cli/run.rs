@@ -66,6 +66,7 @@ async fn run_jobs(
     let opts = RunOptions {
         full_refresh: args.full_refresh,
         dry_run: false,
+        ..Default::default()
     };
     let pb = crate::term::stderr_is_tty().then(|| {
         let pb = indicatif::ProgressBar::new(jobs.len() as u64);

@@ -1,6 +1,5 @@
 //! `lakectl validate`
 
-use crate::lake::schema::type_name;
 use crate::lake::{table, Lake, LakeError, TableSchema};
 
 /// Arguments of `validate` (none besides the global `--config`).
@@ -31,23 +30,24 @@ pub async fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
         let Some(diff) = wanted.diff(&actual) else {
             continue;
         };
-        match wanted.added_columns(&actual) {
-            Some(added) => pending.push(format!(
-                "pipeline {}: pending schema change, applied by the next run as one metadata commit (older rows read null): ADD COLUMN {}",
+        match wanted.evolution(&actual) {
+            Some(e) if e.widened.is_empty() => pending.push(format!(
+                "pipeline {}: pending schema change, applied by the next run as one metadata commit (older rows read null): {e}",
+                b.name
+            )),
+            Some(e) => pending.push(format!(
+                "pipeline {}: pending schema change, applied by the next run in one commit that rewrites the table's {} file(s) with the wider types (the same data, history and offsets): {e}",
                 b.name,
-                added
-                    .iter()
-                    .map(|c| format!("{} {}", c.name, type_name(&c.ty)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::lake::read::active_files(&t)?.len()
             )),
             None => {
                 return Err(LakeError::SchemaMismatch {
                     table: path.display().to_string(),
                     diff,
                     hint: format!(
-                        "pipeline {}: the next run will refuse this change before consuming anything; only new columns are applied by themselves: restore the spec, or move the table away to start a new one",
-                        b.name
+                        "pipeline {}: the next run will refuse this change before consuming anything; {}",
+                        b.name,
+                        table::EVOLUTION_HINT
                     ),
                 }
                 .into())

@@ -10,6 +10,7 @@ pub mod read;
 pub mod schema;
 pub mod table;
 pub mod vacuum;
+pub mod widen;
 
 pub use schema::{Column, TableSchema};
 pub use table::{DeltaTable, Lake};
@@ -81,6 +82,13 @@ pub enum LakeError {
         table: String,
         /// What both writers claimed (partitions, a job).
         what: String,
+    },
+    /// Another writer changed the table's schema (a new or widened column) since this
+    /// writer read it: this commit was refused and wrote nothing.
+    #[error("delta table {table}: another writer changed the table's schema since this writer read it (a new or widened column); nothing was written\n    hint: run again: the next run reads the new schema")]
+    SchemaChanged {
+        /// Table path.
+        table: String,
     },
     /// Polars failed while reading.
     #[error("table {table}: {source}")]

@@ -67,21 +67,40 @@ impl TableSchema {
     /// the same, and at least one column is new. Such a change evolves the table by a
     /// metadata-only commit (old files read the new columns as null).
     pub fn added_columns(&self, actual: &TableSchema) -> Option<Vec<Column>> {
+        self.evolution(actual)
+            .filter(|e| e.widened.is_empty())
+            .map(|e| e.added)
+    }
+
+    /// How this schema evolves `actual` (a table's schema) when the change is safe: the same
+    /// partitioning, every column of the table still here with the same type or a safe
+    /// widening of it ([`is_safe_widening`]), maybe new columns. None when the change is
+    /// breaking or when nothing changes.
+    pub fn evolution(&self, actual: &TableSchema) -> Option<Evolution> {
         if self.partition_by != actual.partition_by {
             return None;
         }
-        let same = actual.columns.iter().all(|a| {
-            self.columns
-                .iter()
-                .any(|c| c.name == a.name && c.ty == a.ty)
-        });
+        let mut widened = Vec::new();
+        for a in &actual.columns {
+            let c = self.columns.iter().find(|c| c.name == a.name)?;
+            if c.ty != a.ty {
+                if !is_safe_widening(&a.ty, &c.ty) {
+                    return None;
+                }
+                widened.push(Widening {
+                    name: a.name.clone(),
+                    from: a.ty.clone(),
+                    to: c.ty.clone(),
+                });
+            }
+        }
         let added: Vec<Column> = self
             .columns
             .iter()
             .filter(|c| !actual.columns.iter().any(|a| a.name == c.name))
             .cloned()
             .collect();
-        (same && !added.is_empty()).then_some(added)
+        (!added.is_empty() || !widened.is_empty()).then_some(Evolution { added, widened })
     }
 
     /// Describes how `other` (the table's actual schema) differs from this one, or None.
@@ -119,6 +138,72 @@ impl TableSchema {
             ));
         }
         (!lines.is_empty()).then(|| lines.join("\n"))
+    }
+}
+
+/// A safe change of a table's schema: new nullable columns, wider types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evolution {
+    /// New columns (older rows read them as null).
+    pub added: Vec<Column>,
+    /// Columns whose type becomes wider (every old value is kept exactly).
+    pub widened: Vec<Widening>,
+}
+
+/// One column whose type becomes wider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Widening {
+    /// Column name.
+    pub name: String,
+    /// Type in the table.
+    pub from: DeltaType,
+    /// Type in the spec.
+    pub to: DeltaType,
+}
+
+impl std::fmt::Display for Evolution {
+    /// `ADD COLUMN remise double; ALTER COLUMN quantite integer → long`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if !self.added.is_empty() {
+            parts.push(format!(
+                "ADD COLUMN {}",
+                self.added
+                    .iter()
+                    .map(|c| format!("{} {}", c.name, type_name(&c.ty)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for w in &self.widened {
+            parts.push(format!(
+                "ALTER COLUMN {} {} → {}",
+                w.name,
+                type_name(&w.from),
+                type_name(&w.to)
+            ));
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// Whether every value of `from` is exactly a value of `to`: byte → short → integer → long,
+/// float → double (the widenings of Delta's `typeWidening` feature that lose nothing).
+pub fn is_safe_widening(from: &DeltaType, to: &DeltaType) -> bool {
+    use deltalake::kernel::PrimitiveType as P;
+    let (DeltaType::Primitive(f), DeltaType::Primitive(t)) = (from, to) else {
+        return false;
+    };
+    let rank = |p: &P| match p {
+        P::Byte => Some(0),
+        P::Short => Some(1),
+        P::Integer => Some(2),
+        P::Long => Some(3),
+        _ => None,
+    };
+    match (rank(f), rank(t)) {
+        (Some(a), Some(b)) => a < b,
+        _ => matches!((f, t), (P::Float, P::Double)),
     }
 }
 
@@ -205,5 +290,69 @@ pub fn polars_type(t: &DeltaType) -> PlType {
             }
         }
         _ => PlType::String,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(cols: &[(&str, DeltaType)]) -> TableSchema {
+        TableSchema {
+            columns: cols
+                .iter()
+                .map(|(n, t)| Column {
+                    name: n.to_string(),
+                    ty: t.clone(),
+                })
+                .collect(),
+            partition_by: vec![],
+        }
+    }
+
+    #[test]
+    fn widenings_lose_nothing_and_everything_else_is_breaking() {
+        use DeltaType as T;
+        for (from, to) in [
+            (T::BYTE, T::SHORT),
+            (T::SHORT, T::INTEGER),
+            (T::INTEGER, T::LONG),
+            (T::BYTE, T::LONG),
+            (T::FLOAT, T::DOUBLE),
+        ] {
+            assert!(is_safe_widening(&from, &to), "{from:?} → {to:?}");
+        }
+        for (from, to) in [
+            (T::LONG, T::INTEGER),
+            (T::INTEGER, T::DOUBLE),
+            (T::LONG, T::DOUBLE),
+            (T::DOUBLE, T::FLOAT),
+            (T::INTEGER, T::STRING),
+            (T::DATE, T::TIMESTAMP),
+        ] {
+            assert!(!is_safe_widening(&from, &to), "{from:?} → {to:?}");
+        }
+    }
+
+    #[test]
+    fn evolution_lists_new_and_widened_columns_or_refuses() {
+        use DeltaType as T;
+        let table = schema(&[("q", T::INTEGER), ("m", T::FLOAT)]);
+        let e = schema(&[("q", T::LONG), ("m", T::FLOAT), ("r", T::DOUBLE)])
+            .evolution(&table)
+            .expect("safe");
+        assert_eq!(
+            e.to_string(),
+            "ADD COLUMN r double; ALTER COLUMN q integer → long"
+        );
+        assert!(schema(&[("q", T::LONG), ("m", T::FLOAT)])
+            .added_columns(&table)
+            .is_none());
+        // A removed column, a narrowing, an unchanged schema: nothing to apply.
+        assert!(schema(&[("q", T::INTEGER)]).evolution(&table).is_none());
+        assert!(schema(&[("q", T::SHORT), ("m", T::FLOAT)])
+            .evolution(&table)
+            .is_none());
+        assert!(table.evolution(&table).is_none());
     }
 }

@@ -37,7 +37,10 @@ impl Lake {
     }
 }
 
-fn delta_err(path: &Path, what: &str) -> impl Fn(deltalake::DeltaTableError) -> LakeError {
+pub(crate) fn delta_err(
+    path: &Path,
+    what: &str,
+) -> impl Fn(deltalake::DeltaTableError) -> LakeError {
     let table = path.display().to_string();
     let what = what.to_string();
     move |source| LakeError::Delta {
@@ -222,20 +225,28 @@ async fn open_or_create_inner(
     let mut table = table;
     let actual = schema_of(&table)?;
     if let Some(diff) = schema.diff(&actual) {
-        let Some(added) = schema.added_columns(&actual) else {
+        let Some(evolution) = schema.evolution(&actual) else {
             return Err(LakeError::SchemaMismatch {
                 table: path.display().to_string(),
                 diff,
-                hint: "only new columns are applied by themselves; restore the spec, or move the table away to start a new one".into(),
+                hint: EVOLUTION_HINT.into(),
             });
         };
-        add_columns(&mut table, schema, &added).await?;
+        if evolution.widened.is_empty() {
+            add_columns(&mut table, schema, &evolution.added).await?;
+        } else {
+            super::widen::widen_columns(&mut table, schema, &evolution).await?;
+        }
     }
     Ok(table)
 }
 
+/// What a user can do about a schema change lakectl does not apply by itself.
+pub const EVOLUTION_HINT: &str = "only new columns and safe widenings (integer → long, float → double) are applied by themselves; restore the spec, or move the table away to start a new one";
+
 /// The metadata action that gives `table` the schema `schema` and keeps everything else (its
-/// id, partitioning, configuration): for a change that only adds nullable columns.
+/// id, partitioning, configuration): for new nullable columns, or widened ones whose files
+/// are rewritten in the same commit.
 pub fn evolve_schema_action(table: &DeltaTable, schema: &TableSchema) -> Result<Action, LakeError> {
     use deltalake::kernel::MetadataExt;
     let path = PathBuf::from(table.table_url().path());
@@ -580,6 +591,11 @@ fn conflict_or(e: deltalake::DeltaTableError, path: &Path, app_ids: &[String]) -
                 what: format!("transaction ids {}", ids.join(", ")),
             }
         }
+        deltalake::DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(CommitConflictError::MetadataChanged),
+        } => LakeError::SchemaChanged {
+            table: path.display().to_string(),
+        },
         // Any other conflict (a concurrent metadata or protocol change, e.g. two writers
         // creating the table at once; files this commit depends on removed meanwhile) also
         // means another writer committed first: this one writes nothing.

@@ -73,6 +73,9 @@ async fn decide_scope(
     definition_changed: bool,
     opts: &RunOptions,
 ) -> Option<Scope> {
+    if opts.source_schema_changed {
+        return Some(Scope::Full("a source's schema changed the job's output"));
+    }
     if !opts.full_refresh && !definition_changed && last == Some(src.version as i64) {
         return None;
     }

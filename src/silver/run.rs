@@ -32,6 +32,10 @@ pub struct RunOptions {
     pub full_refresh: bool,
     /// Compute and report, but commit nothing.
     pub dry_run: bool,
+    /// Set by a run that found its output columns changed by a source's schema (a widened
+    /// or new bronze column) rather than by an edit of the job: it runs again from scratch
+    /// and rebuilds the table, under `on_schema_change: rebuild`.
+    pub source_schema_changed: bool,
 }
 
 /// What was (or would be) recomputed.
@@ -200,15 +204,15 @@ pub async fn run_job(
         }
     })?;
     let path = lake.path(&job.to);
-    // A job whose output columns changed, after an edit of its YAML (or on a full refresh),
+    // A job whose output columns changed (an edit of its YAML, a source whose schema evolved)
     // follows its `on_schema_change`: `rebuild` replaces the table (new schema, old files
     // removed, new files added), `append_new_columns` adds the new columns to the table's
     // schema and recomputes only what changed (older rows read null), `fail` waits for an
     // explicit --full-refresh. Always in the run's one commit.
     let rebuild = opts.full_refresh
+        || opts.source_schema_changed
         || (definition_changed && job.on_schema_change == OnSchemaChange::Rebuild);
-    let append_columns =
-        definition_changed && job.on_schema_change == OnSchemaChange::AppendNewColumns;
+    let append_columns = job.on_schema_change == OnSchemaChange::AppendNewColumns;
     let mut schema_change = None;
     let mut schema_action = None;
     let (mut target, new_schema) = match target {
@@ -225,6 +229,15 @@ pub async fn run_job(
                     schema_action = Some(table::evolve_schema_action(&t, &schema).map_err(lake_err)?);
                     schema_change = Some(diff);
                     (Some(t), true)
+                }
+                // The job is as it was: a source's schema changed its output. Under `rebuild`
+                // that is one more reason to rebuild, from scratch.
+                Some(_) if job.on_schema_change == OnSchemaChange::Rebuild => {
+                    let again = RunOptions {
+                        source_schema_changed: true,
+                        ..*opts
+                    };
+                    return Box::pin(run_job(spec, checked, job, &again)).await;
                 }
                 Some(diff) => {
                     return Err(lake_err(crate::lake::LakeError::SchemaMismatch {

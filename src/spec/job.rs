@@ -163,7 +163,8 @@ pub enum WriteMode {
     Append,
 }
 
-/// What a run does when an edited job's output columns no longer match its table.
+/// What a run does when a job's output columns no longer match its table (its YAML was
+/// edited, or a source's schema evolved).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnSchemaChange {

@@ -504,13 +504,17 @@ fn validate_shows_a_pending_bronze_column_and_refuses_a_breaking_change() {
     // Validating changed nothing: the next run applies it.
     assert!(column_strings(&ws.table("bronze/ventes_stream"), "remise").is_empty());
 
-    std::fs::write(ws.config(), spec.replace("quantite: int", "quantite: long")).unwrap();
+    std::fs::write(
+        ws.config(),
+        spec.replace("quantite: int", "quantite: string"),
+    )
+    .unwrap();
     let out = ws.lakectl(&["validate"]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(!stdout(&out).contains("ok"), "{}", stdout(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("column `quantite` is integer in the table but long in the spec")
+        err.contains("column `quantite` is integer in the table but string in the spec")
             && err.contains("the next run will refuse this change before consuming anything"),
         "{err}"
     );

@@ -1,6 +1,7 @@
 //! Changing the pipeline by editing YAML while `lakectl schedule` runs: bronze evolves its
 //! table in place, a job rebuilds, other readers see the evolved tables.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -136,6 +137,200 @@ import os; os._exit(0)
     assert_eq!(
         text.trim(),
         "(80, 30, 45.0) (80, 45.0)",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn widening_a_bronze_column_rewrites_the_table_once_keeping_data_offsets_and_history() {
+    let ws = Workspace::new("widen", 2);
+    ws.produce(200, &["--seed", "51"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    write_job(
+        &ws,
+        "qty.yaml",
+        "name: qty\nfrom: ventes\ngroup_by: [pays]\naggregate: {n: count(*), q: sum(quantite)}\nto: silver/qty\n",
+    );
+    ws.ok(&["run", "qty"]);
+    let bronze = ws.table("bronze/ventes_stream");
+    let before: BTreeMap<String, String> = rows(&bronze)
+        .into_iter()
+        .map(|r| (r["vente_id"].clone(), r["quantite"].clone()))
+        .collect();
+    let meta = |t: &std::path::Path| {
+        with_table(t, |d| {
+            let s = d.snapshot().expect("snapshot");
+            (
+                s.metadata().id().to_string(),
+                format!(
+                    "{:?}",
+                    s.schema().field("quantite").expect("quantite").data_type()
+                ),
+            )
+        })
+    };
+    let (id, ty) = meta(&bronze);
+    assert!(ty.contains("Integer"), "{ty}");
+
+    let spec = std::fs::read_to_string(ws.config()).unwrap();
+    std::fs::write(ws.config(), spec.replace("quantite: int", "quantite: long")).unwrap();
+    let out = ws.ok(&["validate"]);
+    assert!(
+        out.contains("pending schema change, applied by the next run in one commit that rewrites the table's")
+            && out.contains("ALTER COLUMN quantite integer → long"),
+        "{out}"
+    );
+    assert!(
+        meta(&bronze).1.contains("Integer"),
+        "validate changed nothing"
+    );
+
+    // The next run widens first, then ingests the new records with the wider type.
+    ws.produce(100, &["--seed", "52", "--first-id", "1000"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let (id_after, ty_after) = meta(&bronze);
+    assert_eq!(id_after, id, "the same table");
+    assert!(ty_after.contains("Long"), "{ty_after}");
+    // Every record once (the offsets in the table survived the rewrite), old values intact.
+    assert_exactly_once(&ws, 300);
+    let after: BTreeMap<String, String> = rows(&bronze)
+        .into_iter()
+        .map(|r| (r["vente_id"].clone(), r["quantite"].clone()))
+        .collect();
+    for (k, v) in &before {
+        assert_eq!(after.get(k), Some(v), "vente_id {k}");
+    }
+    // Run again: nothing new, the widening is not repeated.
+    let version = table_version(&bronze);
+    let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert!(out.contains("0 consumed"), "{out}");
+    assert_eq!(table_version(&bronze), version);
+    let hist = ws.ok(&["history", "ventes"]);
+    assert!(
+        hist.contains("ALTER COLUMN quantite integer → long")
+            && hist.contains("file(s) rewritten with the wider types"),
+        "{hist}"
+    );
+
+    // The incremental job sees the rewrite as no new data: its totals match bronze.
+    ws.ok(&["run", "qty"]);
+    let total = |t: &std::path::Path, c: &str| rows(t).iter().map(|r| num(r, c)).sum::<f64>();
+    assert_eq!(total(&ws.table("silver/qty"), "n"), 300.0);
+    assert_eq!(
+        total(&ws.table("silver/qty"), "q"),
+        total(&bronze, "quantite")
+    );
+    let hist = ws.ok(&["history", "qty", "--limit", "1"]);
+    assert!(
+        hist.contains("a source's schema changed the job's output; output columns changed (- column `q` is integer in the table but long in the spec): table rebuilt"),
+        "{hist}"
+    );
+
+    let Some(python) = test_python() else { return };
+    let check = r#"
+import sys, duckdb
+from deltalake import DeltaTable
+b = DeltaTable(sys.argv[1]).to_pyarrow_table()
+con = duckdb.connect()
+print(b.schema.field("quantite").type, con.execute("select count(*), count(distinct vente_id), sum(quantite) from b").fetchone())
+sys.stdout.flush()
+import os; os._exit(0)
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", check])
+        .arg(&bronze)
+        .output()
+        .expect("run python");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        format!("int64 (300, 300, {})", total(&bronze, "quantite") as i64),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_worker_widening_the_table_under_another_loses_nothing_and_leaves_no_narrow_file() {
+    let ws = Workspace::new("widen_race", 2);
+    ws.produce(200, &["--seed", "61"]);
+    let log = ws.dir.path().join("a.log");
+    let mut a = ws
+        .command(&["run", "bronze", "--worker", "0/2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start worker 0");
+    let bronze = ws.table("bronze/ventes_stream");
+    wait_for(60, "worker 0 to commit its partition", || {
+        bronze.join("_delta_log").exists() && count_rows(&bronze) > 0
+    });
+
+    // Worker 1 runs with the edited spec: it widens the table while worker 0 keeps writing
+    // with the old one.
+    let widened = ws.dir.path().join("widened.yaml");
+    let spec = std::fs::read_to_string(ws.config()).unwrap();
+    std::fs::write(&widened, spec.replace("quantite: int", "quantite: long")).unwrap();
+    let with_widened = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lakectl"))
+            .current_dir(ws.dir.path())
+            .arg("--config")
+            .arg(&widened)
+            .args(args)
+            .env("KAFKA_BROKERS", brokers())
+            .output()
+            .expect("run lakectl")
+    };
+    let out = with_widened(&["run", "bronze", "--worker", "1/2", "--until-caught-up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Worker 0's next commit is refused (the schema changed under it): it stops, having
+    // written nothing of that batch.
+    ws.produce(100, &["--seed", "62", "--first-id", "1000"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = a.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "worker 0 did not stop after the widening:\n{}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default(),
+            ws.ok(&["history", "ventes"])
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let a_log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(5), "{a_log}");
+    assert!(
+        a_log.contains("another writer changed the table's schema"),
+        "{a_log}"
+    );
+
+    // Restarted with the edited spec, it finishes: every record once.
+    for w in ["0/2", "1/2"] {
+        let out = with_widened(&["run", "bronze", "--worker", w, "--until-caught-up"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_exactly_once(&ws, 300);
+
+    // And every active file holds the wide type (none of worker 0's slipped past the rewrite).
+    let Some(python) = test_python() else { return };
+    let check = r#"
+import sys, pyarrow.parquet as pq
+from deltalake import DeltaTable
+t = DeltaTable(sys.argv[1])
+print(sorted({str(pq.read_schema(u.replace("file://", "")).field("quantite").type) for u in t.file_uris()}))
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", check])
+        .arg(&bronze)
+        .output()
+        .expect("run python");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "['int64']",
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

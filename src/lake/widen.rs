@@ -1,0 +1,140 @@
+//! Safe type widenings (integer → long, float → double) of an existing table.
+//!
+//! Delta's `typeWidening` table feature makes a widening metadata-only, but delta-rs 1.1 can
+//! neither write nor read a table that has it (its own tests use it as the example of an
+//! unsupported reader feature), so Python `deltalake` and lakectl itself could no longer read
+//! the table. Instead, lakectl rewrites the table's files with the wider type in ONE commit
+//! that also changes the schema, `dataChange = false` on every add and remove (as optimize
+//! does) so incremental readers see no new data. The table keeps its id, its history and its
+//! `txn` versions (the Kafka offsets). The cost is a read and a write of the table, once.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::Action;
+use deltalake::protocol::DeltaOperation;
+use deltalake::DeltaTable;
+use tracing::{info, warn};
+
+use super::bridge::to_record_batches;
+use super::read::{active_files, scan_files};
+use super::schema::{Evolution, TableSchema};
+use super::table::{self, delta_err, schema_of};
+use super::LakeError;
+
+/// Attempts when a concurrent commit lands while the files are rewritten.
+const ATTEMPTS: usize = 5;
+
+/// Gives `table` the schema `schema`, which widens some of its columns (and may add some):
+/// every file is rewritten with the wider types and committed with the new schema at once.
+/// Another writer committing meanwhile makes the pass start again on the new snapshot (its
+/// files were written with the old types, so they are rewritten too); one that widened the
+/// same way first leaves nothing to do.
+pub async fn widen_columns(
+    table: &mut DeltaTable,
+    schema: &TableSchema,
+    evolution: &Evolution,
+) -> Result<(), LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    for attempt in 1..=ATTEMPTS {
+        if attempt > 1 {
+            table
+                .update_incremental(None)
+                .await
+                .map_err(delta_err(&path, "reloading"))?;
+            if schema.diff(&schema_of(table)?).is_none() {
+                return Ok(());
+            }
+        }
+        let (actions, files) = rewrite(table, schema).await?;
+        let reason = format!("{evolution}: {files} file(s) rewritten with the wider types");
+        let mut all = vec![table::evolve_schema_action(table, schema)?];
+        all.extend(actions.iter().cloned());
+        let rels: BTreeSet<String> = active_files(table)?.into_iter().map(|f| f.rel).collect();
+        for a in table::remove_actions(table, &rels)? {
+            if let Action::Remove(mut r) = a {
+                r.data_change = false;
+                all.push(Action::Remove(r));
+            }
+        }
+        let props = CommitProperties::default()
+            .with_metadata(HashMap::from([(
+                "lakectl.reason".to_string(),
+                serde_json::json!(reason),
+            )]))
+            // A concurrent append would slip past the rewrite: fail and start again.
+            .with_max_retries(0);
+        let op = DeltaOperation::Optimize {
+            predicate: None,
+            target_size: 0,
+        };
+        let snapshot = table.snapshot().map_err(delta_err(&path, "committing"))?;
+        match CommitBuilder::from(props)
+            .with_actions(all)
+            .build(Some(snapshot), table.log_store(), op)
+            .await
+        {
+            Ok(finalized) => {
+                let version = finalized.version();
+                table.state = Some(finalized.snapshot());
+                info!(table = %path.display(), version, %evolution, files, "schema evolved: columns widened, files rewritten");
+                return Ok(());
+            }
+            Err(e) => {
+                table::discard_files(table, &actions).await;
+                warn!(table = %path.display(), attempt, error = %e, "widening conflicted with a concurrent commit; starting again on the new snapshot");
+                if attempt == ATTEMPTS {
+                    return Err(delta_err(&path, "widening columns")(e));
+                }
+            }
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// Rewrites every active file of `table` with `schema`'s types, one output per input file
+/// (memory stays bounded by the largest file). Returns the add actions (`dataChange =
+/// false`, not committed) and the number of files read.
+async fn rewrite(
+    table: &DeltaTable,
+    schema: &TableSchema,
+) -> Result<(Vec<Action>, usize), LakeError> {
+    let path = PathBuf::from(table.table_url().path());
+    let target = schema.arrow();
+    let files = active_files(table)?;
+    let mut adds = Vec::new();
+    for f in &files {
+        let written = async {
+            let mut df = tokio::task::block_in_place(|| {
+                scan_files(table, vec![f.clone()])?
+                    .collect()
+                    .map_err(|e| LakeError::Polars {
+                        table: path.display().to_string(),
+                        source: Box::new(e),
+                    })
+            })?;
+            let batches =
+                to_record_batches(&mut df, &target).map_err(|message| LakeError::Convert {
+                    table: path.display().to_string(),
+                    message: format!("{}: {message}", f.rel),
+                })?;
+            table::write_files_as(table, batches, schema).await
+        }
+        .await;
+        match written {
+            Ok(actions) => adds.extend(actions.into_iter().map(|a| match a {
+                Action::Add(mut add) => {
+                    add.data_change = false;
+                    Action::Add(add)
+                }
+                other => other,
+            })),
+            Err(e) => {
+                table::discard_files(table, &adds).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok((adds, files.len()))
+}
