@@ -36,6 +36,7 @@ docs = {}
 for kind, path in files:
     doc = yaml.safe_load(open(path))
     docs.setdefault(kind, doc)
+    docs[(kind, os.path.basename(path))] = doc
     errors = sorted(schemas[kind].iter_errors(doc), key=str)
     check(not errors, f"{os.path.relpath(path, repo)} validates against schemas/{kind}.schema.json"
           + "".join(f"\n    {e.message} at {list(e.absolute_path)}" for e in errors))
@@ -52,12 +53,18 @@ rejected("pipelines", p, "pipelines.yaml: bronze[0].watermak (misspelled)", "wat
 p = copy.deepcopy(docs["pipelines"])
 p["kafka"]["broker"] = p["kafka"].pop("brokers")
 rejected("pipelines", p, "pipelines.yaml: kafka.broker (misspelled)", "broker")
-j = copy.deepcopy(docs["job"])
+j = copy.deepcopy(docs[("job", "ventes_aggreges.yaml")])
 j["groupby"] = j.pop("group_by")
 rejected("job", j, "a job's groupby (misspelled)", "groupby")
 j = copy.deepcopy(docs["job"])
 j["mode"] = "replace_partition"
 rejected("job", j, "a job's mode: replace_partition (no such mode)", "replace_partition")
+j = copy.deepcopy(docs[("job", "dim_clients.yaml")])
+j["scd2"]["tracked"] = j["scd2"].pop("track")
+rejected("job", j, "an scd2 job's tracked (misspelled)", "tracked")
+j = copy.deepcopy(docs[("job", "rfm_clients.yaml")])
+j["cluster"]["centers"] = j["cluster"].pop("centres")
+rejected("job", j, "a cluster step's centers (misspelled)", "centers")
 t = copy.deepcopy(docs["job-test"])
 first = next(iter(t["tests"].values()))
 first["expected"] = first.pop("expect")

@@ -38,8 +38,8 @@ step "lakectl produce --count 500 --rate max --clients $clients (a first wave of
 step "lakectl run bronze --until-caught-up (the first wave sets the event-time watermark)"
 "$lakectl" run bronze --until-caught-up
 
-step "lakectl produce --count $n --rate max --clients $clients --late-fraction 0.02 --malformed-fraction 0.01"
-"$lakectl" produce --count "$n" --rate max --clients "$clients" --late-fraction 0.02 --malformed-fraction 0.01
+step "lakectl produce --count $n --rate max --clients $clients --late-fraction 0.02 --malformed-fraction 0.01 --client-changes 0.05"
+"$lakectl" produce --count "$n" --rate max --clients "$clients" --late-fraction 0.02 --malformed-fraction 0.01 --client-changes 0.05
 
 step "lakectl run bronze --until-caught-up (late and malformed records go to quarantine)"
 "$lakectl" run bronze --until-caught-up
@@ -58,6 +58,15 @@ step "a few rows of each silver table"
 "$lakectl" query "SELECT client_nom, pays, segment, jour, nb_achats, round(total_depense, 2) AS total_depense, est_client_fidele, segment_depense FROM ventes_aggreges ORDER BY total_depense DESC LIMIT 5"
 "$lakectl" query "SELECT pays, sum(total_transactions) AS transactions, round(sum(revenue_total), 2) AS revenue FROM ventes_par_pays GROUP BY pays ORDER BY revenue DESC LIMIT 5"
 "$lakectl" query "SELECT segment, sum(total_transactions) AS transactions, round(sum(revenue_total), 2) AS revenue FROM ventes_par_segment GROUP BY segment ORDER BY segment"
+
+step "the client dimension with history (dim_clients, SCD Type 2)"
+"$lakectl" query "SELECT count(*) AS versions, count(DISTINCT client_id) AS clients, sum(CAST(is_current AS INT)) AS current_rows FROM dim_clients"
+"$lakectl" query "SELECT client_id, client_nom, pays, segment, valid_from, valid_to, is_current FROM dim_clients WHERE client_id IN (SELECT client_id FROM dim_clients WHERE NOT is_current) ORDER BY client_id, valid_from LIMIT 6"
+# Revenue attributed to the segment each client was in at the time of the sale.
+"$lakectl" query "SELECT d.segment, round(sum(v.montant), 2) AS revenue FROM ventes v JOIN dim_clients d ON v.client_id = d.client_id WHERE v.timestamp >= d.valid_from AND (d.valid_to IS NULL OR v.timestamp < d.valid_to) GROUP BY d.segment ORDER BY segment"
+
+step "customer segments (rfm_clients: k-means over recency, frequency, amount)"
+"$lakectl" query "SELECT * FROM rfm_centres ORDER BY segment_rfm"
 
 step "lakectl dashboard"
 "$lakectl" dashboard

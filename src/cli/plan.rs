@@ -58,6 +58,14 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
             let n = files.len();
             crate::outln!("incremental run: appends the result over {n} new source file(s)")
         }
+        Some(Scope::Keys {
+            new_files,
+            keys,
+            rewrite,
+        }) => crate::outln!(
+            "incremental run: {new_files} new source file(s) hold {keys} key(s) whose versions are recomputed from the whole source; rewrites {} file(s) of the dimension that hold them",
+            rewrite.len()
+        ),
     }
     if let Some(e) = execution {
         crate::outln!("execution: {}", e.explain());

@@ -59,6 +59,11 @@ pub struct Args {
     /// Seed for a reproducible stream (ids, clients, products, quantities, faults).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Probability, per sale, that its client first moves to another country or switches
+    /// segment; the change sticks for the rest of the run (a client dimension with history
+    /// for SCD2 jobs). Default 0: clients keep the catalogue's attributes.
+    #[arg(long, default_value = "0", value_parser = parse_fraction)]
+    pub client_changes: f64,
     /// Fraction of late events (event time 1-3 h old, beyond the watermark).
     #[arg(long, default_value = "0", value_parser = parse_fraction)]
     pub late_fraction: f64,
@@ -106,6 +111,7 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
         malformed_fraction: args.malformed_fraction,
         first_id,
         clients: args.clients as usize,
+        client_changes: args.client_changes,
     });
     let show_bar = args.count.is_some() && crate::term::stdout_is_tty();
     let log_each = matches!(args.rate, Rate::PerSecond(r) if r <= 10.0);

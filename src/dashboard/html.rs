@@ -360,12 +360,64 @@ pub fn render(d: &Dashboard) -> String {
         hbars("chart-clients", &clients, PALETTE[2]),
         health(d)
     );
+    for s in &d.segmentations {
+        out.push_str(&segments(s));
+    }
     let _ = write!(
         out,
         r#"</main><footer>lakectl dashboard · sources: ventes_aggreges, ventes_par_pays, ventes_par_segment · generated {}</footer></body></html>"#,
         esc(&d.generated_at)
     );
     out
+}
+
+/// A job's customer segments: a bar of each cluster's size, and its profile (the mean of
+/// each feature) in a table.
+fn segments(s: &super::Segmentation) -> String {
+    let total: u64 = s.clusters.iter().map(|c| c.size).sum();
+    let bars: Vec<(String, f64, String)> = s
+        .clusters
+        .iter()
+        .map(|c| {
+            (
+                format!("segment {}", c.id),
+                c.size as f64,
+                format!(
+                    "{} clients · {}",
+                    group(c.size as u128),
+                    pct(c.size as f64, total as f64)
+                ),
+            )
+        })
+        .collect();
+    let mut table = String::from("<table><thead><tr><th>segment</th><th>clients</th>");
+    for f in &s.features {
+        let _ = write!(table, "<th>avg {}</th>", esc(f));
+    }
+    table.push_str("</tr></thead><tbody>");
+    for c in &s.clusters {
+        let _ = write!(
+            table,
+            "<tr><td>{}</td><td>{}</td>",
+            c.id,
+            group(c.size as u128)
+        );
+        for m in &c.means {
+            let _ = write!(table, "<td>{}</td>", money(*m));
+        }
+        table.push_str("</tr>");
+    }
+    table.push_str("</tbody></table>");
+    format!(
+        r#"<section class="grid2" style="margin-top:20px"><div class="card"><h2>Customer segments · {} (k-means on {})</h2>{}</div><div class="card"><h2>Segment profiles</h2>{table}</div></section>"#,
+        esc(&s.job),
+        esc(&s.features.join(", ")),
+        hbars(
+            &format!("chart-segments-{}", esc(&s.job)),
+            &bars,
+            PALETTE[3 % PALETTE.len()]
+        ),
+    )
 }
 
 fn health(d: &Dashboard) -> String {

@@ -65,6 +65,28 @@ pub struct Client {
     pub purchases: u64,
 }
 
+/// The customer segments a job's `cluster:` step found.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Segmentation {
+    /// The job.
+    pub job: String,
+    /// The features clustered on.
+    pub features: Vec<String>,
+    /// One profile per cluster, by cluster id.
+    pub clusters: Vec<ClusterProfile>,
+}
+
+/// One cluster: its size and the mean of each feature over its rows.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClusterProfile {
+    /// Cluster id.
+    pub id: i64,
+    /// Rows (clients) in it.
+    pub size: u64,
+    /// Mean of each feature, in the order of [`Segmentation::features`].
+    pub means: Vec<f64>,
+}
+
 /// A bronze pipeline's health.
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineHealth {
@@ -132,6 +154,8 @@ pub struct Dashboard {
     pub by_day: Vec<Slice>,
     /// Premium / Standard / Economy (`segment_depense` of the client-days).
     pub spend_classes: Vec<Slice>,
+    /// The segments of every job with a `cluster:` step.
+    pub segmentations: Vec<Segmentation>,
     /// Bronze pipelines.
     pub pipelines: Vec<PipelineHealth>,
     /// Silver jobs.
@@ -329,6 +353,51 @@ pub async fn gather(
         None => Vec::new(),
     };
 
+    let mut segmentations = Vec::new();
+    for j in &checked.jobs {
+        let Some(c) = &j.cluster else { continue };
+        let panel = format!("segments of {}", j.name);
+        let means: Vec<String> = c
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("avg(CAST(\"{f}\" AS DOUBLE)) AS f{i}"))
+            .collect();
+        let sql = format!(
+            "SELECT \"{col}\" AS id, count(*) AS n, {} FROM {} GROUP BY \"{col}\" ORDER BY id",
+            means.join(", "),
+            j.name,
+            col = c.column
+        );
+        let Some(df) = cx.sql(&panel, &sql).await else {
+            continue;
+        };
+        let read = (|| {
+            let ids = ints(&df, "id")?;
+            let sizes = ints(&df, "n")?;
+            let cols = (0..c.features.len())
+                .map(|i| floats(&df, &format!("f{i}")))
+                .collect::<PolarsResult<Vec<_>>>()?;
+            Ok(ids
+                .iter()
+                .zip(sizes)
+                .enumerate()
+                .map(|(r, (&id, n))| ClusterProfile {
+                    id,
+                    size: n.max(0) as u64,
+                    means: cols.iter().map(|col| col[r]).collect(),
+                })
+                .collect())
+        })();
+        if let Some(clusters) = cx.read(&panel, read) {
+            segmentations.push(Segmentation {
+                job: j.name.clone(),
+                features: c.features.clone(),
+                clusters,
+            });
+        }
+    }
+
     let status = crate::status::gather(spec, checked, kafka_timeout).await;
     let now = Utc::now();
     let age = |t: &Option<String>| {
@@ -374,6 +443,7 @@ pub async fn gather(
         by_segment,
         by_day,
         spend_classes,
+        segmentations,
         pipelines,
         jobs,
         problems: cx.problems,

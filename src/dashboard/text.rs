@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{age, group, money, pct, Dashboard, Slice};
+use super::{age, group, money, pct, Dashboard, Segmentation, Slice};
 
 const BAR: usize = 28;
 const DAYS_SHOWN: usize = 14;
@@ -38,6 +38,48 @@ fn breakdown(out: &mut String, title: &str, rows: &[Slice], count_label: &str) {
             bar(r.revenue, max, BAR),
             group(r.count as u128),
             w = BAR
+        );
+    }
+}
+
+/// A job's customer segments: size, share and the mean of each feature per cluster.
+fn segments(out: &mut String, s: &Segmentation) {
+    let _ = writeln!(
+        out,
+        "\n CUSTOMER SEGMENTS ({}, k-means on {})",
+        s.job,
+        s.features.join(", ")
+    );
+    if s.clusters.is_empty() {
+        let _ = writeln!(out, "  (no data)");
+        return;
+    }
+    let total: u64 = s.clusters.iter().map(|c| c.size).sum();
+    let max = s.clusters.iter().map(|c| c.size).max().unwrap_or(0) as f64;
+    let head: Vec<String> = s.features.iter().map(|f| format!("{f:>14}")).collect();
+    let _ = writeln!(
+        out,
+        "  {:<9} {:>7} {:>6}  {:<16} {}",
+        "segment",
+        "clients",
+        "share",
+        "",
+        head.join(" ")
+    );
+    for c in &s.clusters {
+        let means: Vec<String> = c
+            .means
+            .iter()
+            .map(|m| format!("{:>14}", money(*m)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:<9} {:>7} {:>6}  {:<16} {}",
+            c.id,
+            group(c.size as u128),
+            pct(c.size as f64, total as f64),
+            bar(c.size as f64, max, 16),
+            means.join(" ")
         );
     }
 }
@@ -108,6 +150,9 @@ pub fn render(d: &Dashboard) -> String {
         &d.spend_classes,
         "client-days",
     );
+    for s in &d.segmentations {
+        segments(&mut out, s);
+    }
     let skip = d.by_day.len().saturating_sub(DAYS_SHOWN);
     let title = if skip > 0 {
         format!("REVENUE BY DAY (last {DAYS_SHOWN} of {})", d.by_day.len())

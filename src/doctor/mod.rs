@@ -140,7 +140,7 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
                 .bronze(pipeline)
                 .map(|b| b.partition_by.clone())
                 .unwrap_or_default(),
-            TableKind::Quarantine { .. } => Vec::new(),
+            TableKind::Quarantine { .. } | TableKind::Centres { .. } => Vec::new(),
             TableKind::Silver { job } => checked
                 .job(job)
                 .map(|j| j.partition_by.clone())
@@ -148,7 +148,7 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
         };
         let producer = match &t.kind {
             TableKind::Bronze { .. } | TableKind::Quarantine { .. } => "lakectl run bronze",
-            TableKind::Silver { .. } => "lakectl run silver",
+            TableKind::Silver { .. } | TableKind::Centres { .. } => "lakectl run silver",
         };
         match table::open(&path).await {
             Ok(None) => out.push(Check::pass(

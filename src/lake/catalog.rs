@@ -22,12 +22,17 @@ pub enum TableKind {
         /// Job name.
         job: String,
     },
+    /// The cluster centres a job's `cluster:` step writes.
+    Centres {
+        /// Job name.
+        job: String,
+    },
 }
 
 /// One table of the lake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableRef {
-    /// Its main name (pipeline name, `<pipeline>_quarantine`, or job name).
+    /// Its main name (pipeline name, `<pipeline>_quarantine`, job name, `<job>_centres`).
     pub name: String,
     /// Path relative to the lake.
     pub path: String,
@@ -76,6 +81,15 @@ impl Catalog {
                     job: j.name.clone(),
                 },
             });
+            if let Some(centres) = j.cluster.as_ref().and_then(|c| c.centres.clone()) {
+                tables.push(TableRef {
+                    name: format!("{}_centres", j.name),
+                    path: centres,
+                    kind: TableKind::Centres {
+                        job: j.name.clone(),
+                    },
+                });
+            }
         }
         Self { tables }
     }

@@ -47,7 +47,8 @@ const LAST_NAMES: &[&str] = &[
     "Conti", "Dumont", "Wagner", "Silva", "Nowak", "Bakker", "Ruiz", "Meyer", "Greco", "Leroy",
     "Costa",
 ];
-const COUNTRIES: &[&str] = &[
+/// The countries clients live in (and move to, with `--client-changes`).
+pub const COUNTRIES: &[&str] = &[
     "France",
     "Espagne",
     "Allemagne",

@@ -34,6 +34,9 @@ pub struct GeneratorOptions {
     pub first_id: i64,
     /// How many clients buy (the seeds' 20 by default; more are generated).
     pub clients: usize,
+    /// Probability, per sale, that its client first moves to another country or switches
+    /// segment (Business ↔ Consumer); the change sticks for the rest of the stream.
+    pub client_changes: f64,
 }
 
 impl Default for GeneratorOptions {
@@ -44,6 +47,7 @@ impl Default for GeneratorOptions {
             malformed_fraction: 0.0,
             first_id: 1,
             clients: catalog::CLIENTS.len(),
+            client_changes: 0.0,
         }
     }
 }
@@ -102,7 +106,12 @@ impl SaleGenerator {
     /// `out` (cleared first). Returns its kind and the partitioning key (the client id).
     pub fn next_into(&mut self, now: DateTime<Utc>, out: &mut Vec<u8>) -> (RecordKind, i64) {
         out.clear();
-        let client = &self.clients[self.rng.random_range(0..self.clients.len())];
+        let i = self.rng.random_range(0..self.clients.len());
+        // (No draw at rate 0: a seed gives the same stream as before the option existed.)
+        if self.opts.client_changes > 0.0 && self.rng.random::<f64>() < self.opts.client_changes {
+            change_client(&mut self.rng, &mut self.clients[i]);
+        }
+        let client = &self.clients[i];
         let product = PRODUCTS[self.rng.random_range(0..PRODUCTS.len())];
         let quantite: i32 = self.rng.random_range(1..=5);
         let roll: f64 = self.rng.random();
@@ -139,6 +148,24 @@ impl SaleGenerator {
             corrupt(&mut self.rng, out, &sale);
         }
         (kind, client.id)
+    }
+}
+
+/// Moves `c` to another country, or switches its segment (an even chance of each).
+fn change_client(rng: &mut SmallRng, c: &mut Client) {
+    if rng.random_bool(0.5) {
+        let others: Vec<&'static str> = catalog::COUNTRIES
+            .iter()
+            .copied()
+            .filter(|p| *p != c.pays)
+            .collect();
+        c.pays = others[rng.random_range(0..others.len())];
+    } else {
+        c.segment = if c.segment == "Business" {
+            "Consumer"
+        } else {
+            "Business"
+        };
     }
 }
 
@@ -196,6 +223,47 @@ mod tests {
             b.next_into(now, &mut y);
             assert_eq!(x, y);
         }
+    }
+
+    #[test]
+    fn clients_change_country_or_segment_at_the_given_rate_and_keep_it() {
+        let mut g = SaleGenerator::new(GeneratorOptions {
+            seed: Some(3),
+            client_changes: 0.2,
+            ..Default::default()
+        });
+        let seeds: std::collections::HashMap<i64, (&str, &str)> = catalog::CLIENTS
+            .iter()
+            .map(|c| (c.id, (c.pays, c.segment)))
+            .collect();
+        let mut last: std::collections::HashMap<i64, (String, String)> = Default::default();
+        let (mut changes, mut buf) = (0, Vec::new());
+        for _ in 0..2000 {
+            g.next_into(Utc::now(), &mut buf);
+            let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+            let id = v["client_id"].as_i64().unwrap();
+            let now = (
+                v["pays"].as_str().unwrap().to_string(),
+                v["segment"].as_str().unwrap().to_string(),
+            );
+            let before = last
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| (seeds[&id].0.into(), seeds[&id].1.into()));
+            if now != before {
+                changes += 1;
+                // One attribute at a time.
+                assert!(
+                    now.0 == before.0 || now.1 == before.1,
+                    "{before:?} → {now:?}"
+                );
+            }
+            last.insert(id, now);
+        }
+        assert!(
+            (300..=500).contains(&changes),
+            "{changes} changes in 2000 sales"
+        );
     }
 
     #[test]

@@ -146,6 +146,7 @@ impl Session<'_> {
                 TableKind::Bronze { .. } => "bronze",
                 TableKind::Quarantine { .. } => "quarantine",
                 TableKind::Silver { .. } => "silver",
+                TableKind::Centres { .. } => "centres",
             };
             let (version, rows) = match table::open(&self.spec.table_path(&t.path)).await {
                 Ok(Some(dt)) => {

@@ -98,6 +98,21 @@ pub fn check_jobs(
                 ),
             ));
         }
+        if let Some(c) = j.cluster.as_ref().and_then(|c| c.centres.as_deref()) {
+            let c = c.trim_end_matches('/');
+            if c == j.to.trim_end_matches('/')
+                || spec
+                    .bronze
+                    .iter()
+                    .any(|b| b.table == c || b.quarantine == c)
+                || jobs.iter().any(|o| o.to.trim_end_matches('/') == c)
+            {
+                diags.push(j.doc.at(
+                    "cluster.centres",
+                    format!("`{c}` is already a table of the lake; the centres need a table of their own"),
+                ));
+            }
+        }
         let to = j.to.trim_end_matches('/').to_string();
         if let Some(other) = targets.insert(to.clone(), j) {
             diags.push(j.doc.at(
@@ -176,6 +191,17 @@ pub fn check_jobs(
         if let Some(out) = check_one(j, &catalog, &schemas, diags) {
             if let Ok(s) = through_delta(&out, &j.partition_by) {
                 schemas.insert(j.name.clone(), s);
+            }
+            if let Some(c) = j.cluster.as_ref().filter(|c| c.centres.is_some()) {
+                let mut s = Schema::default();
+                s.with_column(c.column.as_str().into(), DataType::Int32);
+                s.with_column(super::cluster::CENTRES_SIZE.into(), DataType::UInt64);
+                for f in &c.features {
+                    s.with_column(f.as_str().into(), DataType::Float64);
+                }
+                if let Ok(s) = through_delta(&s, &[]) {
+                    schemas.insert(format!("{}_centres", j.name), s);
+                }
             }
         }
         ordered.push(j.clone());
@@ -409,6 +435,82 @@ fn check_one(
                 }
             }
             cur
+        }
+        JobQuery::Scd2 { where_, scd2 } => {
+            let src_name = &catalog.resolve(j.from.as_deref()?)?.name;
+            let src = schemas.get(src_name)?;
+            let unknown = |path: &str, c: &str| {
+                let mut d = j.doc.at(
+                    path,
+                    format!("unknown column `{c}` in scd2 (source `{src_name}`)"),
+                );
+                if let Some(s) = did_you_mean(c, src.iter_names().map(|n| n.as_str())) {
+                    d = d.with_hint(format!("did you mean `{s}`?"));
+                }
+                d
+            };
+            for (key, list) in [("keys", &scd2.keys), ("track", &scd2.track)] {
+                for (i, c) in list.iter().enumerate() {
+                    if src.get(c).is_none() {
+                        diags.push(unknown(&join_index(&join_key("scd2", key), i), c));
+                    }
+                }
+            }
+            match src.get(&scd2.order_by) {
+                None => diags.push(unknown("scd2.order_by", &scd2.order_by)),
+                Some(t) if !(t.is_temporal() || t.is_primitive_numeric()) => diags.push(j.doc.at(
+                    "scd2.order_by",
+                    format!(
+                        "`scd2.order_by` must be a time or a number, but `{}` is {t}",
+                        scd2.order_by
+                    ),
+                )),
+                Some(_) => {}
+            }
+            if diags.0.len() > before {
+                return None;
+            }
+            let plan = super::scd2::source_rows(
+                DataFrame::empty_with_schema(src).lazy(),
+                where_.as_deref(),
+                scd2,
+            )
+            .and_then(|rows| super::scd2::versions(rows, scd2));
+            match eval(plan) {
+                Ok(s) => s,
+                Err(e) => {
+                    diags.push(located(j, "where", e, src));
+                    return None;
+                }
+            }
+        }
+    };
+    let out = match &j.cluster {
+        None => out,
+        Some(c) => {
+            for (i, f) in c.features.iter().enumerate() {
+                let path = join_index("cluster.features", i);
+                match out.get(f) {
+                    None => diags.push(j.doc.at(
+                        &path,
+                        format!("`{f}` is not an output column of the job; cluster on its aggregates or derived columns"),
+                    )),
+                    Some(t) if !t.is_primitive_numeric() => diags.push(j.doc.at(
+                        &path,
+                        format!("cluster feature `{f}` must be numeric, but it is {t}"),
+                    )),
+                    Some(_) => {}
+                }
+            }
+            if out.get(&c.column).is_some() {
+                diags.push(j.doc.at(
+                    "cluster",
+                    format!("the cluster column `{}` is already an output column; name another with `cluster.column`", c.column),
+                ));
+            }
+            let mut out = out;
+            out.with_column(c.column.as_str().into(), DataType::Int32);
+            out
         }
     };
     for x in &j.expect {

@@ -99,13 +99,15 @@ impl Execution {
 /// never span two values of them, so the job may run per partition. Empty when it may not.
 pub fn partition_keys(job: &JobSpec, source: &TableSchema) -> Vec<String> {
     match &job.query {
+        // Clustering needs every row at once.
+        JobQuery::Structured { .. } if job.cluster.is_some() => Vec::new(),
         JobQuery::Structured { group_by, .. } => source
             .partition_by
             .iter()
             .filter(|p| group_by.contains(p))
             .cloned()
             .collect(),
-        JobQuery::Sql(_) => Vec::new(),
+        JobQuery::Sql(_) | JobQuery::Scd2 { .. } => Vec::new(),
     }
 }
 
@@ -170,6 +172,10 @@ pub fn plan_execution(
     if keys.is_empty() {
         let why = match &job.query {
             JobQuery::Sql(_) => "a SQL job is run as written",
+            JobQuery::Scd2 { .. } => "an scd2 job orders each key's rows over the whole source",
+            JobQuery::Structured { .. } if job.cluster.is_some() => {
+                "k-means clusters all the output rows at once"
+            }
             JobQuery::Structured { .. } if source.partition_by.is_empty() => {
                 "the source table is not partitioned"
             }

@@ -4,11 +4,13 @@
 //! atomically with the source version they read.
 
 pub mod check;
+pub mod cluster;
 pub mod exec;
 pub mod expect;
 pub mod plan;
 pub mod prepare;
 pub mod run;
+pub mod scd2;
 pub mod test;
 
 pub use check::{check_jobs, load_and_check, CheckedJobs};

@@ -102,6 +102,12 @@ pub fn build(
             )?;
             derive_and_filter(agg, derive, having.as_deref(), now)
         }
+        JobQuery::Scd2 { where_, scd2 } => {
+            let source = source
+                .ok_or_else(|| polars_err!(ComputeError: "job {} has no source", job.name))?;
+            let rows = super::scd2::source_rows(source, where_.as_deref(), scd2)?;
+            super::scd2::versions(rows, scd2)
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use deltalake::kernel::Transaction;
 use polars::prelude::*;
+use tokio::task::block_in_place;
 
 use super::check::CheckedJobs;
 use super::exec::{plan_execution, Execution};
@@ -125,6 +126,98 @@ async fn decide_scope(
             )),
         },
     }
+}
+
+/// The source files `added` since the last run, which must still be there.
+fn new_files(
+    job: &JobSpec,
+    src: &Source,
+    added: &[changes::AddedFile],
+    last: Option<i64>,
+) -> Result<Vec<DataFile>, SilverError> {
+    let root = std::path::PathBuf::from(src.table.table_url().path());
+    let mut files = Vec::with_capacity(added.len());
+    for a in added {
+        let path = root.join(&a.rel);
+        if !path.exists() {
+            return Err(SilverError::Compute {
+                job: job.name.clone(),
+                message: format!(
+                    "source file {} (new data since version {}) is gone, deleted by a vacuum before this job read it; rebuild the target with `lakectl run {} --full-refresh`",
+                    a.rel,
+                    last.unwrap_or(0),
+                    job.name
+                ),
+            });
+        }
+        files.push(DataFile {
+            path,
+            rel: a.rel.clone(),
+            partition: a.partition.clone(),
+            rows: a.rows,
+            size: a.size,
+        });
+    }
+    Ok(files)
+}
+
+/// An scd2 run: all of it (first run, a refresh, an edit), or the keys found in the rows
+/// appended since the last run, recomputed from the whole source, with the dimension files
+/// that hold them rewritten.
+async fn prepare_scd2(
+    job: &JobSpec,
+    src: &Source,
+    target: Option<&DeltaTable>,
+    scope: Scope,
+    last: Option<i64>,
+) -> Result<(Work, Scope, u64), SilverError> {
+    let lake_err = SilverError::lake_of(&job.name);
+    let compute_err = SilverError::compute_of(&job.name);
+    let JobQuery::Scd2 { where_, scd2 } = &job.query else {
+        unreachable!("an scd2 job")
+    };
+    let all = active_files(&src.table).map_err(lake_err)?;
+    let rows_read = all.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
+    let rows = super::scd2::source_rows(
+        scan_files(&src.table, all).map_err(lake_err)?,
+        where_.as_deref(),
+        scd2,
+    )
+    .map_err(compute_err)?;
+    let execution =
+        Execution::Streaming("an scd2 job orders each key's rows over the whole source");
+    let (Scope::NewFiles(added), Some(target)) = (&scope, target) else {
+        let work = Work {
+            plans: vec![(
+                super::scd2::versions(rows, scd2).map_err(compute_err)?,
+                Engine::InMemory,
+            )],
+            execution,
+        };
+        return Ok((work, scope, rows_read));
+    };
+    let new = new_files(job, src, added, last)?;
+    let new_rows = super::scd2::source_rows(
+        scan_files(&src.table, new).map_err(lake_err)?,
+        where_.as_deref(),
+        scd2,
+    )
+    .map_err(compute_err)?;
+    let keys = block_in_place(|| super::scd2::keys_of(new_rows, scd2)).map_err(compute_err)?;
+    let rewrite =
+        block_in_place(|| super::scd2::files_with_keys(target, &keys, scd2)).map_err(lake_err)?;
+    let kept = scan_files(target, rewrite.clone()).map_err(lake_err)?;
+    let lf = super::scd2::incremental(rows, &keys, kept, scd2).map_err(compute_err)?;
+    let scope = Scope::Keys {
+        new_files: added.len(),
+        keys: keys.height(),
+        rewrite: super::scd2::rels(&rewrite),
+    };
+    let work = Work {
+        plans: vec![(lf, Engine::InMemory)],
+        execution,
+    };
+    Ok((work, scope, rows_read))
 }
 
 pub(crate) fn partition_key(f: &DataFile, cols: &[String]) -> PartitionKey {
@@ -299,6 +392,29 @@ pub(crate) async fn prepare(
                 definition_changed,
             })
         }
+        JobQuery::Scd2 { .. } => {
+            let from = job.from.as_deref().unwrap_or_default();
+            let src = open_source(spec, checked, job, from).await?;
+            txns.push(Transaction::new(app_id(&job.name), src.version as i64));
+            let scope = decide_scope(job, &src, last, definition_changed, opts).await;
+            let (work, scope, rows_read) = match scope {
+                None => (None, None, 0),
+                Some(scope) => {
+                    let (w, s, r) = prepare_scd2(job, &src, target.as_ref(), scope, last).await?;
+                    (Some(w), Some(s), r)
+                }
+            };
+            Ok(Prepared {
+                work,
+                scope,
+                source_version: src.version,
+                rows_read,
+                target,
+                last,
+                txns,
+                definition_changed,
+            })
+        }
         JobQuery::Structured { .. } => {
             let from = job.from.as_deref().unwrap_or_default();
             let src = open_source(spec, checked, job, from).await?;
@@ -322,32 +438,8 @@ pub(crate) async fn prepare(
                     .into_iter()
                     .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
                     .collect(),
-                Scope::NewFiles(added) => {
-                    let root = std::path::PathBuf::from(src.table.table_url().path());
-                    let mut files = Vec::with_capacity(added.len());
-                    for a in added {
-                        let path = root.join(&a.rel);
-                        if !path.exists() {
-                            return Err(SilverError::Compute {
-                                job: job.name.clone(),
-                                message: format!(
-                                    "source file {} (new data since version {}) is gone, deleted by a vacuum before this append job read it; rebuild the target with `lakectl run {} --full-refresh`",
-                                    a.rel,
-                                    last.unwrap_or(0),
-                                    job.name
-                                ),
-                            });
-                        }
-                        files.push(DataFile {
-                            path,
-                            rel: a.rel.clone(),
-                            partition: a.partition.clone(),
-                            rows: a.rows,
-                            size: a.size,
-                        });
-                    }
-                    files
-                }
+                Scope::NewFiles(added) => new_files(job, &src, added, last)?,
+                Scope::Keys { .. } => unreachable!("decide_scope gives no Keys scope"),
             };
             let rows = files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
             let (execution, chunks) = plan_execution(job, &src.schema, files);

@@ -47,6 +47,16 @@ pub enum Scope {
     Partitions(BTreeSet<PartitionKey>),
     /// Only files added as new data since the last run (append).
     NewFiles(Vec<AddedFile>),
+    /// Only the keys found in new source data (scd2): their versions are recomputed and the
+    /// target files holding them rewritten.
+    Keys {
+        /// Source files added since the last run.
+        new_files: usize,
+        /// Keys found in them.
+        keys: usize,
+        /// Target files rewritten (relative paths).
+        rewrite: BTreeSet<String>,
+    },
 }
 
 /// Outcome of a job run.
@@ -110,6 +120,10 @@ impl JobReport {
                 format!(", recomputed {} partition(s): {}", p.len(), fmt_keys(p))
             }
             Some(Scope::NewFiles(f)) => format!(", appended from {} new file(s)", f.len()),
+            Some(Scope::Keys { keys, rewrite, .. }) => format!(
+                ", recomputed {keys} key(s), rewrote {} file(s)",
+                rewrite.len()
+            ),
         };
         let exp: Vec<String> = self
             .expectations
@@ -193,10 +207,14 @@ pub async fn run_job(
     }
 
     // The output schema, from the plan (every chunk runs the same plan).
-    let out_schema = match work.plans.first() {
+    let mut out_schema = match work.plans.first() {
         Some((lf, _)) => lf.clone().collect_schema().map_err(compute_err)?,
         None => return Err(compute_err(polars_err!(ComputeError: "no plan to run"))),
     };
+    if let Some(c) = &job.cluster {
+        Arc::make_mut(&mut out_schema).with_column(c.column.as_str().into(), DataType::Int32);
+    }
+    let mut centres = None;
     let schema = TableSchema::from_polars(&out_schema, &job.partition_by).map_err(|m| {
         SilverError::Compute {
             job: job.name.clone(),
@@ -271,6 +289,11 @@ pub async fn run_job(
         let mut df = block_in_place(|| lf.collect_with_engine(engine))
             .map_err(compute_err)?
             .unwrap_single();
+        if let Some(c) = &job.cluster {
+            let (clustered, c) =
+                block_in_place(|| super::cluster::assign(df, c)).map_err(compute_err)?;
+            (df, centres) = (clustered, Some(c));
+        }
         let failed_before = checks.failed.is_some();
         df = checks.apply(df).map_err(compute_err)?;
         if checks.failed.is_some() {
@@ -347,6 +370,10 @@ pub async fn run_job(
             .iter()
             .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
             .collect(),
+        (Some(Scope::Keys { rewrite, .. }), _) => existing
+            .iter()
+            .filter(|f| rewrite.contains(&f.rel))
+            .collect(),
         _ => existing.iter().collect(),
     };
     let removes = table::remove_actions(
@@ -400,6 +427,10 @@ pub async fn run_job(
                 (Some(Scope::Partitions(p)), None) =>
                     format!("source changed in {} partition(s)", p.len()),
                 (Some(Scope::NewFiles(f)), _) => format!("{} new source file(s)", f.len()),
+                (Some(Scope::Keys { new_files, keys, rewrite }), _) => format!(
+                    "{new_files} new source file(s): versions of {keys} key(s) recomputed, {} file(s) rewritten",
+                    rewrite.len()
+                ),
                 (None, _) => String::new(),
             }),
         ),
@@ -414,6 +445,9 @@ pub async fn run_job(
     };
     if report.status != JobStatus::NoDataChange {
         report.status = JobStatus::Committed(version);
+    }
+    if let (Some(c), Some(centres)) = (&job.cluster, centres) {
+        super::cluster::write_centres(&lake, job, c, centres, version).await;
     }
     report.duration = started.elapsed();
     Ok(report)

@@ -140,7 +140,7 @@ fn run_one(checked: &CheckedJobs, job: &JobSpec, test: &RawTest) -> Result<(), S
     };
     let now = chrono::Utc::now();
     let lf = match &job.query {
-        JobQuery::Structured { .. } => {
+        JobQuery::Structured { .. } | JobQuery::Scd2 { .. } => {
             let from = job.from.as_deref().unwrap_or_default();
             let src = checked
                 .catalog
@@ -166,6 +166,7 @@ fn run_one(checked: &CheckedJobs, job: &JobSpec, test: &RawTest) -> Result<(), S
     .map_err(|e| crate::spec::expr::clean_polars_error(&e.to_string()))?;
     let df = lf
         .collect()
+        .and_then(|df| super::cluster::apply(job, df))
         .map_err(|e| crate::spec::expr::clean_polars_error(&e.to_string()))?;
     let mut checks = Checks::new(job).map_err(|e| e.to_string())?;
     let df = checks
@@ -200,6 +201,18 @@ fn json_of(v: &AnyValue) -> Value {
             .extract::<f64>()
             .and_then(serde_json::Number::from_f64)
             .map_or_else(|| Value::String(v.to_string()), Value::Number),
+        // Times as the given rows write them: RFC 3339 in UTC (`2024-12-10T10:00:00Z`).
+        AnyValue::Datetime(t, unit, _) | AnyValue::DatetimeOwned(t, unit, _) => {
+            let micros = match unit {
+                TimeUnit::Nanoseconds => t.div_euclid(1000),
+                TimeUnit::Microseconds => *t,
+                TimeUnit::Milliseconds => t.saturating_mul(1000),
+            };
+            chrono::DateTime::from_timestamp_micros(micros).map_or_else(
+                || Value::String(v.to_string()),
+                |d| Value::String(d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            )
+        }
         other => Value::String(other.to_string().trim_matches('"').to_string()),
     }
 }
@@ -327,6 +340,16 @@ mod tests {
             panic!("an unknown column must fail")
         };
         assert!(msg.contains("no column `nope`"), "{msg}");
+        // Times compare in the form the given rows use.
+        let t = df!("t" => [1_733_824_800_000_000i64])?
+            .lazy()
+            .select([col("t").cast(DataType::Datetime(
+                TimeUnit::Microseconds,
+                Some(TimeZone::UTC),
+            ))])
+            .collect()?;
+        let at = [row(serde_json::json!({"t": "2024-12-10T10:00:00Z"}))];
+        assert_eq!(compare(&t, &at), Ok(()));
         Ok(())
     }
 }

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -13,8 +12,10 @@ use serde::Deserialize;
 use super::diag::Diagnostics;
 use super::document::Document;
 use super::expr::parse_expr;
+use super::job_modes::{ClusterSpec, RawCluster, RawScd2, Scd2Spec};
+use super::job_policy::run_policy;
+pub use super::job_policy::{Concurrency, RunPolicy};
 use super::source_map::join_key;
-use super::units::parse_duration;
 
 /// One job file as written.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -55,6 +56,12 @@ pub struct RawJob {
     /// A whole SQL query over tables by name, instead of the structured form.
     #[serde(default)]
     pub sql: Option<String>,
+    /// A Type 2 slowly changing dimension of the source, instead of an aggregation.
+    #[serde(default)]
+    pub scd2: Option<RawScd2>,
+    /// k-means clustering of the job's output rows (adds a cluster id column).
+    #[serde(default)]
+    pub cluster: Option<RawCluster>,
     /// The target table, relative to the lake.
     pub to: String,
     /// `overwrite`, `replace_partitions` or `append`.
@@ -86,58 +93,6 @@ pub struct RawJob {
     #[serde(default, deserialize_with = "super::scalar::opt_bool")]
     #[schemars(with = "Option<super::schema::Lenient<bool>>")]
     pub catchup: Option<bool>,
-}
-
-/// What the scheduler does when a run is due while the previous one still runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Concurrency {
-    /// Skip the new run (logged, and recorded as `skipped`).
-    #[default]
-    Forbid,
-    /// Stop the running one (nothing committed) and start the new one.
-    Replace,
-}
-
-/// How the scheduler runs a job: overlap, retries, timeout, catch-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunPolicy {
-    /// Overlapping runs.
-    pub concurrency: Concurrency,
-    /// Attempts after the first failure.
-    pub retries: u32,
-    /// Delay before the first retry; doubled for each next one.
-    pub retry_delay: Duration,
-    /// Upper bound of the retry delay.
-    pub retry_max_delay: Duration,
-    /// A run still going after this is stopped, nothing committed.
-    pub timeout: Option<Duration>,
-    /// After downtime, run once for the missed schedules (never more than once).
-    pub catchup: bool,
-}
-
-impl Default for RunPolicy {
-    fn default() -> Self {
-        Self {
-            concurrency: Concurrency::Forbid,
-            retries: 0,
-            retry_delay: Duration::from_secs(10),
-            retry_max_delay: Duration::from_secs(300),
-            timeout: None,
-            catchup: false,
-        }
-    }
-}
-
-impl RunPolicy {
-    /// The delay before retry number `n` (1-based): exponential, capped.
-    pub fn backoff(&self, n: u32) -> Duration {
-        let factor = 2u32.saturating_pow(n.saturating_sub(1));
-        self.retry_delay
-            .checked_mul(factor)
-            .unwrap_or(self.retry_max_delay)
-            .min(self.retry_max_delay)
-    }
 }
 
 /// One expectation as written.
@@ -221,6 +176,13 @@ pub enum JobQuery {
     },
     /// A whole SQL query over named tables.
     Sql(String),
+    /// A Type 2 slowly changing dimension of the `from` table.
+    Scd2 {
+        /// Row filter over the source.
+        where_: Option<String>,
+        /// Keys, tracked columns, ordering.
+        scd2: Scd2Spec,
+    },
 }
 
 /// A validated job.
@@ -250,6 +212,8 @@ pub struct JobSpec {
     pub partition_by: Vec<String>,
     /// What a run does when the output columns changed.
     pub on_schema_change: OnSchemaChange,
+    /// k-means over the output rows.
+    pub cluster: Option<ClusterSpec>,
     /// How the scheduler runs it.
     pub policy: RunPolicy,
     /// The job file, for located diagnostics.
@@ -268,7 +232,7 @@ impl JobSpec {
     /// canonical text, as a non-negative i64 (a `txn` version).
     pub fn fingerprint(&self) -> i64 {
         let canonical = format!(
-            "{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
+            "{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}{}",
             self.from,
             self.query,
             self.expect
@@ -277,7 +241,11 @@ impl JobSpec {
                 .collect::<Vec<_>>(),
             self.mode,
             self.partition_by,
-            self.to
+            self.to,
+            // (Absent from the text when unset: older jobs keep their fingerprint.)
+            self.cluster
+                .as_ref()
+                .map_or(String::new(), |c| format!("\u{1f}{c:?}"))
         );
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in canonical.bytes() {
@@ -393,16 +361,55 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
             diags.push(doc.at(path, format!("`{path}`: {e}")));
         }
     };
-    let query = match &raw.sql {
-        Some(sql) => {
-            for key in ["where", "group_by", "aggregate", "derive", "having"] {
-                let set = match key {
-                    "where" => raw.where_.is_some(),
-                    "group_by" => !raw.group_by.is_empty(),
-                    "aggregate" => !raw.aggregate.is_empty(),
-                    "derive" => !raw.derive.is_empty(),
-                    _ => raw.having.is_some(),
-                };
+    let structured_keys = |raw: &RawJob| {
+        [
+            ("where", raw.where_.is_some()),
+            ("group_by", !raw.group_by.is_empty()),
+            ("aggregate", !raw.aggregate.is_empty()),
+            ("derive", !raw.derive.is_empty()),
+            ("having", raw.having.is_some()),
+        ]
+    };
+    let query = match (&raw.sql, &raw.scd2) {
+        (Some(_), Some(_)) => {
+            diags.push(doc.at_key("scd2", "`scd2` cannot be combined with `sql`"));
+            JobQuery::Sql(String::new())
+        }
+        (None, Some(s)) => {
+            for (key, set) in structured_keys(&raw) {
+                if set && key != "where" {
+                    diags.push(
+                        doc.at_key(key, format!("`{key}` cannot be combined with `scd2`"))
+                            .with_hint("an scd2 job keeps every version of its keys' tracked columns; aggregate in another job that reads it"),
+                    );
+                }
+            }
+            for (key, set) in [
+                ("mode", raw.mode.is_some()),
+                ("partition_by", !raw.partition_by.is_empty()),
+                ("cluster", raw.cluster.is_some()),
+                ("expect", !raw.expect.is_empty()),
+            ] {
+                if set {
+                    diags.push(doc.at_key(key, format!("`{key}` cannot be combined with `scd2`")).with_hint("an scd2 job rewrites the files of the keys that changed; it has no mode, partitions, clustering or expectations"));
+                }
+            }
+            if raw.from.is_none() {
+                diags.push(doc.at("scd2", "an scd2 job needs `from` (the source table)"));
+            }
+            if let Some(w) = &raw.where_ {
+                check_expr(diags, "where", w);
+            }
+            match Scd2Spec::validate(s, &doc, diags) {
+                Some(scd2) => JobQuery::Scd2 {
+                    where_: raw.where_.clone(),
+                    scd2,
+                },
+                None => JobQuery::Sql(String::new()),
+            }
+        }
+        (Some(sql), None) => {
+            for (key, set) in structured_keys(&raw) {
                 if set {
                     diags.push(doc.at_key(key, format!("`{key}` cannot be combined with `sql`")).with_hint("put everything in the SQL query, or drop `sql` and use the structured form"));
                 }
@@ -412,7 +419,7 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
             }
             JobQuery::Sql(sql.clone())
         }
-        None => {
+        (None, None) => {
             if raw.from.is_none() {
                 diags.push(doc.at(
                     "name",
@@ -458,11 +465,31 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
             on_violation: e.on_violation.unwrap_or_default(),
         });
     }
-    let mode = raw.mode.unwrap_or(if raw.partition_by.is_empty() {
-        WriteMode::Overwrite
+    let mode = if raw.scd2.is_some() {
+        // The scope of an scd2 run is what was appended to its source since the last one.
+        WriteMode::Append
     } else {
-        WriteMode::ReplacePartitions
-    });
+        raw.mode.unwrap_or(if raw.partition_by.is_empty() {
+            WriteMode::Overwrite
+        } else {
+            WriteMode::ReplacePartitions
+        })
+    };
+    let cluster = raw
+        .cluster
+        .as_ref()
+        .and_then(|c| ClusterSpec::validate(c, &doc, diags));
+    if raw.cluster.is_some() && raw.scd2.is_none() && mode != WriteMode::Overwrite {
+        diags.push(
+            doc.at_key(
+                "cluster",
+                "`cluster` needs `mode: overwrite` (every run clusters all the rows)",
+            )
+            .with_hint(
+                "remove `mode` and `partition_by`, or move the clustering to a job of its own",
+            ),
+        );
+    }
     if mode == WriteMode::ReplacePartitions && raw.partition_by.is_empty() {
         diags.push(
             doc.at("mode", "`mode: replace_partitions` needs `partition_by`")
@@ -493,71 +520,10 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
         mode,
         partition_by: raw.partition_by,
         on_schema_change: raw.on_schema_change.unwrap_or_default(),
+        cluster,
         policy,
         doc,
     })
-}
-
-/// The scheduling keys of a job: `concurrency`, `retries`, `retry_delay`, `retry_max_delay`,
-/// `timeout`, `catchup`.
-fn run_policy(doc: &Document, raw: &RawJob, diags: &mut Diagnostics) -> RunPolicy {
-    let d = RunPolicy::default();
-    let mut duration = |key: &str, v: &Option<String>, default: Option<Duration>| match v {
-        None => default,
-        Some(s) => match parse_duration(s) {
-            Ok(x) if !x.is_zero() => Some(x),
-            Ok(_) => {
-                diags.push(doc.at(key, format!("`{key}` must be more than zero")));
-                default
-            }
-            Err(e) => {
-                diags.push(doc.at(key, format!("bad `{key}`: {e}")));
-                default
-            }
-        },
-    };
-    let retry_delay = duration("retry_delay", &raw.retry_delay, Some(d.retry_delay));
-    let retry_max_delay = duration(
-        "retry_max_delay",
-        &raw.retry_max_delay,
-        Some(d.retry_max_delay.max(retry_delay.unwrap_or_default())),
-    );
-    let timeout = duration("timeout", &raw.timeout, None);
-    let policy = RunPolicy {
-        concurrency: raw.concurrency.unwrap_or_default(),
-        retries: raw.retries.unwrap_or(0),
-        retry_delay: retry_delay.unwrap_or(d.retry_delay),
-        retry_max_delay: retry_max_delay.unwrap_or(d.retry_max_delay),
-        timeout,
-        catchup: raw.catchup.unwrap_or(false),
-    };
-    if policy.retry_max_delay < policy.retry_delay {
-        diags.push(doc.at(
-            "retry_max_delay",
-            format!(
-                "`retry_max_delay` ({}) is shorter than `retry_delay` ({})",
-                raw.retry_max_delay.as_deref().unwrap_or_default(),
-                raw.retry_delay.as_deref().unwrap_or("10s")
-            ),
-        ));
-    }
-    if raw.schedule.is_none() {
-        for (key, set) in [
-            ("concurrency", raw.concurrency.is_some()),
-            ("catchup", raw.catchup.is_some()),
-        ] {
-            if set {
-                diags.push(
-                    doc.at_key(
-                        key,
-                        format!("`{key}` only applies to a job with a `schedule`"),
-                    )
-                    .with_hint("add schedule: \"*/5 * * * *\" (or remove the key)"),
-                );
-            }
-        }
-    }
-    policy
 }
 
 /// Checks that `sql` parses as one SELECT statement.
@@ -657,16 +623,5 @@ mod tests {
         assert!(parse_cron("@hourly").is_ok());
         assert!(parse_cron("61 * * * *").is_err());
         assert!(parse_cron("* *").unwrap_err().contains("has 2 fields"));
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_max() {
-        let p = RunPolicy {
-            retry_delay: Duration::from_secs(1),
-            retry_max_delay: Duration::from_secs(5),
-            ..Default::default()
-        };
-        let d: Vec<u64> = (1..=5).map(|n| p.backoff(n).as_secs()).collect();
-        assert_eq!(d, vec![1, 2, 4, 5, 5]);
     }
 }

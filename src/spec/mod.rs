@@ -7,6 +7,8 @@ pub mod document;
 pub mod env;
 pub mod expr;
 pub mod job;
+pub mod job_modes;
+pub mod job_policy;
 pub mod job_test;
 pub mod pipeline;
 pub mod raw;

@@ -424,6 +424,7 @@ fn metrics_survive_slow_and_huge_requests() {
 fn shipped_job_tests_pass_and_a_broken_job_fails_with_a_diff() {
     let ws = Workspace::new("job_tests", 1);
     ws.copy_jobs(&SEED_JOBS);
+    ws.copy_jobs(&["dim_clients.yaml", "rfm_clients.yaml"]);
     let tests = ws.dir.path().join("jobs/tests");
     std::fs::create_dir_all(&tests).unwrap();
     for f in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/tests"))
@@ -437,7 +438,7 @@ fn shipped_job_tests_pass_and_a_broken_job_fails_with_a_diff() {
         out.contains("ventes_aggreges: spend_thresholds ... ok"),
         "{out}"
     );
-    assert!(out.contains("7 test(s): 7 passed, 0 failed"), "{out}");
+    assert!(out.contains("10 test(s): 10 passed, 0 failed"), "{out}");
 
     // The Premium threshold broken on purpose: the boundary test fails, with the diff.
     let job = ws.dir.path().join("jobs/ventes_aggreges.yaml");

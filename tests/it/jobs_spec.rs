@@ -34,7 +34,13 @@ fn shipped_jobs_validate() {
     let names: Vec<&str> = checked.jobs.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(
         names,
-        ["ventes_aggreges", "ventes_par_pays", "ventes_par_segment"]
+        [
+            "dim_clients",
+            "rfm_clients",
+            "ventes_aggreges",
+            "ventes_par_pays",
+            "ventes_par_segment"
+        ]
     );
     let s = &checked.schemas["ventes_aggreges"];
     for c in [
@@ -171,6 +177,40 @@ fn scheduling_keys_are_checked() {
     for expected in [
         "a.yaml:3:10: `timeout` must be more than zero",
         "a.yaml:6:18: `retry_max_delay` (10s) is shorter than `retry_delay` (1m)",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
+}
+
+#[test]
+fn scd2_and_cluster_mistakes_are_located() {
+    let e = errors("bad_modes");
+    for expected in [
+        "grouped.yaml:3:1: `group_by` cannot be combined with `scd2`",
+        "dim.yaml:4:10: unknown column `client_idd` in scd2 (source `ventes`)",
+        "did you mean `client_id`?",
+        "dim.yaml:6:13: `scd2.order_by` must be a time or a number, but `client_nom` is str",
+        "rfm.yaml:7:6: `cluster.k` must be between 2 and 1000, not 1",
+        "centres.yaml:7:12: `bronze/ventes_stream` is already a table of the lake",
+        "daily.yaml:5:1: `cluster` needs `mode: overwrite`",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
+}
+
+#[test]
+fn cluster_features_must_be_numeric_output_columns() {
+    // (Spec-level mistakes above stop before the column checks; these run on a valid spec.)
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rfm.yaml"),
+        "name: rfm\nfrom: ventes\ngroup_by: [client_id]\naggregate: {n: count(*), nom: first(client_nom)}\ncluster:\n  features: [n, total, nom]\nto: silver/rfm\n",
+    )
+    .unwrap();
+    let e = errors_in(dir.path());
+    for expected in [
+        "rfm.yaml:6:17: `total` is not an output column of the job",
+        "rfm.yaml:6:24: cluster feature `nom` must be numeric, but it is str",
     ] {
         assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
     }

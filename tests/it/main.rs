@@ -22,6 +22,7 @@ mod maintenance;
 mod produce;
 mod query;
 mod schedule;
+mod segments;
 mod silver;
 mod silver_exec;
 mod spec;
