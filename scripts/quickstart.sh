@@ -32,14 +32,22 @@ step "lakectl topic create ventes_stream --partitions 3"
 
 n="${QUICKSTART_COUNT:-5000}"
 clients="${QUICKSTART_CLIENTS:-2000}"
-step "lakectl produce --count 500 --rate max --clients $clients (a first wave of clean sales)"
-"$lakectl" produce --count 500 --rate max --clients "$clients"
+# A first run backfills four weeks of sales (event times from 28 days ago, a few minutes
+# apart), so days, recency and clients' histories vary; a run after that adds sales at the
+# current time (earlier event times would now be late).
+first_wave=() second_wave=()
+if [[ ! -d "${LAKECTL_LAKE:-./lake}/bronze/ventes_stream/_delta_log" ]]; then
+  first_wave=(--start-time "$(date -u -d '28 days ago' +%Y-%m-%dT%H:%M:%SZ)" --time-step 4m)
+  second_wave=(--start-time "$(date -u -d '26 days ago' +%Y-%m-%dT%H:%M:%SZ)" --time-step 7m)
+fi
+step "lakectl produce --count 500 --rate max --clients $clients ${first_wave[*]} (a first wave of clean sales)"
+"$lakectl" produce --count 500 --rate max --clients "$clients" "${first_wave[@]}"
 
 step "lakectl run bronze --until-caught-up (the first wave sets the event-time watermark)"
 "$lakectl" run bronze --until-caught-up
 
-step "lakectl produce --count $n --rate max --clients $clients --late-fraction 0.02 --malformed-fraction 0.01 --client-changes 0.05"
-"$lakectl" produce --count "$n" --rate max --clients "$clients" --late-fraction 0.02 --malformed-fraction 0.01 --client-changes 0.05
+step "lakectl produce --count $n --rate max --clients $clients --late-fraction 0.02 --malformed-fraction 0.01 --client-changes 0.05 ${second_wave[*]}"
+"$lakectl" produce --count "$n" --rate max --clients "$clients" --late-fraction 0.02 --malformed-fraction 0.01 --client-changes 0.05 "${second_wave[@]}"
 
 step "lakectl run bronze --until-caught-up (late and malformed records go to quarantine)"
 "$lakectl" run bronze --until-caught-up
