@@ -2,7 +2,8 @@
 //! go through lakectl's own decode/derive/bridge path into the spec's bronze table.
 //!
 //! Usage: gen_bronze SPEC ROWS START_RFC3339 DAYS [FIRST_ID]
-//! (`GEN_CLIENTS`, default 2000: how many clients buy, as `lakectl produce --clients`.)
+//! (`GEN_CLIENTS`, default 2000: how many clients buy, as `lakectl produce --clients`;
+//! `GEN_CLIENT_CHANGES`, default 0: as `lakectl produce --client-changes`.)
 
 use std::collections::HashMap;
 
@@ -38,6 +39,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|c| c.parse())
             .transpose()?
             .unwrap_or(2000),
+        client_changes: std::env::var("GEN_CLIENT_CHANGES")
+            .ok()
+            .map(|c| c.parse())
+            .transpose()?
+            .unwrap_or(0.0),
         ..Default::default()
     });
     let step_us = (days * 86_400e6 / rows as f64) as i64;

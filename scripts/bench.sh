@@ -9,6 +9,9 @@
 #                              RSS; lakectl's outputs checked against DuckDB's; then one new day
 #                              and an incremental run. 100M rows: BENCH_SILVER_ROWS=100000000
 #                              BENCH_SILVER_PEERS=0 (the peers need more memory than the machine)
+#   scripts/bench.sh segments  the same kind of table with clients changing: dim_clients (SCD2)
+#                              in lakectl, Polars-Python and DuckDB, outputs compared; an
+#                              incremental run after one new day; rfm_clients (k-means)
 #   scripts/bench.sh open      table open time after BENCH_COMMITS (default 1000) tiny commits,
 #                              with delta-rs' checkpoints vs replaying the whole JSON log
 #   scripts/bench.sh commits   commit growth: BENCH_COMMITS (default 1600) batches of 10 records
@@ -118,7 +121,7 @@ bench_silver() {
   "$gen" "$sw/pipelines.yaml" "$rows" 2024-11-01T00:00:00Z 30 >&2
   echo "silver: bronze Parquet $(du -sh "$bronze" | cut -f1), $(find "$bronze" -name '*.parquet' | wc -l) files"
   step "silver: lakectl, full run of the three seed jobs"
-  read -r rss_full t_full < <(measure "$lakectl" --config "$sw/pipelines.yaml" run silver)
+  read -r rss_full t_full < <(measure "$lakectl" --config "$sw/pipelines.yaml" run ventes_aggreges ventes_par_pays ventes_par_segment)
   echo "silver: lakectl full run ${t_full}s, peak RSS $((rss_full / 1024)) MiB"
   if [[ "${BENCH_SILVER_PEERS:-1}" != 0 ]]; then
     step "silver: Polars-Python, the same three jobs over the same Parquet files"
@@ -132,7 +135,7 @@ bench_silver() {
   fi
   step "silver: one new day ($((rows / 30)) rows), then an incremental run"
   "$gen" "$sw/pipelines.yaml" "$((rows / 30))" 2024-12-01T00:00:00Z 0.999 900000000 >&2
-  read -r rss_incr t_incr < <(measure "$lakectl" --config "$sw/pipelines.yaml" run silver)
+  read -r rss_incr t_incr < <(measure "$lakectl" --config "$sw/pipelines.yaml" run ventes_aggreges ventes_par_pays ventes_par_segment)
   echo "silver: incremental ${t_incr}s (peak RSS $((rss_incr / 1024)) MiB); full/incremental $(python3 -c "print(round($t_full/$t_incr,1))")x"
   if [[ "${BENCH_SILVER_PEERS:-1}" != 0 ]]; then
     step "silver: the peers recompute the same new day (their partition pruning)"
@@ -140,6 +143,38 @@ bench_silver() {
     read -r rss_duck_i t_duck_i < <(measure "$py" scripts/bench_duckdb.py "$bronze" 2 --day 2024-12-01)
     echo "silver: incremental, Polars-Python ${t_py_i}s (peak RSS $((rss_py_i / 1024)) MiB), DuckDB ${t_duck_i}s (peak RSS $((rss_duck_i / 1024)) MiB)"
   fi
+}
+
+bench_segments() {
+  local rows="${BENCH_SILVER_ROWS:-10000000}" gen="$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/gen_bronze"
+  step "the peers (PyPI: duckdb, polars, deltalake, pyarrow) in a venv"
+  local py; py="$(ensure_venv duckdb==1.4.2 polars==1.35.2 deltalake==1.2.1 pyarrow==26.0.1)"
+  local sw="$work/segments"; mkdir -p "$sw"
+  sed -e "s#lake: .*#lake: $sw/lake#" -e "s#jobs: .*#jobs: $repo/jobs/#" pipelines.yaml >"$sw/pipelines.yaml"
+  local bronze="$sw/lake/bronze/ventes_stream"
+  step "segments: a bronze table of $rows rows over 30 days, 2000 clients, 0.1% of sales changing their client"
+  GEN_CLIENT_CHANGES=0.001 "$gen" "$sw/pipelines.yaml" "$rows" 2024-11-01T00:00:00Z 30 >&2
+  step "segments: lakectl dim_clients (SCD2), full run"
+  read -r rss_l t_l < <(measure "$lakectl" --config "$sw/pipelines.yaml" run dim_clients)
+  read -r rss_p t_p < <(measure "$py" scripts/bench_scd2.py polars "$bronze" "$sw/scd2_polars.parquet" 2)
+  read -r rss_d t_d < <(measure "$py" scripts/bench_scd2.py duckdb "$bronze" "$sw/scd2_duckdb.parquet" 2)
+  echo "segments: dim_clients full: lakectl ${t_l}s ($((rss_l / 1024)) MiB), Polars-Python ${t_p}s ($((rss_p / 1024)) MiB), DuckDB ${t_d}s ($((rss_d / 1024)) MiB)"
+  "$py" - "$sw/lake/silver/dim_clients" "$sw/scd2_duckdb.parquet" <<'PY' || die "lakectl's dimension differs from DuckDB's"
+import sys, duckdb
+from deltalake import DeltaTable
+d = DeltaTable(sys.argv[1]).to_pyarrow_table()
+q = "select client_id, client_nom, pays, segment, epoch_us(valid_from), epoch_us(valid_to), is_current from {} order by 1, 5"
+a, b = duckdb.sql(q.format("d")).fetchall(), duckdb.sql(q.format(f"read_parquet('{sys.argv[2]}')")).fetchall()
+print(f"segments: {len(a)} versions of {len(set(r[0] for r in a))} clients, equal to DuckDB's: {a == b}")
+sys.exit(0 if a == b else 1)
+PY
+  step "segments: one new day ($((rows / 30)) rows), then an incremental dim_clients run"
+  GEN_CLIENT_CHANGES=0.001 "$gen" "$sw/pipelines.yaml" "$((rows / 30))" 2024-12-01T00:00:00Z 0.999 900000000 >&2
+  read -r rss_i t_i < <(measure "$lakectl" --config "$sw/pipelines.yaml" run dim_clients)
+  echo "segments: dim_clients incremental ${t_i}s ($((rss_i / 1024)) MiB)"
+  step "segments: rfm_clients (aggregates + k-means, k=4, 10 restarts)"
+  read -r rss_r t_r < <(measure "$lakectl" --config "$sw/pipelines.yaml" run rfm_clients)
+  echo "segments: rfm_clients ${t_r}s ($((rss_r / 1024)) MiB)"
 }
 
 bench_open() {
@@ -204,9 +239,10 @@ case "$what" in
   produce) bench_produce ;;
   bronze) bench_bronze ;;
   silver) bench_silver ;;
+  segments) bench_segments ;;
   open) bench_open ;;
   commits) bench_commits ;;
   latency) bench_latency ;;
-  all) bench_produce; bench_bronze; bench_silver; bench_open; bench_commits; bench_latency ;;
-  *) die "usage: scripts/bench.sh [produce|bronze|silver|open|commits|latency|all]" ;;
+  all) bench_produce; bench_bronze; bench_silver; bench_segments; bench_open; bench_commits; bench_latency ;;
+  *) die "usage: scripts/bench.sh [produce|bronze|silver|segments|open|commits|latency|all]" ;;
 esac

@@ -204,6 +204,23 @@ async fn prepare_scd2(
     )
     .map_err(compute_err)?;
     let keys = block_in_place(|| super::scd2::keys_of(new_rows, scd2)).map_err(compute_err)?;
+    // Most members changed (a sales stream touches most active clients every day): selecting
+    // them would cost more than it saves; recompute everything, as the first run did.
+    let members = block_in_place(|| super::scd2::members(target)).map_err(lake_err)?;
+    if keys.height() * 2 > members {
+        let work = Work {
+            plans: vec![(
+                super::scd2::versions(rows, scd2).map_err(compute_err)?,
+                Engine::InMemory,
+            )],
+            execution,
+        };
+        return Ok((
+            work,
+            Scope::Full("most of the dimension's keys are in the new data"),
+            rows_read,
+        ));
+    }
     let rewrite =
         block_in_place(|| super::scd2::files_with_keys(target, &keys, scd2)).map_err(lake_err)?;
     let kept = scan_files(target, rewrite.clone()).map_err(lake_err)?;

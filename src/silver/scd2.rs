@@ -57,23 +57,36 @@ pub fn versions(rows: LazyFrame, s: &Scd2Spec) -> PolarsResult<LazyFrame> {
     let mut by: Vec<PlSmallStr> = s.keys.iter().map(|k| k.as_str().into()).collect();
     by.push(s.order_by.as_str().into());
     by.extend(s.track.iter().map(|t| PlSmallStr::from(t.as_str())));
-    let prev = |e: Expr| e.shift(lit(1)).over(&keys);
-    let next = |e: Expr| e.shift(lit(-1)).over(&keys);
+    // Sorted by key, a row's neighbour belongs to the same key when every key column is
+    // equal: plain shifts, where a window (`over`) would hash the keys once per expression.
+    let same_key_as = |n: i64| {
+        keys.iter()
+            .map(|k| k.clone().shift(lit(n)).eq_missing(k.clone()))
+            .reduce(|a, b| a.and(b))
+            .unwrap_or(lit(false))
+    };
+    let neighbour = |e: Expr, n: i64| {
+        when(same_key_as(n))
+            .then(e.shift(lit(n)))
+            .otherwise(lit(NULL))
+    };
     // One state per key and instant: the last of the tied rows (in tracked-value order).
-    let last_at_instant = next(order.clone())?.neq_missing(order.clone());
-    let mut changed = prev(order.clone())?.is_null();
+    let last_at_instant = neighbour(order.clone(), -1).neq_missing(order.clone());
+    let mut changed = same_key_as(1).not();
     for t in &s.track {
-        changed = changed.or(prev(col(t.as_str()))?.neq_missing(col(t.as_str())));
+        changed = changed.or(neighbour(col(t.as_str()), 1).neq_missing(col(t.as_str())));
     }
     let mut out = keys.clone();
     out.extend(cols(&s.track));
     out.extend([col(VALID_FROM), col(VALID_TO), col(IS_CURRENT)]);
-    let valid_to = next(order.clone())?.alias(VALID_TO);
     Ok(rows
         .sort(by, SortMultipleOptions::default().with_maintain_order(true))
         .filter(last_at_instant)
         .filter(changed)
-        .with_columns([order.alias(VALID_FROM), valid_to])
+        .with_columns([
+            order.clone().alias(VALID_FROM),
+            neighbour(order, -1).alias(VALID_TO),
+        ])
         .with_column(col(VALID_TO).is_null().alias(IS_CURRENT))
         .select(out))
 }
@@ -83,6 +96,25 @@ pub fn keys_of(rows: LazyFrame, s: &Scd2Spec) -> PolarsResult<DataFrame> {
     rows.select(cols(&s.keys))
         .unique(None, UniqueKeepStrategy::Any)
         .collect()
+}
+
+/// How many members the dimension `target` has (its current rows).
+pub fn members(target: &DeltaTable) -> Result<usize, LakeError> {
+    let name = target.table_url().to_string();
+    let df = scan_files(target, active_files(target)?)?
+        .filter(col(IS_CURRENT))
+        .select([len()])
+        .collect()
+        .map_err(|e| LakeError::Polars {
+            table: name,
+            source: Box::new(e),
+        })?;
+    Ok(df
+        .column("len")
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<usize>())
+        .unwrap_or(0))
 }
 
 /// The active files of `target` (the dimension) holding any of `keys`.

@@ -132,10 +132,15 @@ fn the_client_dimension_is_incremental_idempotent_and_places_late_changes() {
             sale_of(7, 3, 200, "Autriche", "Business"),
         ],
     );
+    // Ten more clients who never change: the dimension is larger than what later batches touch.
+    let others: Vec<_> = (10..20)
+        .map(|c| sale_of(100 + c, c, c, "Suisse", "Consumer"))
+        .collect();
+    send_raw(&ws.topic, 0, &others);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     ws.ok(&["run", "dim_clients"]);
     assert_eq!(dim_rows(&ws), expected_versions(&ws));
-    assert_eq!(dim_rows(&ws).len(), 5);
+    assert_eq!(dim_rows(&ws).len(), 15);
 
     // Nothing new: up to date, no commit.
     let v = table_version(&ws.table(DIM));
@@ -220,6 +225,18 @@ fn the_client_dimension_is_incremental_idempotent_and_places_late_changes() {
     ws.ok(&["run", "dim_clients"]);
     assert_eq!(dim_rows(&ws), expected_versions(&ws));
 
+    // New sales of most clients: recomputing everything is cheaper than selecting them.
+    let most: Vec<_> = (10..20)
+        .map(|c| sale_of(200 + c, c, 700, "Suisse", "Business"))
+        .collect();
+    send_raw(&ws.topic, 0, &most);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let plan = ws.ok(&["plan", "dim_clients"]);
+    assert!(plan.contains("recomputes everything (most of the dimension's keys are in the new data)"), "{plan}");
+    ws.ok(&["run", "dim_clients"]);
+    assert_eq!(dim_rows(&ws), expected_versions(&ws));
+    assert_dimension_invariants(&dim_rows(&ws));
+
     // A full rebuild gives the same dimension as the incremental runs.
     let incremental = dim_rows(&ws);
     ws.ok(&["run", "dim_clients", "--full-refresh"]);
@@ -234,8 +251,9 @@ fn the_client_dimension_is_incremental_idempotent_and_places_late_changes() {
         "--format",
         "csv",
     ]);
-    // Sales 4, 6, 7 (client 3 at its tie: Autriche Business), 10 and 12 were made as Business.
-    assert_eq!(out.trim(), "segment,n\nBusiness,5\nConsumer,7", "{out}");
+    // Sales 4, 6, 7 (client 3 at its tie: Autriche Business), 10, 12 and the ten other
+    // clients' second sales were made as Business; their first ones as Consumer.
+    assert_eq!(out.trim(), "segment,n\nBusiness,15\nConsumer,17", "{out}");
 
     let Some(python) = test_python() else { return };
     let check = r#"
@@ -255,7 +273,7 @@ import os; os._exit(0)
     let n = expected_versions(&ws).len();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        format!("({n}, 5, 5)"),
+        format!("({n}, 15, 15)"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
