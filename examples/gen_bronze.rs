@@ -44,7 +44,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|c| c.parse())
             .transpose()?
             .unwrap_or(0.0),
-        ..Default::default()
     });
     let step_us = (days * 86_400e6 / rows as f64) as i64;
     let chunk = 1_000_000u64;

@@ -144,13 +144,30 @@ async fn commit_batch(
     ]);
     let tc = Instant::now();
     let op = table::append_operation(bronze).map_err(lake_err)?;
-    let version = table::commit_with(
+    let written_with = table::schema_of(bronze).map_err(lake_err)?;
+    let version = match table::commit_with(
         bronze,
         (actions, p.txns, meta, op),
         table::Checkpointing::Background,
     )
     .await
-    .map_err(lake_err)?;
+    {
+        Ok(v) => v,
+        // Refused: taken over, unless the winner changed the schema (a writer on the edited
+        // spec widened or added a column): then this one must restart on the new spec.
+        Err(e @ crate::lake::LakeError::Conflict { .. }) => {
+            let changed = bronze.update_incremental(None).await.is_ok()
+                && table::schema_of(bronze).is_ok_and(|s| s != written_with);
+            return Err(lake_err(if changed {
+                crate::lake::LakeError::SchemaChanged {
+                    table: bronze.table_url().path().to_string(),
+                }
+            } else {
+                e
+            }));
+        }
+        Err(e) => return Err(lake_err(e)),
+    };
     crate::failpoint::hit(crate::failpoint::AFTER_BRONZE_COMMIT);
     claim.made();
     commit_time += tc.elapsed();

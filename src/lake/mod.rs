@@ -84,7 +84,9 @@ pub enum LakeError {
         what: String,
     },
     /// Another writer changed the table's schema (a new or widened column) since this
-    /// writer read it: this commit was refused and wrote nothing.
+    /// writer read it: this commit was refused and wrote nothing. (A commit refused for a
+    /// metadata change is a [`LakeError::Conflict`]; the writer that sees the schema
+    /// differ after reloading says this instead.)
     #[error("delta table {table}: another writer changed the table's schema since this writer read it (a new or widened column); nothing was written\n    hint: run again: the next run reads the new schema")]
     SchemaChanged {
         /// Table path.

@@ -591,11 +591,6 @@ fn conflict_or(e: deltalake::DeltaTableError, path: &Path, app_ids: &[String]) -
                 what: format!("transaction ids {}", ids.join(", ")),
             }
         }
-        deltalake::DeltaTableError::Transaction {
-            source: TransactionError::CommitConflict(CommitConflictError::MetadataChanged),
-        } => LakeError::SchemaChanged {
-            table: path.display().to_string(),
-        },
         // Any other conflict (a concurrent metadata or protocol change, e.g. two writers
         // creating the table at once; files this commit depends on removed meanwhile) also
         // means another writer committed first: this one writes nothing.

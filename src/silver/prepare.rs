@@ -351,7 +351,9 @@ pub(crate) async fn prepare(
         .map_err(lake_err)?
         .is_some_and(|f| f != fingerprint);
     let mut txns = vec![Transaction::new(definition_app_id(&job.name), fingerprint)];
-    match &job.query {
+    // What each form computes: (work, scope, source version, rows read); None work when up
+    // to date.
+    let (work, scope, source_version, rows_read) = match &job.query {
         JobQuery::Sql(sql) => {
             // Every table the query names, at its latest version; what was read is recorded
             // per source, so a change to any one of them is seen exactly.
@@ -374,110 +376,92 @@ pub(crate) async fn prepare(
             }
             txns.push(Transaction::new(app_id(&job.name), version as i64));
             if unchanged {
-                return Ok(Prepared {
-                    work: None,
-                    scope: None,
-                    source_version: version,
-                    rows_read: 0,
-                    target,
-                    last,
-                    txns,
-                    definition_changed,
-                });
-            }
-            let lf = build(job, None, &tables, now).map_err(compute_err)?;
-            let why = if opts.full_refresh {
-                "--full-refresh"
-            } else if definition_changed {
-                "the job's definition changed since the last run"
-            } else if last.is_none() {
-                "first run"
+                (None, None, version, 0)
             } else {
-                "sql jobs recompute fully"
-            };
-            Ok(Prepared {
-                work: Some(Work {
+                let lf = build(job, None, &tables, now).map_err(compute_err)?;
+                let why = if opts.full_refresh {
+                    "--full-refresh"
+                } else if definition_changed {
+                    "the job's definition changed since the last run"
+                } else if last.is_none() {
+                    "first run"
+                } else {
+                    "sql jobs recompute fully"
+                };
+                let work = Work {
                     plans: vec![(lf, Engine::Streaming)],
                     execution: Execution::Streaming("a SQL job is run as written"),
-                }),
-                scope: Some(Scope::Full(why)),
-                source_version: version,
-                rows_read: rows,
-                target,
-                last,
-                txns,
-                definition_changed,
-            })
+                };
+                (Some(work), Some(Scope::Full(why)), version, rows)
+            }
         }
         JobQuery::Scd2 { .. } => {
             let from = job.from.as_deref().unwrap_or_default();
             let src = open_source(spec, checked, job, from).await?;
             txns.push(Transaction::new(app_id(&job.name), src.version as i64));
             let scope = decide_scope(job, &src, last, definition_changed, opts).await;
-            let (work, scope, rows_read) = match scope {
-                None => (None, None, 0),
+            match scope {
+                None => (None, None, src.version, 0),
                 Some(scope) => {
                     let (w, s, r) = prepare_scd2(job, &src, target.as_ref(), scope, last).await?;
-                    (Some(w), Some(s), r)
+                    (Some(w), Some(s), src.version, r)
                 }
-            };
-            Ok(Prepared {
-                work,
-                scope,
-                source_version: src.version,
-                rows_read,
-                target,
-                last,
-                txns,
-                definition_changed,
-            })
+            }
         }
         JobQuery::Structured { .. } => {
             let from = job.from.as_deref().unwrap_or_default();
             let src = open_source(spec, checked, job, from).await?;
             txns.push(Transaction::new(app_id(&job.name), src.version as i64));
-            let Some(scope) = decide_scope(job, &src, last, definition_changed, opts).await else {
-                return Ok(Prepared {
-                    work: None,
-                    scope: None,
-                    source_version: src.version,
-                    rows_read: 0,
-                    target,
-                    last,
-                    txns,
-                    definition_changed,
-                });
-            };
-            let files: Vec<DataFile> = match &scope {
-                Scope::Full(_) => active_files(&src.table).map_err(lake_err)?,
-                Scope::Partitions(keys) => active_files(&src.table)
-                    .map_err(lake_err)?
-                    .into_iter()
-                    .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
-                    .collect(),
-                Scope::NewFiles(added) => new_files(job, &src, added, last)?,
-                Scope::Keys { .. } => unreachable!("decide_scope gives no Keys scope"),
-            };
-            let rows = files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
-            let (execution, chunks) = plan_execution(job, &src.schema, files);
-            let mut plans = Vec::with_capacity(chunks.len());
-            for chunk in chunks {
-                let lf = scan_files(&src.table, chunk.files).map_err(lake_err)?;
-                plans.push((
-                    build(job, Some(lf), &[], now).map_err(compute_err)?,
-                    chunk.engine,
-                ));
+            match decide_scope(job, &src, last, definition_changed, opts).await {
+                None => (None, None, src.version, 0),
+                Some(scope) => {
+                    let (work, rows) = structured_work(job, &src, &scope, last, now)?;
+                    (Some(work), Some(scope), src.version, rows)
+                }
             }
-            Ok(Prepared {
-                work: Some(Work { plans, execution }),
-                scope: Some(scope),
-                source_version: src.version,
-                rows_read: rows,
-                target,
-                last,
-                txns,
-                definition_changed,
-            })
         }
+    };
+    Ok(Prepared {
+        work,
+        scope,
+        source_version,
+        rows_read,
+        target,
+        last,
+        txns,
+        definition_changed,
+    })
+}
+
+/// The plans of a structured job over the source files `scope` names, and the rows they hold.
+fn structured_work(
+    job: &JobSpec,
+    src: &Source,
+    scope: &Scope,
+    last: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(Work, u64), SilverError> {
+    let lake_err = SilverError::lake_of(&job.name);
+    let compute_err = SilverError::compute_of(&job.name);
+    let files: Vec<DataFile> = match scope {
+        Scope::Full(_) => active_files(&src.table).map_err(lake_err)?,
+        Scope::Partitions(keys) => active_files(&src.table)
+            .map_err(lake_err)?
+            .into_iter()
+            .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
+            .collect(),
+        Scope::NewFiles(added) => new_files(job, src, added, last)?,
+        Scope::Keys { .. } => unreachable!("decide_scope gives no Keys scope"),
+    };
+    let rows = files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
+    let (execution, chunks) = plan_execution(job, &src.schema, files);
+    let mut plans = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        let lf = scan_files(&src.table, chunk.files).map_err(lake_err)?;
+        plans.push((
+            build(job, Some(lf), &[], now).map_err(compute_err)?,
+            chunk.engine,
+        ));
     }
+    Ok((Work { plans, execution }, rows))
 }

@@ -232,7 +232,10 @@ fn the_client_dimension_is_incremental_idempotent_and_places_late_changes() {
     send_raw(&ws.topic, 0, &most);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     let plan = ws.ok(&["plan", "dim_clients"]);
-    assert!(plan.contains("recomputes everything (most of the dimension's keys are in the new data)"), "{plan}");
+    assert!(
+        plan.contains("recomputes everything (most of the dimension's keys are in the new data)"),
+        "{plan}"
+    );
     ws.ok(&["run", "dim_clients"]);
     assert_eq!(dim_rows(&ws), expected_versions(&ws));
     assert_dimension_invariants(&dim_rows(&ws));
