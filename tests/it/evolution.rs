@@ -256,12 +256,14 @@ fn a_worker_widening_the_table_under_another_loses_nothing_and_leaves_no_narrow_
     let ws = Workspace::new("widen_race", 2);
     ws.produce(200, &["--seed", "61"]);
     let log = ws.dir.path().join("a.log");
-    let mut a = ws
-        .command(&["run", "bronze", "--worker", "0/2"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start worker 0");
+    // (Killed when the test fails before it stops.)
+    let mut a = crate::schedule::Sched(
+        ws.command(&["run", "bronze", "--worker", "0/2"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start worker 0"),
+    );
     let bronze = ws.table("bronze/ventes_stream");
     wait_for(60, "worker 0 to commit its partition", || {
         bronze.join("_delta_log").exists() && count_rows(&bronze) > 0
@@ -290,7 +292,7 @@ fn a_worker_widening_the_table_under_another_loses_nothing_and_leaves_no_narrow_
     ws.produce(100, &["--seed", "62", "--first-id", "1000"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
-        if let Some(s) = a.try_wait().unwrap() {
+        if let Some(s) = a.0.try_wait().unwrap() {
             break s;
         }
         assert!(
