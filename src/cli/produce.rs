@@ -73,6 +73,10 @@ pub struct Args {
     /// Send every record to this partition (default: keyed by client id).
     #[arg(long)]
     pub partition: Option<i32>,
+    /// How long the producer waits to fill a batch (librdkafka `linger.ms`). Longer makes
+    /// fewer, larger record batches for the broker to store and serve, at that much latency.
+    #[arg(long, default_value = "5ms", value_parser = crate::spec::units::parse_duration)]
+    pub linger: Duration,
     /// First vente_id (default: 1 with --seed, else derived from the clock so runs don't collide).
     #[arg(long)]
     pub first_id: Option<i64>,
@@ -97,7 +101,7 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
     };
     // Fail early and clearly when the topic is missing.
     tokio::task::block_in_place(|| crate::kafka::admin::topic_partitions(&spec.kafka, &topic))?;
-    let producer = SalesProducer::new(&spec.kafka, &topic)?;
+    let producer = SalesProducer::new(&spec.kafka, &topic, args.linger)?;
     let first_id = args.first_id.unwrap_or_else(|| {
         if args.seed.is_some() {
             1

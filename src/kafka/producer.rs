@@ -61,11 +61,11 @@ pub struct SalesProducer {
 }
 
 impl SalesProducer {
-    /// Connects, tuned for throughput (batching, no compression).
-    pub fn new(spec: &KafkaSpec, topic: &str) -> Result<Self, KafkaError> {
+    /// Connects, tuned for throughput (batching for up to `linger`, no compression).
+    pub fn new(spec: &KafkaSpec, topic: &str, linger: Duration) -> Result<Self, KafkaError> {
         let stats = Arc::new(DeliveryStats::default());
         let mut cfg = client_config(spec);
-        cfg.set("linger.ms", "5")
+        cfg.set("linger.ms", linger.as_millis().to_string())
             .set("batch.num.messages", "10000")
             .set("batch.size", "1000000")
             .set("queue.buffering.max.messages", "1000000")

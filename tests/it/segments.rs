@@ -348,9 +348,23 @@ fn the_segmentation_and_the_dimension_run_on_their_cron_with_the_others() {
         .replace("schedule: \"*/5 * * * *\"", "schedule: \"* * * * * *\"");
         crate::schedule::write_job(&ws, f, &text);
     }
+    // One sale a second (at full speed many would share a millisecond, and a client's
+    // changes within one instant make a single version).
+    let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     ws.produce(
         500,
-        &["--seed", "81", "--clients", "50", "--client-changes", "0.2"],
+        &[
+            "--seed",
+            "81",
+            "--clients",
+            "50",
+            "--client-changes",
+            "0.2",
+            "--start-time",
+            &start,
+            "--time-step",
+            "1s",
+        ],
     );
     let mut s = crate::schedule::schedule_bg(&ws, &[]);
     wait_for(90, "the three jobs to have read all 500 sales", || {
