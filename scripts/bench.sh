@@ -113,13 +113,20 @@ bench_bronze() {
   echo "bronze: lakectl ${rate} records/s (${t}s, peak RSS $((rss/1024)) MiB) vs raw drain ${raw_rate} records/s (${raw_t}s, peak RSS $((raw_rss/1024)) MiB): ratio $(python3 -c "print(round($rate/$raw_rate,2))")"
 }
 
-bench_silver() {
-  local rows="${BENCH_SILVER_ROWS:-10000000}" gen="$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/gen_bronze"
+# The setting of the silver benchmarks, in the caller's locals: rows, gen (the bronze
+# generator), py (a venv with the peers), sw (a work folder named $1 with its own spec and
+# lake, the repo's jobs) and bronze (its bronze table).
+silver_setup() {
+  rows="${BENCH_SILVER_ROWS:-10000000}" gen="$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/gen_bronze"
   step "the peers (PyPI: duckdb, polars, deltalake, pyarrow) in a venv"
-  local py; py="$(ensure_venv duckdb==1.4.2 polars==1.35.2 deltalake==1.2.1 pyarrow==26.0.1)"
-  local sw="$work/silver"; mkdir -p "$sw"
+  py="$(ensure_venv duckdb==1.4.2 polars==1.35.2 deltalake==1.2.1 pyarrow==26.0.1)"
+  sw="$work/$1"; mkdir -p "$sw"
   sed -e "s#lake: .*#lake: $sw/lake#" -e "s#jobs: .*#jobs: $repo/jobs/#" pipelines.yaml >"$sw/pipelines.yaml"
-  local bronze="$sw/lake/bronze/ventes_stream"
+  bronze="$sw/lake/bronze/ventes_stream"
+}
+
+bench_silver() {
+  local rows gen py sw bronze; silver_setup silver
   step "silver: generating a bronze table of $rows rows over 30 days (${GEN_CLIENTS:-2000} clients)"
   "$gen" "$sw/pipelines.yaml" "$rows" 2024-11-01T00:00:00Z 30 >&2
   echo "silver: bronze Parquet $(du -sh "$bronze" | cut -f1), $(find "$bronze" -name '*.parquet' | wc -l) files"
@@ -149,12 +156,7 @@ bench_silver() {
 }
 
 bench_segments() {
-  local rows="${BENCH_SILVER_ROWS:-10000000}" gen="$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/gen_bronze"
-  step "the peers (PyPI: duckdb, polars, deltalake, pyarrow) in a venv"
-  local py; py="$(ensure_venv duckdb==1.4.2 polars==1.35.2 deltalake==1.2.1 pyarrow==26.0.1)"
-  local sw="$work/segments"; mkdir -p "$sw"
-  sed -e "s#lake: .*#lake: $sw/lake#" -e "s#jobs: .*#jobs: $repo/jobs/#" pipelines.yaml >"$sw/pipelines.yaml"
-  local bronze="$sw/lake/bronze/ventes_stream"
+  local rows gen py sw bronze; silver_setup segments
   step "segments: a bronze table of $rows rows over 30 days, 2000 clients, 0.1% of sales changing their client"
   GEN_CLIENT_CHANGES=0.001 "$gen" "$sw/pipelines.yaml" "$rows" 2024-11-01T00:00:00Z 30 >&2
   step "segments: lakectl dim_clients (SCD2), full run"

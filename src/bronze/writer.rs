@@ -144,7 +144,6 @@ async fn commit_batch(
     ]);
     let tc = Instant::now();
     let op = table::append_operation(bronze).map_err(lake_err)?;
-    let written_with = table::schema_of(bronze).map_err(lake_err)?;
     let version = match table::commit_with(
         bronze,
         (actions, p.txns, meta, op),
@@ -156,6 +155,8 @@ async fn commit_batch(
         // Refused: taken over, unless the winner changed the schema (a writer on the edited
         // spec widened or added a column): then this one must restart on the new spec.
         Err(e @ crate::lake::LakeError::Conflict { .. }) => {
+            // (A refused commit leaves the in-memory state as it was: the schema written with.)
+            let written_with = table::schema_of(bronze).map_err(lake_err)?;
             let changed = bronze.update_incremental(None).await.is_ok()
                 && table::schema_of(bronze).is_ok_and(|s| s != written_with);
             return Err(lake_err(if changed {

@@ -47,11 +47,13 @@ pub async fn widen_columns(
                 return Ok(());
             }
         }
-        let (actions, files) = rewrite(table, schema).await?;
-        let reason = format!("{evolution}: {files} file(s) rewritten with the wider types");
+        let (actions, rels) = rewrite(table, schema).await?;
+        let reason = format!(
+            "{evolution}: {} file(s) rewritten with the wider types",
+            rels.len()
+        );
         let mut all = vec![table::evolve_schema_action(table, schema)?];
         all.extend(actions.iter().cloned());
-        let rels: BTreeSet<String> = active_files(table)?.into_iter().map(|f| f.rel).collect();
         for a in table::remove_actions(table, &rels)? {
             if let Action::Remove(mut r) = a {
                 r.data_change = false;
@@ -78,7 +80,7 @@ pub async fn widen_columns(
             Ok(finalized) => {
                 let version = finalized.version();
                 table.state = Some(finalized.snapshot());
-                info!(table = %path.display(), version, %evolution, files, "schema evolved: columns widened, files rewritten");
+                info!(table = %path.display(), version, %evolution, files = rels.len(), "schema evolved: columns widened, files rewritten");
                 return Ok(());
             }
             Err(e) => {
@@ -95,11 +97,11 @@ pub async fn widen_columns(
 
 /// Rewrites every active file of `table` with `schema`'s types, one output per input file
 /// (memory stays bounded by the largest file). Returns the add actions (`dataChange =
-/// false`, not committed) and the number of files read.
+/// false`, not committed) and the files they replace.
 async fn rewrite(
     table: &DeltaTable,
     schema: &TableSchema,
-) -> Result<(Vec<Action>, usize), LakeError> {
+) -> Result<(Vec<Action>, BTreeSet<String>), LakeError> {
     let path = PathBuf::from(table.table_url().path());
     let target = schema.arrow();
     let files = active_files(table)?;
@@ -136,5 +138,5 @@ async fn rewrite(
             }
         }
     }
-    Ok((adds, files.len()))
+    Ok((adds, files.into_iter().map(|f| f.rel).collect()))
 }

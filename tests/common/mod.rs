@@ -498,6 +498,32 @@ pub fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out after {secs} s waiting for: {what}");
 }
 
+/// Starts `c` (its output thrown away), lets it run for `delay`, then SIGKILLs and reaps it.
+pub fn kill_after(mut c: Command, delay: std::time::Duration) {
+    let mut child = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(delay);
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+}
+
+/// Runs `script` (`python -c`) with `args` on the test Python: its stdout (trimmed) and
+/// stderr, or None when there is no test Python (see [`test_python`]).
+pub fn python_check(script: &str, args: &[&Path]) -> Option<(String, String)> {
+    let out = Command::new(test_python()?)
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .expect("run python");
+    Some((
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    ))
+}
+
 /// The Python that `scripts/test.sh` prepares (LAKECTL_TEST_PYTHON: jsonschema, PyYAML,
 /// deltalake, duckdb), for checks with independent readers. None when it is not set; a
 /// failure when LAKECTL_REQUIRE_PYTHON says it must be.

@@ -115,7 +115,6 @@ fn editing_yaml_while_scheduled_evolves_bronze_and_a_job_without_a_restart() {
     assert!(sigterm(&mut s.0).success());
 
     // Other readers see the evolved tables: Python `deltalake`, and DuckDB over its Arrow.
-    let Some(python) = test_python() else { return };
     let check = r#"
 import sys, duckdb
 from deltalake import DeltaTable
@@ -127,19 +126,11 @@ print(con.execute("select count(*), count(remise), sum(remise) from b").fetchone
 sys.stdout.flush()
 import os; os._exit(0)
 "#;
-    let out = std::process::Command::new(python)
-        .args(["-c", check])
-        .arg(&bronze)
-        .arg(ws.table("silver/remises"))
-        .output()
-        .expect("run python");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        text.trim(),
-        "(80, 30, 45.0) (80, 45.0)",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let remises = ws.table("silver/remises");
+    let Some((out, err)) = python_check(check, &[&bronze, &remises]) else {
+        return;
+    };
+    assert_eq!(out, "(80, 30, 45.0) (80, 45.0)", "{err}");
 }
 
 #[test]
@@ -227,7 +218,6 @@ fn widening_a_bronze_column_rewrites_the_table_once_keeping_data_offsets_and_his
         "{hist}"
     );
 
-    let Some(python) = test_python() else { return };
     let check = r#"
 import sys, duckdb
 from deltalake import DeltaTable
@@ -237,17 +227,13 @@ print(b.schema.field("quantite").type, con.execute("select count(*), count(disti
 sys.stdout.flush()
 import os; os._exit(0)
 "#;
-    let out = std::process::Command::new(python)
-        .args(["-c", check])
-        .arg(&bronze)
-        .output()
-        .expect("run python");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let Some((out, err)) = python_check(check, &[&bronze]) else {
+        return;
+    };
     assert_eq!(
-        text.trim(),
+        out,
         format!("int64 (300, 300, {})", total(&bronze, "quantite") as i64),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{err}"
     );
 }
 
@@ -318,22 +304,14 @@ fn a_worker_widening_the_table_under_another_loses_nothing_and_leaves_no_narrow_
     assert_exactly_once(&ws, 300);
 
     // And every active file holds the wide type (none of worker 0's slipped past the rewrite).
-    let Some(python) = test_python() else { return };
     let check = r#"
 import sys, pyarrow.parquet as pq
 from deltalake import DeltaTable
 t = DeltaTable(sys.argv[1])
 print(sorted({str(pq.read_schema(u.replace("file://", "")).field("quantite").type) for u in t.file_uris()}))
 "#;
-    let out = std::process::Command::new(python)
-        .args(["-c", check])
-        .arg(&bronze)
-        .output()
-        .expect("run python");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "['int64']",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let Some((out, err)) = python_check(check, &[&bronze]) else {
+        return;
+    };
+    assert_eq!(out, "['int64']", "{err}");
 }

@@ -2,7 +2,6 @@
 //! customer segmentation (the RFM job's `cluster:` step), against real Delta tables.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -206,15 +205,10 @@ fn the_client_dimension_is_incremental_idempotent_and_places_late_changes() {
     send_raw(&ws.topic, 0, &[sale_of(12, 2, 600, "France", "Business")]);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     for delay in [5u64, 30, 80] {
-        let mut child = ws
-            .command(&["run", "dim_clients"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_after(
+            ws.command(&["run", "dim_clients"]),
+            Duration::from_millis(delay),
+        );
         let now = dim_rows(&ws);
         assert!(
             now == incremental || now == expected_versions(&ws),
@@ -258,7 +252,6 @@ fn the_client_dimension_is_incremental_idempotent_and_places_late_changes() {
     // clients' second sales were made as Business; their first ones as Consumer.
     assert_eq!(out.trim(), "segment,n\nBusiness,15\nConsumer,17", "{out}");
 
-    let Some(python) = test_python() else { return };
     let check = r#"
 import sys, duckdb
 from deltalake import DeltaTable
@@ -268,18 +261,11 @@ print(con.execute("select count(*), count(distinct client_id), sum(case when is_
 sys.stdout.flush()
 import os; os._exit(0)
 "#;
-    let out = std::process::Command::new(python)
-        .args(["-c", check])
-        .arg(ws.table(DIM))
-        .output()
-        .expect("run python");
+    let Some((out, err)) = python_check(check, &[&ws.table(DIM)]) else {
+        return;
+    };
     let n = expected_versions(&ws).len();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("({n}, 15, 15)"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out, format!("({n}, 15, 15)"), "{err}");
 }
 
 #[test]

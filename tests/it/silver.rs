@@ -2,7 +2,6 @@
 //! the produced records; incremental, idempotent and crash-safe runs.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::*;
@@ -336,15 +335,10 @@ fn a_killed_job_leaves_the_previous_version_and_the_next_run_completes() {
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     let all = valid_sales(&ws.topic, 2, 23_000);
     for delay in [5u64, 40, 120] {
-        let mut child = ws
-            .command(&["run", "ventes_par_pays", "--full-refresh"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_after(
+            ws.command(&["run", "ventes_par_pays", "--full-refresh"]),
+            Duration::from_millis(delay),
+        );
         // Whatever the moment, the table is the old result or the new one, never a mix.
         let total: f64 = rows(&ws.table("silver/ventes_par_pays"))
             .iter()
