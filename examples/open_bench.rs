@@ -11,10 +11,12 @@ use chrono::{Duration, Utc};
 use lakectl::bronze::buffer::BatchBuffer;
 use lakectl::bronze::{decode, frame};
 use lakectl::kafka::consumer::RecordSink;
-use lakectl::lake::{bridge, table, Lake, TableSchema};
+use lakectl::lake::{bridge, table, TableSchema};
 use lakectl::produce::{GeneratorOptions, SaleGenerator};
 
-async fn median_open_ms(path: &std::path::Path) -> Result<f64, Box<dyn std::error::Error>> {
+async fn median_open_ms(
+    path: &lakectl::storage::Location,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let mut times = Vec::new();
     for _ in 0..7 {
         let t0 = Instant::now();
@@ -36,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let commits: u64 = a[2].parse()?;
     let b = spec.bronze.first().ok_or("no bronze pipeline")?;
     let schema = TableSchema::from_polars(&frame::bronze_schema(b)?, &b.partition_by)?;
-    let path = Lake::new(&spec.lake).path(&b.table);
+    let path = spec.table_path(&b.table);
     let mut t = table::open_or_create(&path, &schema, &b.name).await?;
     let mut g = SaleGenerator::new(GeneratorOptions {
         seed: Some(7),
@@ -71,8 +73,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let commit_ms = t0.elapsed().as_secs_f64() * 1e3 / commits as f64;
     let with = median_open_ms(&path).await?;
     // Hide the checkpoints: opening now replays every JSON commit.
-    let log = path.join("_delta_log");
-    let hidden = path.join("_hidden_checkpoints");
+    let dir = path.local_path().ok_or("open_bench needs a local lake")?;
+    let log = dir.join("_delta_log");
+    let hidden = dir.join("_hidden_checkpoints");
     std::fs::create_dir_all(&hidden)?;
     let mut n_ckpt = 0;
     for e in std::fs::read_dir(&log)? {

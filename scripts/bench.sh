@@ -23,6 +23,9 @@
 #                              The producer batches for BENCH_LINGER (default 100ms): the local
 #                              Tansu broker slows down as it stores more tiny record batches
 #                              (BENCH_LINGER=5ms shows it), which is not what is measured here
+#   scripts/bench.sh s3        the lake on the local S3 server (scripts/s3.sh, moto) beside the
+#                              local disk: bronze drain of the same backlog (BENCH_S3_RECORDS,
+#                              default 1M) and the three seed jobs over it, time and peak RSS
 #   scripts/bench.sh all       everything (default)
 # Figures are ratios measured in the same run; paste them into BENCHMARKS.md.
 set -euo pipefail
@@ -240,6 +243,37 @@ bench_latency() {
   "$py" scripts/bench_latency.py "$lw/lake/bronze/ventes_stream" || echo "latency: target missed"
 }
 
+bench_s3() {
+  local records="${BENCH_S3_RECORDS:-$n}" port="${BENCH_S3_PORT:-29000}"
+  step "s3: a fresh local S3 server on 127.0.0.1:$port"
+  S3_PORT="$port" scripts/s3.sh stop >/dev/null 2>&1 || true
+  S3_PORT="$port" scripts/s3.sh start
+  trap 'scripts/broker.sh stop; S3_PORT='"$port"' scripts/s3.sh stop; rm -rf "$work"' EXIT
+  eval "$(S3_PORT="$port" scripts/s3.sh env)"
+  local s3lake="s3://${S3_BUCKET:-lakectl}/bench-$(date +%s)/lake" disk="$work/s3cmp/lake"
+  mkdir -p "$work/s3cmp"
+  sed -e "s#jobs: .*#jobs: $repo/jobs/#" -e "s#lake: .*#lake: $disk#" pipelines.yaml >"$work/s3cmp/pipelines.yaml"
+  step "s3: producing a backlog of $records records"
+  "$lakectl" topic create s3_bench --partitions 3 >/dev/null
+  "$lakectl" produce --topic s3_bench --count "$records" --rate max --seed 11 >/dev/null
+  sed -i -e "s#topic: ventes_stream#topic: s3_bench#" "$work/s3cmp/pipelines.yaml"
+  local cfg=(--config "$work/s3cmp/pipelines.yaml")
+  step "s3: bronze into the local disk lake"
+  read -r rss_d t_d < <(measure "$lakectl" "${cfg[@]}" run bronze --until-caught-up)
+  step "s3: bronze into the S3 lake ($s3lake)"
+  read -r rss_s t_s < <(measure "$lakectl" "${cfg[@]}" --lake "$s3lake" run bronze --until-caught-up)
+  echo "s3: bronze $records records: disk $(python3 -c "print(round($records/$t_d))") records/s (${t_d}s, peak RSS $((rss_d/1024)) MiB); S3 $(python3 -c "print(round($records/$t_s))") records/s (${t_s}s, peak RSS $((rss_s/1024)) MiB); S3/disk time $(python3 -c "print(round($t_s/$t_d,2))")"
+  step "s3: the three seed jobs on each lake"
+  read -r rss_jd t_jd < <(measure "$lakectl" "${cfg[@]}" run ventes_aggreges ventes_par_pays ventes_par_segment)
+  read -r rss_js t_js < <(measure "$lakectl" "${cfg[@]}" --lake "$s3lake" run ventes_aggreges ventes_par_pays ventes_par_segment)
+  echo "s3: silver (3 seed jobs over $records rows): disk ${t_jd}s (peak RSS $((rss_jd/1024)) MiB); S3 ${t_js}s (peak RSS $((rss_js/1024)) MiB); S3/disk time $(python3 -c "print(round($t_js/$t_jd,2))")"
+  local a b
+  a="$("$lakectl" "${cfg[@]}" query "SELECT count(*) AS n, round(sum(revenue_total), 2) AS r FROM ventes_par_pays" --format csv)"
+  b="$("$lakectl" "${cfg[@]}" --lake "$s3lake" query "SELECT count(*) AS n, round(sum(revenue_total), 2) AS r FROM ventes_par_pays" --format csv)"
+  [[ "$a" == "$b" ]] || die "the S3 lake's ventes_par_pays differs from the disk lake's: $a vs $b"
+  echo "s3: ventes_par_pays identical on both lakes ($(echo "$a" | tail -1))"
+}
+
 case "$what" in
   produce) bench_produce ;;
   bronze) bench_bronze ;;
@@ -248,6 +282,7 @@ case "$what" in
   open) bench_open ;;
   commits) bench_commits ;;
   latency) bench_latency ;;
-  all) bench_produce; bench_bronze; bench_silver; bench_segments; bench_open; bench_commits; bench_latency ;;
+  s3) bench_s3 ;;
+  all) bench_produce; bench_bronze; bench_silver; bench_segments; bench_open; bench_commits; bench_latency; bench_s3 ;;
   *) die "usage: scripts/bench.sh [produce|bronze|silver|segments|open|commits|latency|all]" ;;
 esac

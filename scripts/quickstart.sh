@@ -4,16 +4,21 @@
 # and shows what was written. Safe to run again: each run adds a few thousand sales.
 #   scripts/quickstart.sh --schedule   then stays in `lakectl schedule` with a live producer
 #                                      (Ctrl-C stops both; or: kill -TERM <lakectl pid>)
+#   scripts/quickstart.sh --s3         the same with the lake on a local S3 server
+#                                      (scripts/s3.sh; lake s3://lakectl/lake), then reads
+#                                      the tables back with Python deltalake and DuckDB
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo"
 
-schedule=0
-case "${1:-}" in
-  --schedule) schedule=1 ;;
-  "") ;;
-  *) die "usage: scripts/quickstart.sh [--schedule]" ;;
-esac
+schedule=0 s3=0
+for arg in "$@"; do
+  case "$arg" in
+    --schedule) schedule=1 ;;
+    --s3) s3=1 ;;
+    *) die "usage: scripts/quickstart.sh [--s3] [--schedule]" ;;
+  esac
+done
 
 ensure_system_packages
 build_lakectl
@@ -23,6 +28,14 @@ export KAFKA_PORT="${KAFKA_PORT:-9092}"
 export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
 step "starting the local broker on $KAFKA_BROKERS"
 scripts/broker.sh start
+
+if [[ $s3 == 1 ]]; then
+  step "starting the local S3 server (moto) on 127.0.0.1:${S3_PORT:-9000}"
+  scripts/s3.sh start
+  eval "$(scripts/s3.sh env)"
+  export LAKECTL_LAKE="${LAKECTL_LAKE:-s3://${S3_BUCKET:-lakectl}/lake}"
+  echo "lake: $LAKECTL_LAKE (AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL)" >&2
+fi
 
 step "lakectl validate"
 "$lakectl" validate
@@ -36,7 +49,7 @@ clients="${QUICKSTART_CLIENTS:-2000}"
 # apart), so days, recency and clients' histories vary; a run after that adds sales at the
 # current time (earlier event times would now be late).
 first_wave=() second_wave=()
-if [[ ! -d "${LAKECTL_LAKE:-./lake}/bronze/ventes_stream/_delta_log" ]]; then
+if ! "$lakectl" history ventes --limit 1 >/dev/null 2>&1; then
   first_wave=(--start-time "$(date -u -d '28 days ago' +%Y-%m-%dT%H:%M:%SZ)" --time-step 4m)
   second_wave=(--start-time "$(date -u -d '26 days ago' +%Y-%m-%dT%H:%M:%SZ)" --time-step 7m)
 fi
@@ -80,6 +93,13 @@ step "lakectl dashboard"
 "$lakectl" dashboard
 "$lakectl" dashboard --html dashboard.html >/dev/null
 
+if [[ $s3 == 1 ]]; then
+  step "the same tables read from the S3 server by Python deltalake and DuckDB"
+  py="$(ensure_venv deltalake==1.2.1 polars==1.35.2 pyarrow==26.0.1 duckdb==1.4.2 \
+    duckdb-extension-httpfs==1.4.2 duckdb-extension-delta==1.4.2)"
+  "$py" scripts/read_with_python.py "$LAKECTL_LAKE"
+fi
+
 # The binary on the PATH: a link in ~/.local/bin (the XDG place for a user's programs).
 bindir="${XDG_BIN_HOME:-$HOME/.local/bin}"
 mkdir -p "$bindir"
@@ -92,10 +112,16 @@ else
   export PATH=\"$bindir:\$PATH\"      # add this line to ~/.bashrc to keep it"
 fi
 
+if [[ $s3 == 1 ]]; then
+  s3_note="
+The S3 server keeps running on $AWS_ENDPOINT_URL (scripts/s3.sh stop to stop it; its objects
+are in memory). Point lakectl at it in another shell with:
+  eval \"\$(scripts/s3.sh env)\"; export LAKECTL_LAKE=$LAKECTL_LAKE"
+fi
 cat >&2 <<MSG
 
 Done. $onpath
-The broker keeps running on $KAFKA_BROKERS (scripts/broker.sh stop to stop it).
+The broker keeps running on $KAFKA_BROKERS (scripts/broker.sh stop to stop it).${s3_note:-}
 Tables are under ${LAKECTL_LAKE:-./lake}. Try:
   $lakectl produce --rate 10          # a live stream (Ctrl-C to stop)
   $lakectl run bronze                 # continuous ingestion (Ctrl-C to stop)

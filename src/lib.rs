@@ -2,7 +2,7 @@
 //!
 //! Modules follow the pipeline stages: [`spec`] (YAML → validated types), [`kafka`],
 //! [`produce`] (the simulator), [`bronze`] (Kafka → Delta, exactly once), [`silver`] (declarative jobs), [`schedule`] (the long-running scheduler), [`lake`] (Delta
-//! access and the Polars ↔ Arrow bridge), and [`cli`] (one module per subcommand).
+//! access and the Polars ↔ Arrow bridge), [`storage`] (where the lake lives: a folder or S3), and [`cli`] (one module per subcommand).
 
 pub mod bronze;
 pub mod cli;
@@ -20,4 +20,5 @@ pub mod shutdown;
 pub mod silver;
 pub mod spec;
 pub mod status;
+pub mod storage;
 pub mod term;

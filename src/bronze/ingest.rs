@@ -34,7 +34,7 @@ use super::{app_id, owner_app_id, BronzeError};
 use crate::kafka::admin::topic_partitions;
 use crate::kafka::consumer::Drain;
 use crate::lake::read::scan;
-use crate::lake::{bridge, table, DeltaTable, Lake, TableSchema};
+use crate::lake::{bridge, table, DeltaTable, TableSchema};
 use crate::shutdown::StopFlag;
 use crate::spec::{BronzeSpec, LatePolicy, PipelineSpec};
 
@@ -192,18 +192,18 @@ async fn run_once(
         message,
     };
 
-    let lake = Lake::new(&spec.lake);
+    let lake = &spec.lake;
     let bronze_schema = frame::bronze_schema(b).map_err(|e| spec_err(e.to_string()))?;
     let bronze_ts = TableSchema::from_polars(&bronze_schema, &b.partition_by).map_err(spec_err)?;
     let quarantine_ts =
         TableSchema::from_polars(&frame::quarantine_schema(), &[]).map_err(spec_err)?;
     let props = b.table_properties();
     let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let bronze = table::open_or_create_with(&lake.path(&b.table), &bronze_ts, &b.name, &props)
+    let bronze = table::open_or_create_with(&lake.join(&b.table), &bronze_ts, &b.name, &props)
         .await
         .map_err(lake_err)?;
     let quarantine = table::open_or_create_with(
-        &lake.path(&b.quarantine),
+        &lake.join(&b.quarantine),
         &quarantine_ts,
         &format!("{}_quarantine", b.name),
         &props,
@@ -335,7 +335,7 @@ async fn run_once(
     // appends, so it needs no coordination with the commits.
     let compactor = match (b.optimize, opts.until_caught_up) {
         (Some(o), false) => Some(tokio::spawn(compact_loop(
-            vec![lake.path(&b.table), lake.path(&b.quarantine)],
+            vec![lake.join(&b.table), lake.join(&b.quarantine)],
             o,
             stop.clone(),
         ))),
@@ -369,7 +369,7 @@ async fn run_once(
 
 /// Optimizes `tables` every `o.every` until `stop`.
 async fn compact_loop(
-    tables: Vec<std::path::PathBuf>,
+    tables: Vec<crate::storage::Location>,
     o: crate::spec::OptimizeSpec,
     stop: StopFlag,
 ) {
@@ -384,15 +384,15 @@ async fn compact_loop(
         for t in &tables {
             match crate::lake::optimize::optimize(t, &opts).await {
                 Ok(r) if r.version.is_some() => info!(
-                    table = %t.display(),
+                    table = %t,
                     version = r.version,
                     files_removed = r.files_removed,
                     files_added = r.files_added,
                     "periodic optimize"
                 ),
-                Ok(_) => debug!(table = %t.display(), "periodic optimize: nothing to compact"),
+                Ok(_) => debug!(table = %t, "periodic optimize: nothing to compact"),
                 Err(e) => {
-                    warn!(table = %t.display(), error = %e, "periodic optimize failed; retrying at the next period")
+                    warn!(table = %t, error = %e, "periodic optimize failed; retrying at the next period")
                 }
             }
         }

@@ -22,7 +22,7 @@ use tracing::debug;
 
 use super::watermark::WatermarkState;
 use super::{owner_app_id, BronzeError, WATERMARK_KEY};
-use crate::lake::{table, DeltaTable, Lake};
+use crate::lake::{table, DeltaTable};
 use crate::spec::{BronzeSpec, PipelineSpec};
 
 /// Claims `parts` at once, for a command that is not a writer: one commit to the quarantine
@@ -140,11 +140,11 @@ pub async fn reset_watermark(
         pipeline: b.name.clone(),
         source,
     };
-    let lake = Lake::new(&spec.lake);
-    let mut bronze = table::open_existing(&lake.path(&b.table))
+    let lake = &spec.lake;
+    let mut bronze = table::open_existing(&lake.join(&b.table))
         .await
         .map_err(lake_err)?;
-    let mut quarantine = table::open_existing(&lake.path(&b.quarantine))
+    let mut quarantine = table::open_existing(&lake.join(&b.quarantine))
         .await
         .map_err(lake_err)?;
     let before = WatermarkState::stored(&bronze, None)

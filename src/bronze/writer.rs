@@ -161,7 +161,7 @@ async fn commit_batch(
                 && table::schema_of(bronze).is_ok_and(|s| s != written_with);
             return Err(lake_err(if changed {
                 crate::lake::LakeError::SchemaChanged {
-                    table: bronze.table_url().path().to_string(),
+                    table: table::name_of(bronze),
                 }
             } else {
                 e

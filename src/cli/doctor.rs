@@ -84,6 +84,8 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
         }
         .into());
     }
-    crate::outln!("all {} checks passed", checks.len());
+    if !args.json {
+        crate::outln!("all {} checks passed", checks.len());
+    }
     Ok(())
 }

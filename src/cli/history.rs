@@ -19,7 +19,7 @@ pub struct Args {
 
 /// Prints the table's commits, newest first.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
-    let path = super::table_of(g, &args.table)?;
+    let path = super::table_of(g, &args.table).await?;
     let commits = history(&path, Some(args.limit)).await?;
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(&commits)?);

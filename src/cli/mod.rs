@@ -21,6 +21,8 @@ pub mod watermark;
 
 use std::path::PathBuf;
 
+use crate::storage::Location;
+
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::spec::{self, PipelineSpec, SpecError};
@@ -147,7 +149,7 @@ impl Cli {
 
 /// Loads the spec named by `--config`, with `--brokers` and `--lake` applied.
 pub fn load_spec(g: &Globals) -> Result<PipelineSpec, SpecError> {
-    Ok(spec::load_pipeline(&g.config)?.with_overrides(&g.overrides))
+    spec::load_pipeline(&g.config)?.with_overrides(&g.overrides)
 }
 
 /// Loads the spec and checks every job against it: what most commands start with.
@@ -159,24 +161,27 @@ pub fn load_checked(g: &Globals) -> anyhow::Result<(PipelineSpec, crate::silver:
 
 /// Loads the spec and the jobs, then resolves `reference` with [`table_path`]: what the
 /// commands on one table (`history`, `optimize`, `vacuum`) start with.
-pub fn table_of(g: &Globals, reference: &str) -> anyhow::Result<PathBuf> {
+pub async fn table_of(g: &Globals, reference: &str) -> anyhow::Result<Location> {
     let (spec, checked) = load_checked(g)?;
-    table_path(&spec, &checked, reference)
+    table_path(&spec, &checked, reference).await
 }
 
-/// The folder of the table `reference` names: a catalog name (pipeline, `<pipeline>_quarantine`,
-/// job), a path relative to the lake, a path's last segment, or a Delta table folder.
-pub fn table_path(
+/// The location of the table `reference` names: a catalog name (pipeline,
+/// `<pipeline>_quarantine`, job), a path relative to the lake, a path's last segment, or a
+/// Delta table's folder or URL (reached with the lake's storage options).
+pub async fn table_path(
     spec: &PipelineSpec,
     checked: &crate::silver::CheckedJobs,
     reference: &str,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<Location> {
     if let Some(t) = checked.catalog.resolve(reference) {
         return Ok(spec.table_path(&t.path));
     }
-    let p = PathBuf::from(reference);
-    if p.join("_delta_log").is_dir() {
-        return Ok(p);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if let Ok(loc) = Location::parse(reference, &cwd, spec.lake.options().clone()) {
+        if crate::lake::table::exists(&loc).await? {
+            return Ok(loc);
+        }
     }
     let known: Vec<String> = checked
         .catalog
@@ -185,7 +190,7 @@ pub fn table_path(
         .map(|(n, _)| n)
         .collect();
     anyhow::bail!(
-        "unknown table `{reference}`\n    hint: tables are {}; or give a Delta table's folder",
+        "unknown table `{reference}`\n    hint: tables are {}; or give a Delta table's folder or URL",
         known.join(", ")
     )
 }

@@ -21,7 +21,7 @@ pub struct Args {
 
 /// Compacts the table's small files in one commit that changes no data.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
-    let path = super::table_of(g, &args.table)?;
+    let path = super::table_of(g, &args.table).await?;
     let opts = OptimizeOptions {
         target_size: args.target_size,
         filter: args.filter.clone(),

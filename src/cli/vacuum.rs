@@ -24,7 +24,7 @@ pub struct Args {
 
 /// Deletes files no longer referenced and older than the retention.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
-    let path = super::table_of(g, &args.table)?;
+    let path = super::table_of(g, &args.table).await?;
     let r = vacuum(&path, args.retain, args.dry_run, args.allow_short_retention).await?;
     for f in &r.files {
         crate::outln!("{f}");

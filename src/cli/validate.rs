@@ -1,6 +1,6 @@
 //! `lakectl validate`
 
-use crate::lake::{table, Lake, LakeError, TableSchema};
+use crate::lake::{table, LakeError, TableSchema};
 
 /// Arguments of `validate` (none besides the global `--config`).
 #[derive(Debug, clap::Args)]
@@ -16,9 +16,9 @@ pub async fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
         "spec valid"
     );
     let mut pending = Vec::new();
-    let lake = Lake::new(&spec.lake);
+    let lake = &spec.lake;
     for b in &spec.bronze {
-        let path = lake.path(&b.table);
+        let path = lake.join(&b.table);
         let Some(t) = table::open(&path).await? else {
             continue;
         };
@@ -42,7 +42,7 @@ pub async fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
             )),
             None => {
                 return Err(LakeError::SchemaMismatch {
-                    table: path.display().to_string(),
+                    table: path.to_string(),
                     diff,
                     hint: format!(
                         "pipeline {}: the next run will refuse this change before consuming anything; {}",

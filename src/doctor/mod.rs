@@ -1,6 +1,8 @@
 //! `lakectl doctor`: setup validation. Each check passes or fails with the fix; a check whose
 //! prerequisite failed is skipped. Never prints Kafka options (they may hold secrets).
 
+mod store;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -127,8 +129,13 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
     }
 
     // Lake.
-    out.push(lake_writable(&spec.lake));
-    out.push(free_disk(&spec.lake));
+    match spec.lake.local_path() {
+        Some(dir) => {
+            out.push(lake_writable(&dir));
+            out.push(free_disk(&dir));
+        }
+        None => out.extend(store::checks(&spec.lake).await),
+    }
 
     // Tables.
     for t in checked.catalog.tables() {
@@ -167,7 +174,7 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
                     (Err(e), _) => out.push(Check::fail(
                         name,
                         first_line(&e.to_string()),
-                        format!("check the Delta log under {}", path.display()),
+                        format!("check the Delta log under {path}"),
                     )),
                     (Ok(_), Some(diff)) => out.push(Check::fail(
                         name,
@@ -189,7 +196,7 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
             Err(e) => out.push(Check::fail(
                 name,
                 first_line(&e.to_string()),
-                format!("check the Delta log under {}", path.display()),
+                format!("check the Delta log under {path}"),
             )),
         }
     }

@@ -1,7 +1,7 @@
 //! `lakectl history`: a table's commits, newest first, with lakectl's own commit metadata
 //! (bronze batch figures, silver source versions) summarised.
 
-use std::path::Path;
+use crate::storage::Location;
 
 use futures::TryStreamExt;
 use serde::Serialize;
@@ -26,7 +26,7 @@ pub struct Commit {
 }
 
 /// The last `limit` commits of the table at `path`, newest first.
-pub async fn history(path: &Path, limit: Option<usize>) -> Result<Vec<Commit>, LakeError> {
+pub async fn history(path: &Location, limit: Option<usize>) -> Result<Vec<Commit>, LakeError> {
     let t = table::open_existing(path).await?;
     let latest = t.version().unwrap_or(0);
     let infos: Vec<_> =
@@ -34,7 +34,7 @@ pub async fn history(path: &Path, limit: Option<usize>) -> Result<Vec<Commit>, L
             .try_collect()
             .await
             .map_err(|source| LakeError::Delta {
-                table: path.display().to_string(),
+                table: path.to_string(),
                 what: "reading history".into(),
                 source: Box::new(source),
             })?;

@@ -13,7 +13,7 @@ pub mod vacuum;
 pub mod widen;
 
 pub use schema::{Column, TableSchema};
-pub use table::{DeltaTable, Lake};
+pub use table::DeltaTable;
 
 /// Errors of the lake layer, with the table they concern.
 #[derive(Debug, thiserror::Error)]

@@ -4,8 +4,8 @@
 //! it; if a concurrent commit removed a file it compacts, the whole pass is retried on the new
 //! snapshot.
 
+use crate::storage::Location;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use deltalake::kernel::Action;
 use deltalake::protocol::DeltaOperation;
@@ -92,7 +92,7 @@ pub fn plan_bins(files: &[DataFile], target: u64) -> Vec<Vec<DataFile>> {
 
 /// The partitions of `files` that satisfy `filter` (a SQL predicate over partition columns).
 fn select_partitions(
-    table_path: &Path,
+    table_path: &Location,
     files: &[DataFile],
     partition_by: &[String],
     filter: Option<&str>,
@@ -104,7 +104,7 @@ fn select_partitions(
         return Ok(keys);
     };
     let bad = |message: String| LakeError::Convert {
-        table: table_path.display().to_string(),
+        table: table_path.to_string(),
         message,
     };
     if partition_by.is_empty() {
@@ -141,7 +141,10 @@ fn select_partitions(
 }
 
 /// Compacts the table at `path`. Returns what was done.
-pub async fn optimize(path: &Path, opts: &OptimizeOptions) -> Result<OptimizeReport, LakeError> {
+pub async fn optimize(
+    path: &Location,
+    opts: &OptimizeOptions,
+) -> Result<OptimizeReport, LakeError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -151,7 +154,7 @@ pub async fn optimize(path: &Path, opts: &OptimizeOptions) -> Result<OptimizeRep
                 return Ok(r);
             }
             Err(e @ LakeError::Delta { .. }) if attempt < opts.max_attempts && is_conflict(&e) => {
-                warn!(table = %path.display(), attempt, error = %e, "optimize conflicted with a concurrent commit; retrying on the new snapshot");
+                warn!(table = %path, attempt, error = %e, "optimize conflicted with a concurrent commit; retrying on the new snapshot");
             }
             Err(e) => return Err(e),
         }
@@ -169,7 +172,10 @@ fn is_conflict(e: &LakeError) -> bool {
     }
 }
 
-async fn optimize_once(path: &Path, opts: &OptimizeOptions) -> Result<OptimizeReport, LakeError> {
+async fn optimize_once(
+    path: &Location,
+    opts: &OptimizeOptions,
+) -> Result<OptimizeReport, LakeError> {
     let mut t = table::open_existing(path).await?;
     let schema = schema_of(&t)?;
     let files = active_files(&t)?;
@@ -202,13 +208,13 @@ async fn optimize_once(path: &Path, opts: &OptimizeOptions) -> Result<OptimizeRe
                 scan_files(&t, bin.clone())?
                     .collect()
                     .map_err(|e| LakeError::Polars {
-                        table: path.display().to_string(),
+                        table: path.to_string(),
                         source: Box::new(e),
                     })
             })?;
             let batches = to_record_batches(&mut df, &arrow_schema).map_err(|message| {
                 LakeError::Convert {
-                    table: path.display().to_string(),
+                    table: path.to_string(),
                     message,
                 }
             })?;
@@ -245,7 +251,7 @@ async fn optimize_once(path: &Path, opts: &OptimizeOptions) -> Result<OptimizeRe
     report.version = Some(version);
     report.files_after = active_files(&t)?.len();
     info!(
-        table = %path.display(),
+        table = %path,
         version,
         removed = report.files_removed,
         added = report.files_added,
@@ -257,11 +263,10 @@ async fn optimize_once(path: &Path, opts: &OptimizeOptions) -> Result<OptimizeRe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn file(name: &str, size: i64) -> DataFile {
         DataFile {
-            path: PathBuf::from(name),
+            path: name.into(),
             rel: name.into(),
             partition: BTreeMap::new(),
             rows: None,

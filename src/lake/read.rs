@@ -2,14 +2,14 @@
 //! partition values taken from the log (not guessed from paths).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 
 use deltalake::DeltaTable;
 use polars::prelude::*;
 
 use super::schema::polars_type;
-use super::table::schema_of;
+use super::table::{location_of, name_of, schema_of};
 use super::LakeError;
+use crate::storage::Location;
 
 /// The Polars schema a table is read with.
 pub fn read_schema(schema: &super::TableSchema) -> Schema {
@@ -23,8 +23,8 @@ pub fn read_schema(schema: &super::TableSchema) -> Schema {
 /// An active data file of a table.
 #[derive(Debug, Clone)]
 pub struct DataFile {
-    /// Local path.
-    pub path: PathBuf,
+    /// What a reader opens: a local path, or the object's URL.
+    pub path: String,
     /// Path relative to the table root: the object's name (the log's URI form decoded once).
     pub rel: String,
     /// Partition values.
@@ -35,13 +35,9 @@ pub struct DataFile {
     pub size: i64,
 }
 
-fn table_name(table: &DeltaTable) -> String {
-    table.table_url().path().to_string()
-}
-
 /// The active files of the loaded snapshot. Refuses features Polars cannot honour.
 pub fn active_files(table: &DeltaTable) -> Result<Vec<DataFile>, LakeError> {
-    let name = table_name(table);
+    let name = name_of(table);
     let snap = table.snapshot().map_err(|source| LakeError::Delta {
         table: name.clone(),
         what: "listing files".into(),
@@ -57,7 +53,7 @@ pub fn active_files(table: &DeltaTable) -> Result<Vec<DataFile>, LakeError> {
             feature: "column mapping".into(),
         });
     }
-    let root = PathBuf::from(table.table_url().path());
+    let root = location_of(table);
     let mut out = Vec::new();
     for f in snap.log_data().iter() {
         if f.deletion_vector_descriptor().is_some() {
@@ -70,7 +66,7 @@ pub fn active_files(table: &DeltaTable) -> Result<Vec<DataFile>, LakeError> {
         // (partition values in it are still percent-encoded, as written: `pays=x%3Dy`).
         let rel = f.path().to_string();
         out.push(DataFile {
-            path: root.join(&rel),
+            path: root.object(&rel),
             rel,
             partition: f.partition_values_map().into_iter().collect(),
             rows: f.num_records(),
@@ -78,6 +74,34 @@ pub fn active_files(table: &DeltaTable) -> Result<Vec<DataFile>, LakeError> {
         });
     }
     Ok(out)
+}
+
+/// The object-store path of a table's file named `rel` (as [`DataFile::rel`]), as delta-rs
+/// forms it: taken literally when it is a valid object name.
+pub fn object_path(rel: &str) -> deltalake::Path {
+    deltalake::Path::parse(rel).unwrap_or_else(|_| deltalake::Path::from(rel))
+}
+
+/// True when the file `rel` of `table` is still in the store (a vacuum may have deleted it).
+pub async fn file_exists(table: &DeltaTable, rel: &str) -> Result<bool, LakeError> {
+    use deltalake::logstore::object_store::{Error, ObjectStoreExt};
+    match table.object_store().head(&object_path(rel)).await {
+        Ok(_) => Ok(true),
+        Err(Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(LakeError::Convert {
+            table: name_of(table),
+            message: format!("checking file {rel}: {e}"),
+        }),
+    }
+}
+
+/// The options Polars reaches an object-store table with (None for a local one).
+pub fn cloud_options(loc: &Location) -> PolarsResult<Option<cloud::CloudOptions>> {
+    if !loc.is_remote() {
+        return Ok(None);
+    }
+    let scheme = CloudScheme::from_path(loc.url().as_str());
+    cloud::CloudOptions::from_untyped_config(scheme, loc.options().map()).map(Some)
 }
 
 /// True when the file's path starts with `col=value/` for each partition column, in order,
@@ -105,7 +129,7 @@ pub fn scan(table: &DeltaTable, keep: &dyn Fn(&DataFile) -> bool) -> Result<Lazy
 
 /// A LazyFrame over the given active files of `table`.
 pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame, LakeError> {
-    let name = table_name(table);
+    let name = name_of(table);
     let schema = schema_of(table)?;
     let pl_schema = read_schema(&schema);
     let order: Vec<Expr> = schema
@@ -129,7 +153,7 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
             .iter()
             .all(|f| hive_consistent(f, &schema.partition_by))
     {
-        let root = PathBuf::from(table.table_url().path());
+        let root = location_of(table);
         let hive: Schema = schema
             .partition_by
             .iter()
@@ -143,11 +167,7 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
                 )
             })
             .collect();
-        let paths = files
-            .into_iter()
-            .map(|f| PlRefPath::try_from_pathbuf(f.path))
-            .collect::<PolarsResult<Vec<_>>>()
-            .map_err(polars_err)?;
+        let paths: Vec<PlRefPath> = files.into_iter().map(|f| PlRefPath::new(f.path)).collect();
         // The files' columns, typed as the table says; the scan appends the hive columns.
         let file_schema: Schema = pl_schema
             .iter()
@@ -162,12 +182,14 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
         let args = ScanArgsParquet {
             hive_options: HiveOptions {
                 enabled: Some(true),
-                hive_start_idx: root.to_string_lossy().trim_end_matches('/').len() + 1,
+                hive_start_idx: root.prefix().len(),
                 schema: Some(std::sync::Arc::new(hive)),
                 try_parse_dates: false,
             },
             schema: Some(std::sync::Arc::new(file_schema)),
             allow_missing_columns: true,
+            cloud_options: cloud_options(&root).map_err(polars_err)?,
+            glob: false,
             ..Default::default()
         };
         let lf = LazyFrame::scan_parquet_files(paths.into(), args).map_err(polars_err)?;
@@ -183,15 +205,12 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
     let mut groups: BTreeMap<Vec<(String, Option<String>)>, Vec<PlRefPath>> = BTreeMap::new();
     for f in files {
         let key: Vec<_> = f.partition.into_iter().collect();
-        let p = PlRefPath::try_from_pathbuf(f.path).map_err(|source| LakeError::Polars {
-            table: name.clone(),
-            source: Box::new(source),
-        })?;
-        groups.entry(key).or_default().push(p);
+        groups.entry(key).or_default().push(PlRefPath::new(f.path));
     }
     if groups.is_empty() {
         return Ok(DataFrame::empty_with_schema(&pl_schema).lazy());
     }
+    let cloud = cloud_options(&location_of(table)).map_err(polars_err)?;
     let mut frames = Vec::with_capacity(groups.len());
     for (values, paths) in groups {
         let args = ScanArgsParquet {
@@ -200,6 +219,8 @@ pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame,
                 ..Default::default()
             },
             allow_missing_columns: true,
+            cloud_options: cloud.clone(),
+            glob: false,
             ..Default::default()
         };
         let mut lf = LazyFrame::scan_parquet_files(paths.into(), args).map_err(|source| {

@@ -1,7 +1,6 @@
 //! Opening, creating and committing to Delta tables.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use deltalake::arrow::array::RecordBatch;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
@@ -17,31 +16,31 @@ pub use deltalake::DeltaTable;
 
 use super::schema::{Column, TableSchema};
 use super::LakeError;
+use crate::storage::{Location, StorageOptions};
 
-/// Handle on a table folder of the lake.
-#[derive(Debug, Clone)]
-pub struct Lake {
-    root: PathBuf,
+/// The location of an open table (its URL and the options it was opened with).
+pub fn location_of(table: &DeltaTable) -> Location {
+    Location::from_url(table.table_url(), &storage_options_of(table))
 }
 
-impl Lake {
-    /// The lake at `root` (created on first write).
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
-    }
-
-    /// Absolute folder of a table given relative to the lake.
-    pub fn path(&self, rel: &str) -> PathBuf {
-        let p = self.root.join(rel);
-        std::path::absolute(&p).unwrap_or(p)
-    }
+/// The storage options `table` was opened with (what writers built beside it need).
+fn storage_options_of(table: &DeltaTable) -> StorageOptions {
+    let raw: std::collections::BTreeMap<String, String> = table
+        .log_store()
+        .config()
+        .options()
+        .raw
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    StorageOptions::from_map(raw)
 }
 
 pub(crate) fn delta_err(
-    path: &Path,
+    table: &(impl std::fmt::Display + ?Sized),
     what: &str,
 ) -> impl Fn(deltalake::DeltaTableError) -> LakeError {
-    let table = path.display().to_string();
+    let table = table.to_string();
     let what = what.to_string();
     move |source| LakeError::Delta {
         table: table.clone(),
@@ -50,64 +49,79 @@ pub(crate) fn delta_err(
     }
 }
 
-fn table_url(path: &Path) -> Result<url::Url, LakeError> {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    url::Url::from_directory_path(&abs).map_err(|_| LakeError::Convert {
-        table: path.display().to_string(),
-        message: "not a valid table path".into(),
-    })
+/// How a table is named in messages: its folder, or its URL.
+pub fn name_of(table: &DeltaTable) -> String {
+    let url = table.table_url();
+    match url.to_file_path() {
+        Ok(p) if url.scheme() == "file" => p.display().to_string(),
+        _ => crate::storage::shown_url(url),
+    }
 }
 
-/// True if `path` holds a Delta table.
-pub fn exists(path: &Path) -> bool {
-    path.join("_delta_log").is_dir()
+fn builder(loc: &Location) -> Result<DeltaTableBuilder, LakeError> {
+    crate::storage::register_handlers();
+    Ok(DeltaTableBuilder::from_url(loc.url().clone())
+        .map_err(delta_err(loc, "opening"))?
+        .with_storage_options(loc.options().map()))
 }
 
-/// Opens the table at `path` at its latest version, or None if there is none.
-pub async fn open(path: &Path) -> Result<Option<DeltaTable>, LakeError> {
-    if !exists(path) {
+/// True if `loc` holds a Delta table.
+pub async fn exists(loc: &Location) -> Result<bool, LakeError> {
+    if let Some(p) = loc.local_path() {
+        return Ok(p.join("_delta_log").is_dir());
+    }
+    let store = builder(loc)?
+        .build_storage()
+        .map_err(delta_err(loc, "reaching the store"))?;
+    store
+        .is_delta_table_location()
+        .await
+        .map_err(delta_err(loc, "reaching the store"))
+}
+
+/// Opens the table at `loc` at its latest version, or None if there is none.
+pub async fn open(loc: &Location) -> Result<Option<DeltaTable>, LakeError> {
+    if !exists(loc).await? {
         return Ok(None);
     }
-    let t = DeltaTableBuilder::from_url(table_url(path)?)
-        .map_err(delta_err(path, "opening"))?
+    let t = builder(loc)?
         .load()
         .await
-        .map_err(delta_err(path, "opening"))?;
+        .map_err(delta_err(loc, "opening"))?;
     Ok(Some(t))
 }
 
-/// Opens the table at `path`, or [`LakeError::NotFound`] naming what creates it.
-pub async fn open_existing(path: &Path) -> Result<DeltaTable, LakeError> {
-    open(path).await?.ok_or_else(|| LakeError::NotFound {
-        table: path.display().to_string(),
+/// Opens the table at `loc`, or [`LakeError::NotFound`] naming what creates it.
+pub async fn open_existing(loc: &Location) -> Result<DeltaTable, LakeError> {
+    open(loc).await?.ok_or_else(|| LakeError::NotFound {
+        table: loc.to_string(),
         hint: "run the pipeline or job that writes it first".into(),
     })
 }
 
-/// Opens the table at `path` at `version` (time travel).
-pub async fn open_version(path: &Path, version: u64) -> Result<DeltaTable, LakeError> {
-    let latest = open_existing(path).await?.version().unwrap_or(0);
+/// Opens the table at `loc` at `version` (time travel).
+pub async fn open_version(loc: &Location, version: u64) -> Result<DeltaTable, LakeError> {
+    let latest = open_existing(loc).await?.version().unwrap_or(0);
     if version > latest {
         return Err(LakeError::NoSuchVersion {
-            table: path.display().to_string(),
+            table: loc.to_string(),
             version,
             latest,
         });
     }
-    DeltaTableBuilder::from_url(table_url(path)?)
-        .map_err(delta_err(path, "opening"))?
+    builder(loc)?
         .with_version(version)
         .load()
         .await
-        .map_err(delta_err(path, &format!("opening version {version}")))
+        .map_err(delta_err(loc, &format!("opening version {version}")))
 }
 
 /// The schema of an open table.
 pub fn schema_of(table: &DeltaTable) -> Result<TableSchema, LakeError> {
-    let path = table.table_url().to_string();
+    let path = name_of(table);
     let snap = table
         .snapshot()
-        .map_err(delta_err(Path::new(&path), "reading the schema"))?;
+        .map_err(delta_err(&path, "reading the schema"))?;
     let schema = snap.schema();
     let columns = schema
         .fields()
@@ -126,7 +140,7 @@ pub fn schema_of(table: &DeltaTable) -> Result<TableSchema, LakeError> {
 /// Opens the table at `path`, creating it with `schema` if missing. An existing table whose
 /// schema differs is an error listing the differences.
 pub async fn open_or_create(
-    path: &Path,
+    path: &Location,
     schema: &TableSchema,
     name: &str,
 ) -> Result<DeltaTable, LakeError> {
@@ -136,7 +150,7 @@ pub async fn open_or_create(
 /// [`open_or_create`], giving a new table the Delta properties `config`
 /// (e.g. `delta.logRetentionDuration`), and an existing one too when its values differ.
 pub async fn open_or_create_with(
-    path: &Path,
+    path: &Location,
     schema: &TableSchema,
     name: &str,
     config: &[(&str, &str)],
@@ -149,7 +163,7 @@ pub async fn open_or_create_with(
 /// Sets Delta table properties whose values differ, in one metadata commit.
 async fn set_properties(table: &mut DeltaTable, config: &[(&str, &str)]) -> Result<(), LakeError> {
     use deltalake::kernel::MetadataExt;
-    let path = PathBuf::from(table.table_url().path());
+    let path = name_of(table);
     let snap = table
         .snapshot()
         .map_err(delta_err(&path, "reading metadata"))?;
@@ -186,7 +200,7 @@ async fn set_properties(table: &mut DeltaTable, config: &[(&str, &str)]) -> Resu
 }
 
 async fn open_or_create_inner(
-    path: &Path,
+    path: &Location,
     schema: &TableSchema,
     name: &str,
     config: &[(&str, &str)],
@@ -194,13 +208,16 @@ async fn open_or_create_inner(
     let table = match open(path).await? {
         Some(t) => t,
         None => {
-            std::fs::create_dir_all(path).map_err(|e| LakeError::Convert {
-                table: path.display().to_string(),
-                message: format!("cannot create the folder: {e}"),
-            })?;
-            let loc = table_url(path)?.to_string();
+            if let Some(dir) = path.local_path() {
+                std::fs::create_dir_all(&dir).map_err(|e| LakeError::Convert {
+                    table: path.to_string(),
+                    message: format!("cannot create the folder: {e}"),
+                })?;
+            }
+            crate::storage::register_handlers();
             let created = CreateBuilder::new()
-                .with_location(loc)
+                .with_location(path.url().as_str())
+                .with_storage_options(path.options().map())
                 .with_table_name(name)
                 .with_columns(schema.fields())
                 .with_partition_columns(schema.partition_by.clone())
@@ -211,14 +228,14 @@ async fn open_or_create_inner(
             // Losing that race surfaces as a commit conflict on version 0 (delta-rs 1.1):
             // the table exists now, which is all that was asked.
             if let Err(e) = created {
-                if !exists(path) {
+                if !exists(path).await? {
                     return Err(delta_err(path, "creating")(e));
                 }
-                tracing::debug!(table = %path.display(), error = %e, "created concurrently by another writer");
+                tracing::debug!(table = %path, error = %e, "created concurrently by another writer");
             }
             open(path).await?.ok_or_else(|| LakeError::NotFound {
-                table: path.display().to_string(),
-                hint: "it was just created; is the folder writable?".into(),
+                table: path.to_string(),
+                hint: "it was just created; is the location writable?".into(),
             })?
         }
     };
@@ -227,7 +244,7 @@ async fn open_or_create_inner(
     if let Some(diff) = schema.diff(&actual) {
         let Some(evolution) = schema.evolution(&actual) else {
             return Err(LakeError::SchemaMismatch {
-                table: path.display().to_string(),
+                table: path.to_string(),
                 diff,
                 hint: EVOLUTION_HINT.into(),
             });
@@ -249,7 +266,7 @@ pub const EVOLUTION_HINT: &str = "only new columns and safe widenings (integer â
 /// are rewritten in the same commit.
 pub fn evolve_schema_action(table: &DeltaTable, schema: &TableSchema) -> Result<Action, LakeError> {
     use deltalake::kernel::MetadataExt;
-    let path = PathBuf::from(table.table_url().path());
+    let path = name_of(table);
     let st = deltalake::kernel::StructType::try_new(schema.fields())
         .map_err(|e| delta_err(&path, "building the new schema")(e.into()))?;
     let md = table
@@ -271,7 +288,7 @@ async fn add_columns(
     schema: &TableSchema,
     added: &[Column],
 ) -> Result<(), LakeError> {
-    let path = PathBuf::from(table.table_url().path());
+    let path = name_of(table);
     let md = evolve_schema_action(table, schema)?;
     let fields: Vec<_> = added
         .iter()
@@ -288,7 +305,7 @@ async fn add_columns(
     .await
     {
         Ok(v) => {
-            tracing::info!(table = %path.display(), version = v, columns = ?names, "schema evolved: new columns added (older rows read them as null)");
+            tracing::info!(table = %path, version = v, columns = ?names, "schema evolved: new columns added (older rows read them as null)");
             Ok(())
         }
         Err(e) => {
@@ -307,13 +324,13 @@ async fn add_columns(
 
 /// The version last recorded for `app_id` by a `txn` action, if any.
 pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, LakeError> {
-    let path = table.table_url().to_string();
+    let path = name_of(table);
     let snap = table
         .snapshot()
-        .map_err(delta_err(Path::new(&path), "reading transactions"))?;
+        .map_err(delta_err(&path, "reading transactions"))?;
     snap.transaction_version(table.log_store().as_ref(), app_id)
         .await
-        .map_err(delta_err(Path::new(&path), "reading transactions"))
+        .map_err(delta_err(&path, "reading transactions"))
 }
 
 /// The `commitInfo` entries `key` of the last `limit` commits that have one, newest first.
@@ -322,12 +339,12 @@ pub async fn commit_values(
     key: &str,
     limit: usize,
 ) -> Result<Vec<Value>, LakeError> {
-    let path = table.table_url().to_string();
+    let path = name_of(table);
     let infos: Vec<_> = table
         .history(Some(limit))
         .try_collect()
         .await
-        .map_err(delta_err(Path::new(&path), "reading history"))?;
+        .map_err(delta_err(&path, "reading history"))?;
     Ok(infos
         .into_iter()
         .filter_map(|mut ci| ci.info.remove(key))
@@ -340,7 +357,7 @@ pub async fn write_files(
     table: &DeltaTable,
     batches: Vec<RecordBatch>,
 ) -> Result<Vec<Action>, LakeError> {
-    let path = PathBuf::from(table.table_url().path());
+    let path = name_of(table);
     if !batches.iter().any(|b| b.num_rows() > 0) {
         return Ok(Vec::new());
     }
@@ -355,7 +372,7 @@ pub async fn write_files_as(
     batches: Vec<RecordBatch>,
     schema: &TableSchema,
 ) -> Result<Vec<Action>, LakeError> {
-    let path = PathBuf::from(table.table_url().path());
+    let path = name_of(table);
     if !batches.iter().any(|b| b.num_rows() > 0) {
         return Ok(Vec::new());
     }
@@ -363,7 +380,7 @@ pub async fn write_files_as(
         table.table_url().as_str(),
         schema.arrow(),
         Some(schema.partition_by.clone()),
-        None,
+        Some(storage_options_of(table).map()),
     )
     .map_err(delta_err(&path, "preparing the writer"))?;
     write_with(writer, batches, &path).await
@@ -372,7 +389,7 @@ pub async fn write_files_as(
 async fn write_with(
     mut writer: RecordBatchWriter,
     batches: Vec<RecordBatch>,
-    path: &Path,
+    path: &str,
 ) -> Result<Vec<Action>, LakeError> {
     for b in batches {
         if b.num_rows() > 0 {
@@ -447,7 +464,7 @@ pub async fn commit_with(
     checkpointing: Checkpointing,
 ) -> Result<u64, LakeError> {
     let inline_upkeep = checkpointing == Checkpointing::Inline;
-    let path = PathBuf::from(table.table_url().path());
+    let path = name_of(table);
     let owned: Vec<String> = txns.iter().map(|t| t.app_id.clone()).collect();
     let mut props = CommitProperties::default()
         .with_metadata(metadata)
@@ -539,14 +556,14 @@ impl Upkeep {
             self.last_checkpoint = v;
             let snapshot = table.clone();
             self.running = Some(tokio::spawn(async move {
-                let path = PathBuf::from(snapshot.table_url().path());
+                let path = name_of(&snapshot);
                 deltalake::protocol::checkpoints::create_checkpoint(&snapshot, None)
                     .await
                     .map_err(delta_err(&path, "writing a checkpoint"))?;
                 let removed = deltalake::protocol::checkpoints::cleanup_metadata(&snapshot, None)
                     .await
                     .map_err(delta_err(&path, "cleaning the expired log"))?;
-                tracing::debug!(table = %path.display(), version = v, removed, "checkpoint written, expired log cleaned");
+                tracing::debug!(table = %path, version = v, removed, "checkpoint written, expired log cleaned");
                 Ok(v)
             }));
         }
@@ -563,7 +580,7 @@ impl Upkeep {
 /// Replaces the in-memory state of `table` by one read afresh at the same version (from its
 /// newest checkpoint): the same snapshot, held in a few batches instead of one per commit.
 async fn reload_from_checkpoint(table: &mut DeltaTable) -> Result<(), LakeError> {
-    let path = PathBuf::from(table.table_url().path());
+    let path = name_of(table);
     let Some(v) = table.version() else {
         return Ok(());
     };
@@ -577,7 +594,7 @@ async fn reload_from_checkpoint(table: &mut DeltaTable) -> Result<(), LakeError>
 
 /// A commit that failed because a concurrent commit touched one of its `txn` appIds is a
 /// [`LakeError::Conflict`]: the writer lost what it owned. Any other failure is kept as is.
-fn conflict_or(e: deltalake::DeltaTableError, path: &Path, app_ids: &[String]) -> LakeError {
+fn conflict_or(e: deltalake::DeltaTableError, path: &str, app_ids: &[String]) -> LakeError {
     use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
     match &e {
         deltalake::DeltaTableError::Transaction {
@@ -587,7 +604,7 @@ fn conflict_or(e: deltalake::DeltaTableError, path: &Path, app_ids: &[String]) -
             ids.sort_unstable();
             ids.dedup();
             LakeError::Conflict {
-                table: path.display().to_string(),
+                table: path.to_string(),
                 what: format!("transaction ids {}", ids.join(", ")),
             }
         }
@@ -597,7 +614,7 @@ fn conflict_or(e: deltalake::DeltaTableError, path: &Path, app_ids: &[String]) -
         deltalake::DeltaTableError::Transaction {
             source: TransactionError::CommitConflict(c),
         } => LakeError::Conflict {
-            table: path.display().to_string(),
+            table: path.to_string(),
             what: format!("table ({c})"),
         },
         _ => delta_err(path, "committing")(e),
@@ -614,7 +631,7 @@ pub async fn claim(
     metadata: HashMap<String, Value>,
     retry: bool,
 ) -> Result<u64, LakeError> {
-    let path = PathBuf::from(table.table_url().path());
+    let path = name_of(table);
     let mut attempt = 0;
     loop {
         let op = DeltaOperation::Write {
@@ -642,7 +659,7 @@ pub async fn discard_files(table: &DeltaTable, adds: &[Action]) {
     let store = table.object_store();
     for a in adds {
         if let Action::Add(add) = a {
-            let path = deltalake::Path::from(add.path.as_str());
+            let path = super::read::object_path(&add.path);
             if let Err(e) =
                 deltalake::logstore::object_store::ObjectStoreExt::delete(&store, &path).await
             {
@@ -661,7 +678,7 @@ pub fn remove_actions(
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    let path = PathBuf::from(table.table_url().path());
+    let path = name_of(table);
     let snap = table
         .snapshot()
         .map_err(delta_err(&path, "listing files"))?;
@@ -680,7 +697,7 @@ pub fn replace_schema_action(
     table: &DeltaTable,
     schema: &TableSchema,
 ) -> Result<Action, LakeError> {
-    let path = PathBuf::from(table.table_url().path());
+    let path = name_of(table);
     let snap = table
         .snapshot()
         .map_err(delta_err(&path, "reading metadata"))?;

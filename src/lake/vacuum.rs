@@ -2,7 +2,7 @@
 //! files removed from the table (by optimize, silver rewrites) and files no commit ever added
 //! (left by a writer killed mid-batch) — once they are older than the retention.
 
-use std::path::Path;
+use crate::storage::Location;
 
 use deltalake::operations::vacuum::VacuumMode;
 use serde::Serialize;
@@ -23,7 +23,7 @@ pub struct VacuumReport {
 /// shorter than the table's `delta.deletedFileRetentionDuration` (7 days by default) is
 /// refused unless `allow_short` (readers of older versions would lose their files).
 pub async fn vacuum(
-    path: &Path,
+    path: &Location,
     retain: std::time::Duration,
     dry_run: bool,
     allow_short: bool,
@@ -38,7 +38,7 @@ pub async fn vacuum(
         .with_dry_run(dry_run)
         .await
         .map_err(|source| LakeError::Delta {
-            table: path.display().to_string(),
+            table: path.to_string(),
             what: "vacuuming".into(),
             source: Box::new(source),
         })?;

@@ -9,7 +9,6 @@
 //! `txn` versions (the Kafka offsets). The cost is a read and a write of the table, once.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::Action;
@@ -36,7 +35,7 @@ pub async fn widen_columns(
     schema: &TableSchema,
     evolution: &Evolution,
 ) -> Result<(), LakeError> {
-    let path = PathBuf::from(table.table_url().path());
+    let path = super::table::name_of(table);
     for attempt in 1..=ATTEMPTS {
         if attempt > 1 {
             table
@@ -80,12 +79,12 @@ pub async fn widen_columns(
             Ok(finalized) => {
                 let version = finalized.version();
                 table.state = Some(finalized.snapshot());
-                info!(table = %path.display(), version, %evolution, files = rels.len(), "schema evolved: columns widened, files rewritten");
+                info!(table = %path, version, %evolution, files = rels.len(), "schema evolved: columns widened, files rewritten");
                 return Ok(());
             }
             Err(e) => {
                 table::discard_files(table, &actions).await;
-                warn!(table = %path.display(), attempt, error = %e, "widening conflicted with a concurrent commit; starting again on the new snapshot");
+                warn!(table = %path, attempt, error = %e, "widening conflicted with a concurrent commit; starting again on the new snapshot");
                 if attempt == ATTEMPTS {
                     return Err(delta_err(&path, "widening columns")(e));
                 }
@@ -102,7 +101,7 @@ async fn rewrite(
     table: &DeltaTable,
     schema: &TableSchema,
 ) -> Result<(Vec<Action>, BTreeSet<String>), LakeError> {
-    let path = PathBuf::from(table.table_url().path());
+    let path = super::table::name_of(table);
     let target = schema.arrow();
     let files = active_files(table)?;
     let mut adds = Vec::new();
@@ -112,13 +111,13 @@ async fn rewrite(
                 scan_files(table, vec![f.clone()])?
                     .collect()
                     .map_err(|e| LakeError::Polars {
-                        table: path.display().to_string(),
+                        table: path.to_string(),
                         source: Box::new(e),
                     })
             })?;
             let batches =
                 to_record_batches(&mut df, &target).map_err(|message| LakeError::Convert {
-                    table: path.display().to_string(),
+                    table: path.to_string(),
                     message: format!("{}: {message}", f.rel),
                 })?;
             table::write_files_as(table, batches, schema).await

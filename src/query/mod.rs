@@ -5,7 +5,7 @@
 pub mod output;
 pub mod repl;
 
-use std::path::{Path, PathBuf};
+use crate::storage::Location;
 
 use polars::prelude::*;
 
@@ -20,7 +20,7 @@ use crate::spec::PipelineSpec;
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     /// A table the query names is unknown.
-    #[error("unknown table `{name}`\n    hint: tables are {known}; or use delta.`path/to/table`")]
+    #[error("unknown table `{name}`\n    hint: tables are {known}; or use delta.`path/to/table` (or delta.`s3://bucket/table`)")]
     UnknownTable {
         /// The name.
         name: String,
@@ -73,13 +73,10 @@ pub async fn execute(
     let sql_names = catalog.sql_names();
     let mut tables: Vec<(String, LazyFrame)> = Vec::new();
     for name in names {
-        let path: PathBuf = if let Some((_, p)) = delta_paths.iter().find(|(n, _)| *n == name) {
-            let p = Path::new(p);
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                std::env::current_dir().unwrap_or_default().join(p)
-            }
+        let path: Location = if let Some((_, p)) = delta_paths.iter().find(|(n, _)| *n == name) {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            Location::parse(p, &cwd, spec.lake.options().clone())
+                .map_err(|e| QueryError::Sql(format!("delta.`{p}`: {e}")))?
         } else if let Some((_, t)) = sql_names.iter().find(|(n, _)| *n == name) {
             spec.table_path(&t.path)
         } else if let Some(t) = catalog.resolve(&name) {

@@ -112,7 +112,7 @@ pub fn load_spec(
     text: &str,
     o: &Overrides,
 ) -> Result<PipelineSpec, SpecError> {
-    Ok(crate::spec::load_pipeline_str(config, text)?.with_overrides(o))
+    crate::spec::load_pipeline_str(config, text)?.with_overrides(o)
 }
 
 /// The parent side: runs `req` in a child process, killing it on `timeout` or when `cancel`

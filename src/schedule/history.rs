@@ -5,7 +5,6 @@
 //! (checkpoints every 100 commits), so a per-second job does not grow it without bound.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +13,8 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::lake::read::{active_files, scan};
-use crate::lake::{bridge, optimize, table, vacuum, Lake, LakeError, TableSchema};
+use crate::lake::{bridge, optimize, table, vacuum, LakeError, TableSchema};
+use crate::storage::Location;
 
 /// The history table, relative to the lake.
 pub const RUNS_TABLE: &str = "_lakectl/runs";
@@ -214,20 +214,20 @@ fn history_schema() -> TableSchema {
 }
 
 /// The history table's folder under `lake`.
-pub fn runs_path(lake: &Path) -> PathBuf {
-    Lake::new(lake).path(RUNS_TABLE)
+pub fn runs_path(lake: &Location) -> Location {
+    lake.join(RUNS_TABLE)
 }
 
 /// Appends rows to the history table (created on first use).
 #[derive(Debug)]
 pub struct HistoryWriter {
-    path: PathBuf,
+    path: Location,
     table: Option<table::DeltaTable>,
 }
 
 impl HistoryWriter {
     /// A writer for the history under `lake`.
-    pub fn new(lake: &Path) -> Self {
+    pub fn new(lake: &Location) -> Self {
         Self {
             path: runs_path(lake),
             table: None,
@@ -254,7 +254,7 @@ impl HistoryWriter {
             }
         };
         let convert = |message: String| LakeError::Convert {
-            table: self.path.display().to_string(),
+            table: self.path.to_string(),
             message,
         };
         let mut df = to_frame(rows).map_err(|e| convert(e.to_string()))?;
@@ -270,13 +270,13 @@ impl HistoryWriter {
 }
 
 /// Every row of the history under `lake` (none if it does not exist yet), oldest first.
-pub async fn read_all(lake: &Path) -> Result<Vec<RunRecord>, LakeError> {
+pub async fn read_all(lake: &Location) -> Result<Vec<RunRecord>, LakeError> {
     let path = runs_path(lake);
     let Some(t) = table::open(&path).await? else {
         return Ok(Vec::new());
     };
     let polars_err = |e: PolarsError| LakeError::Polars {
-        table: path.display().to_string(),
+        table: path.to_string(),
         source: Box::new(e),
     };
     let us = |c: &str| col(c).cast(DataType::Int64);
@@ -404,7 +404,7 @@ pub struct Maintenance {
 
 /// Drops the days older than `retention`, compacts the small files of each day, and deletes
 /// the files no longer referenced for an hour.
-pub async fn maintain(lake: &Path, retention: Duration) -> Result<Maintenance, LakeError> {
+pub async fn maintain(lake: &Location, retention: Duration) -> Result<Maintenance, LakeError> {
     let path = runs_path(lake);
     let Some(mut t) = table::open(&path).await? else {
         return Ok(Maintenance::default());
@@ -443,7 +443,7 @@ pub async fn maintain(lake: &Path, retention: Duration) -> Result<Maintenance, L
 /// Writes history rows as they come (grouped into one commit when several are waiting), and
 /// applies the retention once at start and then every hour.
 pub async fn write_loop(
-    lake: PathBuf,
+    lake: Location,
     retention: Duration,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<RunRecord>,
 ) {

@@ -23,7 +23,7 @@ pub const CENTRES_SIZE: &str = "size";
 /// the centres are a convenience beside it, so a failure here is logged, not fatal (every
 /// run writes them again, and the dashboard computes the profiles from the job's table).
 pub async fn write_centres(
-    lake: &crate::lake::Lake,
+    lake: &crate::storage::Location,
     job: &crate::spec::job::JobSpec,
     c: &ClusterSpec,
     mut centres: DataFrame,
@@ -31,11 +31,11 @@ pub async fn write_centres(
 ) {
     use crate::lake::{bridge, table, TableSchema};
     let Some(rel) = &c.centres else { return };
-    let path = lake.path(rel);
+    let path = lake.join(rel);
     let result = async {
         let schema = TableSchema::from_polars(centres.schema(), &[]).map_err(|m| {
             crate::lake::LakeError::Convert {
-                table: path.display().to_string(),
+                table: path.to_string(),
                 message: m,
             }
         })?;
@@ -53,7 +53,7 @@ pub async fn write_centres(
         };
         let batches = bridge::to_record_batches(&mut centres, &schema.arrow()).map_err(|m| {
             crate::lake::LakeError::Convert {
-                table: path.display().to_string(),
+                table: path.to_string(),
                 message: m,
             }
         })?;

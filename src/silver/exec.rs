@@ -235,7 +235,7 @@ mod tests {
 
     fn file(jour: &str, rows: usize) -> DataFile {
         DataFile {
-            path: format!("/t/jour={jour}/f.parquet").into(),
+            path: format!("/t/jour={jour}/f.parquet"),
             rel: format!("jour={jour}/f.parquet"),
             partition: [("jour".to_string(), Some(jour.to_string()))].into(),
             rows: Some(rows),

@@ -14,7 +14,7 @@ use super::run::{RunOptions, Scope};
 use super::{app_id, definition_app_id, source_app_id, SilverError};
 use crate::lake::changes::{self, PartitionKey};
 use crate::lake::read::{active_files, scan_files, DataFile};
-use crate::lake::{table, DeltaTable, Lake, TableSchema};
+use crate::lake::{table, DeltaTable, TableSchema};
 use crate::spec::job::{JobQuery, JobSpec, OnSchemaChange, WriteMode};
 use crate::spec::PipelineSpec;
 
@@ -32,7 +32,6 @@ async fn open_source(
     job: &JobSpec,
     reference: &str,
 ) -> Result<Source, SilverError> {
-    let lake = Lake::new(&spec.lake);
     let lake_err = SilverError::lake_of(&job.name);
     let t = checked
         .catalog
@@ -41,7 +40,7 @@ async fn open_source(
             job: job.name.clone(),
             message: format!("unknown table {reference}"),
         })?;
-    let path = lake.path(&t.path);
+    let path = spec.table_path(&t.path);
     let table =
         table::open(&path)
             .await
@@ -98,7 +97,6 @@ async fn decide_scope(
             "first run"
         }));
     };
-    let root = std::path::PathBuf::from(src.table.table_url().path());
     match job.mode {
         WriteMode::Overwrite => Some(Scope::Full("mode overwrite")),
         WriteMode::ReplacePartitions => {
@@ -111,7 +109,14 @@ async fn decide_scope(
                     "the source is not partitioned by the job's partition columns",
                 ));
             }
-            match changes::between(&root, (last + 1) as u64, src.version, &job.partition_by) {
+            match changes::between(
+                &src.table,
+                (last + 1) as u64,
+                src.version,
+                &job.partition_by,
+            )
+            .await
+            {
                 Some(c) => Some(Scope::Partitions(c.partitions)),
                 None => Some(Scope::Full(
                     "the source log since the last run is unavailable or changed the schema",
@@ -119,27 +124,32 @@ async fn decide_scope(
             }
         }
         // Only files the log added as new data: a compaction's files hold rows already read.
-        WriteMode::Append => match changes::between(&root, (last + 1) as u64, src.version, &[]) {
-            Some(c) => Some(Scope::NewFiles(c.added_files)),
-            None => Some(Scope::Full(
-                "the source log since the last run is unavailable",
-            )),
-        },
+        WriteMode::Append => {
+            match changes::between(&src.table, (last + 1) as u64, src.version, &[]).await {
+                Some(c) => Some(Scope::NewFiles(c.added_files)),
+                None => Some(Scope::Full(
+                    "the source log since the last run is unavailable",
+                )),
+            }
+        }
     }
 }
 
 /// The source files `added` since the last run, which must still be there.
-fn new_files(
+async fn new_files(
     job: &JobSpec,
     src: &Source,
     added: &[changes::AddedFile],
     last: Option<i64>,
 ) -> Result<Vec<DataFile>, SilverError> {
-    let root = std::path::PathBuf::from(src.table.table_url().path());
+    let root = table::location_of(&src.table);
     let mut files = Vec::with_capacity(added.len());
     for a in added {
-        let path = root.join(&a.rel);
-        if !path.exists() {
+        let path = root.object(&a.rel);
+        if !crate::lake::read::file_exists(&src.table, &a.rel)
+            .await
+            .map_err(SilverError::lake_of(&job.name))?
+        {
             return Err(SilverError::Compute {
                 job: job.name.clone(),
                 message: format!(
@@ -196,7 +206,7 @@ async fn prepare_scd2(
         };
         return Ok((work, scope, rows_read));
     };
-    let new = new_files(job, src, added, last)?;
+    let new = new_files(job, src, added, last).await?;
     let new_rows = super::scd2::source_rows(
         scan_files(&src.table, new).map_err(lake_err)?,
         where_.as_deref(),
@@ -330,10 +340,10 @@ pub(crate) async fn prepare(
     opts: &RunOptions,
     now: DateTime<Utc>,
 ) -> Result<Prepared, SilverError> {
-    let lake = Lake::new(&spec.lake);
+    let lake = &spec.lake;
     let lake_err = SilverError::lake_of(&job.name);
     let compute_err = SilverError::compute_of(&job.name);
-    let target = table::open(&lake.path(&job.to)).await.map_err(lake_err)?;
+    let target = table::open(&lake.join(&job.to)).await.map_err(lake_err)?;
     let stored = |id: String| {
         let t = target.as_ref();
         async move {
@@ -415,7 +425,7 @@ pub(crate) async fn prepare(
             match decide_scope(job, &src, last, definition_changed, opts).await {
                 None => (None, None, src.version, 0),
                 Some(scope) => {
-                    let (work, rows) = structured_work(job, &src, &scope, last, now)?;
+                    let (work, rows) = structured_work(job, &src, &scope, last, now).await?;
                     (Some(work), Some(scope), src.version, rows)
                 }
             }
@@ -434,7 +444,7 @@ pub(crate) async fn prepare(
 }
 
 /// The plans of a structured job over the source files `scope` names, and the rows they hold.
-fn structured_work(
+async fn structured_work(
     job: &JobSpec,
     src: &Source,
     scope: &Scope,
@@ -450,7 +460,7 @@ fn structured_work(
             .into_iter()
             .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
             .collect(),
-        Scope::NewFiles(added) => new_files(job, src, added, last)?,
+        Scope::NewFiles(added) => new_files(job, src, added, last).await?,
         Scope::Keys { .. } => unreachable!("decide_scope gives no Keys scope"),
     };
     let rows = files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;

@@ -19,7 +19,7 @@ use super::prepare::{partition_key, prepare, Prepared};
 use super::{app_id, SilverError};
 use crate::lake::changes::{self, AddedFile, PartitionKey};
 use crate::lake::read::{active_files, DataFile};
-use crate::lake::{bridge, table, DeltaTable, Lake, TableSchema};
+use crate::lake::{bridge, table, DeltaTable, TableSchema};
 use crate::spec::job::{JobSpec, OnSchemaChange, OnViolation, WriteMode};
 use crate::spec::PipelineSpec;
 
@@ -173,7 +173,7 @@ pub async fn run_job(
     opts: &RunOptions,
 ) -> Result<JobReport, SilverError> {
     let started = Instant::now();
-    let lake = Lake::new(&spec.lake);
+    let lake = &spec.lake;
     let lake_err = SilverError::lake_of(&job.name);
     let compute_err = SilverError::compute_of(&job.name);
     let Prepared {
@@ -221,7 +221,7 @@ pub async fn run_job(
             message: m,
         }
     })?;
-    let path = lake.path(&job.to);
+    let path = lake.join(&job.to);
     // A job whose output columns changed (an edit of its YAML, a source whose schema evolved)
     // follows its `on_schema_change`: `rebuild` replaces the table (new schema, old files
     // removed, new files added), `append_new_columns` adds the new columns to the table's
@@ -259,7 +259,7 @@ pub async fn run_job(
                 }
                 Some(diff) => {
                     return Err(lake_err(crate::lake::LakeError::SchemaMismatch {
-                        table: path.display().to_string(),
+                        table: path.to_string(),
                         diff,
                         hint: format!(
                             "the job's output changed{}: rebuild the table with `lakectl run {} --full-refresh`",
@@ -447,7 +447,7 @@ pub async fn run_job(
         report.status = JobStatus::Committed(version);
     }
     if let (Some(c), Some(centres)) = (&job.cluster, centres) {
-        super::cluster::write_centres(&lake, job, c, centres, version).await;
+        super::cluster::write_centres(lake, job, c, centres, version).await;
     }
     report.duration = started.elapsed();
     Ok(report)
@@ -457,7 +457,7 @@ pub async fn run_job(
 /// run already committed, this one read the same source and must not commit it again.
 async fn create_target(
     job: &JobSpec,
-    path: &std::path::Path,
+    path: &crate::storage::Location,
     schema: &TableSchema,
     last: Option<i64>,
 ) -> Result<DeltaTable, SilverError> {
@@ -471,7 +471,7 @@ async fn create_target(
         != last
     {
         return Err(lake_err(crate::lake::LakeError::Conflict {
-            table: path.display().to_string(),
+            table: path.to_string(),
             what: format!("job {} (another run committed first)", job.name),
         }));
     }

@@ -38,9 +38,9 @@ pub struct Overrides {
     #[arg(long, global = true, env = "KAFKA_BROKERS")]
     pub brokers: Option<String>,
 
-    /// Lake root folder; overrides `lake` of the spec.
+    /// Lake root: a folder or `s3://bucket/prefix`; overrides `lake` of the spec.
     #[arg(long, global = true, env = "LAKECTL_LAKE")]
-    pub lake: Option<std::path::PathBuf>,
+    pub lake: Option<String>,
 }
 
 /// Why a spec could not be loaded.
@@ -57,6 +57,14 @@ pub enum SpecError {
     /// The file has problems, all listed.
     #[error("{0}")]
     Invalid(Diagnostics),
+    /// A command-line override is invalid.
+    #[error("bad {flag}: {message}")]
+    Override {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Loads and validates the pipeline spec at `path`.

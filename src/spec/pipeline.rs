@@ -11,6 +11,7 @@ use super::raw::{RawBronze, RawDataLoss, RawLate, RawPipelineFile};
 use super::source_map::{join_index, join_key};
 use super::types::{ColumnType, TYPE_NAMES};
 use super::units::{parse_duration, parse_size};
+use crate::storage::{Location, StorageOptions, STORAGE_KEYS};
 
 /// The whole pipeline, validated.
 #[derive(Debug, Clone)]
@@ -19,8 +20,9 @@ pub struct PipelineSpec {
     pub file: PathBuf,
     /// Kafka connection.
     pub kafka: KafkaSpec,
-    /// Lake root (absolute, or relative to the working directory if the spec said so).
-    pub lake: PathBuf,
+    /// Lake root: a local folder (relative paths resolved against the spec's folder) or an
+    /// object-store URL, with the options to reach it.
+    pub lake: Location,
     /// Bronze pipelines.
     pub bronze: Vec<BronzeSpec>,
     /// Folder of silver job files.
@@ -227,18 +229,31 @@ fn size_value(
 
 impl PipelineSpec {
     /// The spec with `--brokers` and `--lake` applied (an empty broker list is ignored).
-    pub fn with_overrides(mut self, o: &super::Overrides) -> Self {
+    pub fn with_overrides(mut self, o: &super::Overrides) -> Result<Self, super::SpecError> {
         if let Some(b) = o.brokers.as_deref().filter(|b| !b.trim().is_empty()) {
             self.kafka.brokers = b.to_string();
         }
-        if let Some(l) = o.lake.as_deref() {
-            self.lake = std::path::absolute(l).unwrap_or_else(|_| l.to_path_buf());
+        if let Some(l) = o.lake.as_deref().filter(|l| !l.trim().is_empty()) {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let lake = Location::parse(l, &cwd, StorageOptions::default()).map_err(|message| {
+                super::SpecError::Override {
+                    flag: "--lake (env LAKECTL_LAKE)",
+                    message,
+                }
+            })?;
+            // The spec's `storage:` options, or (for a spec with a local lake) the AWS_*
+            // environment alone.
+            self.lake = match (lake.is_remote(), self.lake.is_remote()) {
+                (true, true) => lake.with_options(self.lake.options().clone()),
+                (true, false) => lake.with_options(StorageOptions::resolve(&BTreeMap::new())),
+                (false, _) => lake,
+            };
         }
-        self
+        Ok(self)
     }
 
-    /// Absolute path of a table given relative to the lake.
-    pub fn table_path(&self, rel: &str) -> PathBuf {
+    /// The location of a table given relative to the lake.
+    pub fn table_path(&self, rel: &str) -> Location {
         self.lake.join(rel)
     }
 
@@ -267,33 +282,51 @@ pub fn validate(doc: &Document, diags: &mut Diagnostics) -> Option<PipelineSpec>
                 .with_hint("e.g. 127.0.0.1:9092"),
         );
     }
-    let mut options = BTreeMap::new();
-    // Secret values are registered first, so no message below can show them.
-    for (k, v) in &raw.kafka.options {
-        if let (true, serde_yaml::Value::String(s)) = (crate::redact::is_secret_key(k), v) {
-            crate::redact::register(s);
+    let options = option_values(doc, "kafka.options", &raw.kafka.options, diags);
+    let storage = option_values(doc, "storage", &raw.storage, diags);
+    for k in storage.keys() {
+        if !STORAGE_KEYS.iter().any(|(name, _)| name == k) && !k.starts_with("aws_") {
+            let path = join_key("storage", k);
+            let mut d = doc.at_key(&path, format!("unknown storage option `{k}`"));
+            d = match did_you_mean(k, STORAGE_KEYS.iter().map(|(n, _)| *n)) {
+                Some(m) => d.with_hint(format!("did you mean `{m}`?")),
+                None => d.with_hint(format!(
+                    "storage options are {} (or an object_store `aws_*` key)",
+                    STORAGE_KEYS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+            diags.push(d);
         }
     }
-    for (k, v) in &raw.kafka.options {
-        let path = join_key("kafka.options", k);
-        match v {
-            serde_yaml::Value::String(s) => {
-                options.insert(k.clone(), s.clone());
+    let lake = if raw.lake.trim().is_empty() {
+        diags.push(
+            doc.at("lake", "`lake` is empty")
+                .with_hint("e.g. ./lake or s3://bucket/lake"),
+        );
+        None
+    } else {
+        match Location::parse(&raw.lake, &base, StorageOptions::default()) {
+            // Options (and the AWS_* environment) only for an object-store lake.
+            Ok(l) if l.is_remote() => Some(l.with_options(StorageOptions::resolve(&storage))),
+            Ok(l) => Some(l),
+            Err(e) => {
+                diags.push(doc.at("lake", format!("bad `lake`: {e}")));
+                None
             }
-            serde_yaml::Value::Number(n) => {
-                options.insert(k.clone(), n.to_string());
-            }
-            serde_yaml::Value::Bool(b) => {
-                options.insert(k.clone(), b.to_string());
-            }
-            _ => diags.push(doc.at(
-                &path,
-                format!("`{path}` must be a string, number or boolean"),
-            )),
         }
-    }
-    if raw.lake.trim().is_empty() {
-        diags.push(doc.at("lake", "`lake` is empty").with_hint("e.g. ./lake"));
+    };
+    if !storage.is_empty() && lake.as_ref().is_some_and(|l| !l.is_remote()) {
+        diags.push(
+            doc.at_key(
+                "storage",
+                "`storage:` options are for an object-store lake, but `lake` is a local folder",
+            )
+            .with_hint("set `lake: s3://bucket/prefix`, or remove `storage:`"),
+        );
     }
 
     let mut bronze = Vec::new();
@@ -373,6 +406,7 @@ pub fn validate(doc: &Document, diags: &mut Diagnostics) -> Option<PipelineSpec>
             }
         }
     }
+    let lake = lake?;
     if !diags.is_empty() {
         return None;
     }
@@ -382,11 +416,46 @@ pub fn validate(doc: &Document, diags: &mut Diagnostics) -> Option<PipelineSpec>
             brokers: raw.kafka.brokers,
             options,
         },
-        lake: resolve(&raw.lake),
+        lake,
         bronze,
         jobs_dir: resolve(&jobs),
         scheduler,
     })
+}
+
+/// The scalar values of an options map (`kafka.options`, `storage`) as strings; secret
+/// values are registered first, so no message can show them.
+fn option_values(
+    doc: &Document,
+    at: &str,
+    raw: &BTreeMap<String, serde_yaml::Value>,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, String> {
+    for (k, v) in raw {
+        if let (true, serde_yaml::Value::String(s)) = (crate::redact::is_secret_key(k), v) {
+            crate::redact::register(s);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (k, v) in raw {
+        let path = join_key(at, k);
+        match v {
+            serde_yaml::Value::String(s) => {
+                out.insert(k.clone(), s.clone());
+            }
+            serde_yaml::Value::Number(n) => {
+                out.insert(k.clone(), n.to_string());
+            }
+            serde_yaml::Value::Bool(b) => {
+                out.insert(k.clone(), b.to_string());
+            }
+            _ => diags.push(doc.at(
+                &path,
+                format!("`{path}` must be a string, number or boolean"),
+            )),
+        }
+    }
+    out
 }
 
 fn validate_bronze(

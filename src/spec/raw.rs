@@ -15,8 +15,12 @@ use super::schema::Lenient;
 pub struct RawPipelineFile {
     /// Kafka connection.
     pub kafka: RawKafka,
-    /// Lake root folder.
+    /// Lake root: a local folder or an object-store URL (`s3://bucket/prefix`).
     pub lake: String,
+    /// Options to reach an object-store lake (endpoint, region, credentials, …).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub storage: BTreeMap<String, serde_yaml::Value>,
     /// Bronze pipelines.
     #[serde(default)]
     #[schemars(with = "Vec<RawBronze>")]

@@ -16,7 +16,7 @@ use crate::kafka::admin::topic_partitions;
 use crate::kafka::consumer::Drain;
 use crate::lake::catalog::TableKind;
 use crate::lake::read::{active_files, scan};
-use crate::lake::{table, DeltaTable, Lake};
+use crate::lake::{table, DeltaTable};
 use crate::silver::CheckedJobs;
 use crate::spec::{DataLossPolicy, PipelineSpec};
 
@@ -115,10 +115,10 @@ async fn last_commit_ms(t: &DeltaTable) -> Option<i64> {
 
 /// Gathers the status (the broker is asked for high watermarks, at most `kafka_timeout` each).
 pub async fn gather(spec: &PipelineSpec, checked: &CheckedJobs, kafka_timeout: Duration) -> Status {
-    let lake = Lake::new(&spec.lake);
+    let lake = &spec.lake;
     let mut pipelines = Vec::new();
     for b in &spec.bronze {
-        let bronze = table::open(&lake.path(&b.table)).await.ok().flatten();
+        let bronze = table::open(&lake.join(&b.table)).await.ok().flatten();
         let mut ps = PipelineStatus {
             name: b.name.clone(),
             topic: b.topic.clone(),
@@ -195,7 +195,7 @@ pub async fn gather(spec: &PipelineSpec, checked: &CheckedJobs, kafka_timeout: D
             last_commit: None,
             by_reason: None,
         };
-        if let Ok(Some(dt)) = table::open(&lake.path(&t.path)).await {
+        if let Ok(Some(dt)) = table::open(&lake.join(&t.path)).await {
             ts.version = dt.version();
             if let Some(v) = ts.version {
                 versions.insert(t.name.clone(), v);
@@ -224,7 +224,7 @@ pub async fn gather(spec: &PipelineSpec, checked: &CheckedJobs, kafka_timeout: D
             last_run: None,
             age_seconds: None,
         };
-        if let Ok(Some(t)) = table::open(&lake.path(&j.to)).await {
+        if let Ok(Some(t)) = table::open(&lake.join(&j.to)).await {
             js.source_version_read = table::txn_version(&t, &crate::silver::app_id(&j.name))
                 .await
                 .ok()

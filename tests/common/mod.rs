@@ -34,6 +34,10 @@ pub fn unique(prefix: &str) -> String {
 pub struct Workspace {
     pub dir: tempfile::TempDir,
     pub topic: String,
+    /// The lake on the test S3 server (`s3://bucket/prefix/lake/`), or None for a local one.
+    pub s3_lake: Option<url::Url>,
+    /// The local lake's folder, relative to `dir` (`lake`).
+    pub lake_dir: String,
 }
 
 /// The shipped pipeline, pointed at `topic`, with extra YAML for the bronze item.
@@ -75,15 +79,52 @@ impl Workspace {
 
     /// Same, with a custom `batch:` value and extra bronze keys.
     pub fn with_batch(prefix: &str, partitions: i32, batch: &str, extra: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let topic = unique(prefix);
+        Self::create(prefix, partitions, batch, extra, None)
+    }
+
+    /// A workspace whose lake is on the test S3 server (a prefix of its own), or None when
+    /// there is no test S3 server (see [`s3::endpoint`]).
+    pub fn on_s3(prefix: &str, partitions: i32, batch: &str, extra: &str) -> Option<Self> {
+        s3::endpoint()?;
+        let lake =
+            url::Url::parse(&format!("s3://{}/{}/lake/", s3::BUCKET, unique(prefix))).expect("url");
+        Some(Self::create(prefix, partitions, batch, extra, Some(lake)))
+    }
+
+    /// A workspace whose local lake is the folder `lake_dir` (e.g. with spaces or accents).
+    pub fn in_folder(prefix: &str, partitions: i32, batch: &str, lake_dir: &str) -> Self {
+        let mut ws = Self::create(prefix, partitions, batch, "", None);
+        let spec = std::fs::read_to_string(ws.config()).expect("spec");
         std::fs::write(
-            dir.path().join("pipelines.yaml"),
-            spec_yaml(&topic, batch, extra),
+            ws.config(),
+            spec.replace("lake: ./lake\n", &format!("lake: \"./{lake_dir}\"\n")),
         )
         .expect("write spec");
+        ws.lake_dir = lake_dir.to_string();
+        ws
+    }
+
+    fn create(
+        prefix: &str,
+        partitions: i32,
+        batch: &str,
+        extra: &str,
+        s3_lake: Option<url::Url>,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let topic = unique(prefix);
+        let mut yaml = spec_yaml(&topic, batch, extra);
+        if let Some(l) = &s3_lake {
+            yaml = yaml.replace("lake: ./lake\n", &format!("lake: {l}\n"));
+        }
+        std::fs::write(dir.path().join("pipelines.yaml"), yaml).expect("write spec");
         std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
-        let ws = Self { dir, topic };
+        let ws = Self {
+            dir,
+            topic,
+            s3_lake,
+            lake_dir: "lake".into(),
+        };
         let out = ws.lakectl(&[
             "topic",
             "create",
@@ -104,9 +145,24 @@ impl Workspace {
         self.dir.path().join("pipelines.yaml")
     }
 
-    /// A table of the lake.
+    /// A table of the (local) lake.
     pub fn table(&self, rel: &str) -> PathBuf {
-        self.dir.path().join("lake").join(rel)
+        assert!(
+            self.s3_lake.is_none(),
+            "table() is for local lakes: use tbl()"
+        );
+        self.dir.path().join(&self.lake_dir).join(rel)
+    }
+
+    /// A table of the lake, local or on S3.
+    pub fn tbl(&self, rel: &str) -> Tbl {
+        match &self.s3_lake {
+            Some(l) => Tbl::S3(
+                l.join(&format!("{}/", rel.trim_end_matches('/')))
+                    .expect("url"),
+            ),
+            None => Tbl::Local(self.dir.path().join(&self.lake_dir).join(rel)),
+        }
     }
 
     /// A `lakectl` command for this workspace (not started).
@@ -118,6 +174,9 @@ impl Workspace {
             .args(args)
             .env("KAFKA_BROKERS", brokers())
             .env("RUST_LOG", "lakectl=info,warn");
+        if self.s3_lake.is_some() {
+            c.envs(s3::env());
+        }
         c
     }
 
@@ -155,6 +214,59 @@ impl Workspace {
         let mut args = vec!["produce", "--rate", "max", "--count", n.as_str()];
         args.extend_from_slice(extra);
         self.ok(&args)
+    }
+}
+
+/// The test S3 server that `scripts/test.sh` starts (`scripts/s3.sh`).
+pub mod s3 {
+    use std::collections::HashMap;
+
+    /// Its bucket.
+    pub const BUCKET: &str = "lakectl";
+    /// The credentials the tests use (the server accepts any).
+    pub const ACCESS_KEY_ID: &str = "lakectl-test-key";
+    /// A secret that must never appear in any output.
+    pub const SECRET_ACCESS_KEY: &str = "lakectl-test-s3cr3t-Zq9";
+
+    /// The server's endpoint (LAKECTL_TEST_S3), or None when it is not set; a failure when
+    /// LAKECTL_REQUIRE_S3 says it must be.
+    pub fn endpoint() -> Option<String> {
+        match std::env::var("LAKECTL_TEST_S3") {
+            Ok(e) if !e.is_empty() => Some(e),
+            _ => {
+                assert!(
+                    std::env::var("LAKECTL_REQUIRE_S3").is_err(),
+                    "LAKECTL_REQUIRE_S3 is set but LAKECTL_TEST_S3 is not"
+                );
+                eprintln!("skipped: LAKECTL_TEST_S3 is not set (scripts/test.sh sets it)");
+                None
+            }
+        }
+    }
+
+    /// The environment that points lakectl at it.
+    pub fn env() -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", endpoint().unwrap_or_default()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.into()),
+        ]
+    }
+
+    /// The same as object_store options, for the tests' own delta-rs reader.
+    pub fn options() -> HashMap<String, String> {
+        HashMap::from([
+            ("aws_endpoint".to_string(), endpoint().unwrap_or_default()),
+            ("aws_allow_http".to_string(), "true".to_string()),
+            ("aws_region".to_string(), "us-east-1".to_string()),
+            ("aws_access_key_id".to_string(), ACCESS_KEY_ID.to_string()),
+            (
+                "aws_secret_access_key".to_string(),
+                SECRET_ACCESS_KEY.to_string(),
+            ),
+        ])
     }
 }
 
@@ -223,42 +335,140 @@ pub fn consume_all(topic: &str, partitions: i32, expect: usize) -> Vec<(i32, i64
     out
 }
 
-/// Opens the Delta table at `path` with delta-rs and hands it to `f`.
-pub fn with_table<T>(path: &Path, f: impl FnOnce(&deltalake::DeltaTable) -> T) -> T {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// A table of a test lake: a local folder, or a prefix on the test S3 server.
+#[derive(Debug, Clone)]
+pub enum Tbl {
+    /// A local folder.
+    Local(PathBuf),
+    /// An `s3://` URL (ending with `/`).
+    S3(url::Url),
+}
+
+impl From<&Path> for Tbl {
+    fn from(p: &Path) -> Self {
+        Tbl::Local(p.to_path_buf())
+    }
+}
+impl From<&PathBuf> for Tbl {
+    fn from(p: &PathBuf) -> Self {
+        Tbl::Local(p.clone())
+    }
+}
+impl From<PathBuf> for Tbl {
+    fn from(p: PathBuf) -> Self {
+        Tbl::Local(p)
+    }
+}
+impl From<&Tbl> for Tbl {
+    fn from(t: &Tbl) -> Self {
+        t.clone()
+    }
+}
+
+impl Tbl {
+    fn options(&self) -> std::collections::HashMap<String, String> {
+        match self {
+            Tbl::Local(_) => Default::default(),
+            Tbl::S3(_) => s3::options(),
+        }
+    }
+
+    fn url(&self) -> url::Url {
+        match self {
+            Tbl::Local(p) => url::Url::from_directory_path(p).expect("url"),
+            Tbl::S3(u) => u.clone(),
+        }
+    }
+
+    /// True when a Delta table is there.
+    pub fn exists(&self) -> bool {
+        match self {
+            Tbl::Local(p) => p.join("_delta_log").exists(),
+            Tbl::S3(_) => block_on(async {
+                deltalake::DeltaTableBuilder::from_url(self.url())
+                    .expect("builder")
+                    .with_storage_options(self.options())
+                    .build_storage()
+                    .expect("store")
+                    .is_delta_table_location()
+                    .await
+                    .expect("list")
+            }),
+        }
+    }
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("rt");
-    let url = url::Url::from_directory_path(path).expect("url");
-    let table = rt.block_on(deltalake::open_table(url)).expect("open table");
+        .expect("rt")
+        .block_on(f)
+}
+
+/// Opens the Delta table `t` with delta-rs and hands it to `f`.
+pub fn with_table<T>(t: impl Into<Tbl>, f: impl FnOnce(&deltalake::DeltaTable) -> T) -> T {
+    let t = t.into();
+    deltalake::aws::register_handlers(None);
+    let table = block_on(async {
+        deltalake::DeltaTableBuilder::from_url(t.url())
+            .expect("builder")
+            .with_storage_options(t.options())
+            .load()
+            .await
+            .expect("open table")
+    });
     f(&table)
 }
 
-/// Data files of a table's snapshot: (partition values, local path).
+/// Data files of a table's snapshot: (partition values, the file's bytes' reader).
 fn snapshot_files(
-    table: &deltalake::DeltaTable,
-    path: &Path,
-) -> Vec<(std::collections::HashMap<String, Option<String>>, PathBuf)> {
-    let snap = table.snapshot().expect("snapshot");
-    snap.log_data()
-        .iter()
-        // The path delta-rs gives is the object's name (the log's URI form decoded once).
-        .map(|f| (f.partition_values_map(), path.join(f.path().as_ref())))
-        .collect()
+    t: impl Into<Tbl>,
+) -> Vec<(
+    std::collections::HashMap<String, Option<String>>,
+    String,
+    bytes::Bytes,
+)> {
+    let t = t.into();
+    with_table(&t, |table| {
+        let snap = table.snapshot().expect("snapshot");
+        let store = table.object_store();
+        snap.log_data()
+            .iter()
+            .map(|f| {
+                // The path delta-rs gives is the object's name (the log's URI form decoded once).
+                let name = f.path().to_string();
+                let shown = match &t {
+                    Tbl::Local(p) => p.join(&name).display().to_string(),
+                    Tbl::S3(u) => format!("{u}{name}"),
+                };
+                let bytes = block_on(async {
+                    use deltalake::logstore::object_store::ObjectStoreExt;
+                    store
+                        .get(&f.object_store_path())
+                        .await
+                        .expect("get parquet")
+                        .bytes()
+                        .await
+                        .expect("parquet bytes")
+                });
+                (f.partition_values_map(), shown, bytes)
+            })
+            .collect()
+    })
 }
 
-/// Reads every row of the Delta table at `path` with delta-rs (snapshot, file list,
-/// partition values) and the parquet crate: independent of lakectl's own Polars reader.
-pub fn read_delta(path: &Path) -> Vec<RecordBatch> {
-    with_table(path, |t| snapshot_files(t, path))
+/// Reads every row of the Delta table `t` with delta-rs (snapshot, file list, partition
+/// values) and the parquet crate: independent of lakectl's own Polars reader.
+pub fn read_delta(t: impl Into<Tbl>) -> Vec<RecordBatch> {
+    snapshot_files(t)
         .into_iter()
-        .flat_map(|(_, file)| parquet_batches(&file))
+        .flat_map(|(_, _, bytes)| parquet_batches(bytes))
         .collect()
 }
 
-fn parquet_batches(file: &Path) -> Vec<RecordBatch> {
-    let f = std::fs::File::open(file).expect("open parquet");
-    ParquetRecordBatchReaderBuilder::try_new(f)
+fn parquet_batches(bytes: bytes::Bytes) -> Vec<RecordBatch> {
+    ParquetRecordBatchReaderBuilder::try_new(bytes)
         .expect("parquet")
         .build()
         .expect("reader")
@@ -267,9 +477,9 @@ fn parquet_batches(file: &Path) -> Vec<RecordBatch> {
 }
 
 /// One column of a Delta table, as strings (nulls as "null"), via [`read_delta`].
-pub fn column_strings(path: &Path, name: &str) -> Vec<String> {
+pub fn column_strings(t: impl Into<Tbl>, name: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for b in read_delta(path) {
+    for b in read_delta(t) {
         let Some(c) = b.column_by_name(name) else {
             continue;
         };
@@ -291,34 +501,35 @@ pub fn column_strings(path: &Path, name: &str) -> Vec<String> {
 }
 
 /// Row count of a Delta table (0 if it does not exist).
-pub fn count_rows(path: &Path) -> usize {
-    if !path.join("_delta_log").exists() {
+pub fn count_rows(t: impl Into<Tbl>) -> usize {
+    let t = t.into();
+    if !t.exists() {
         return 0;
     }
-    read_delta(path).iter().map(|b| b.num_rows()).sum()
+    read_delta(t).iter().map(|b| b.num_rows()).sum()
 }
 
 /// Latest version of a Delta table.
-pub fn table_version(path: &Path) -> u64 {
-    with_table(path, |t| t.version().unwrap_or(0))
+pub fn table_version(t: impl Into<Tbl>) -> u64 {
+    with_table(t, |t| t.version().unwrap_or(0))
 }
 
 /// Counts of each value of a column.
-pub fn value_counts(path: &Path, name: &str) -> BTreeMap<String, usize> {
+pub fn value_counts(t: impl Into<Tbl>, name: &str) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
-    for v in column_strings(path, name) {
+    for v in column_strings(t, name) {
         *m.entry(v).or_default() += 1;
     }
     m
 }
 
 /// Every row of a Delta table as column → string (partition columns included, from the log).
-pub fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+pub fn rows(t: impl Into<Tbl>) -> Vec<BTreeMap<String, String>> {
     use deltalake::arrow::array::StringArray;
     use deltalake::arrow::datatypes::DataType;
     let mut out = Vec::new();
-    for (parts, file) in with_table(path, |t| snapshot_files(t, path)) {
-        for b in parquet_batches(&file) {
+    for (parts, _, bytes) in snapshot_files(t) {
+        for b in parquet_batches(bytes) {
             let cols: Vec<(String, StringArray)> = b
                 .schema()
                 .fields()
@@ -358,10 +569,10 @@ pub fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
 }
 
 /// Active files of a Delta table with their partition values: (partition values, path).
-pub fn files(path: &Path) -> Vec<(BTreeMap<String, Option<String>>, String)> {
-    let mut v: Vec<_> = with_table(path, |t| snapshot_files(t, path))
+pub fn files(t: impl Into<Tbl>) -> Vec<(BTreeMap<String, Option<String>>, String)> {
+    let mut v: Vec<_> = snapshot_files(t)
         .into_iter()
-        .map(|(p, f)| (p.into_iter().collect(), f.display().to_string()))
+        .map(|(p, f, _)| (p.into_iter().collect(), f))
         .collect();
     v.sort();
     v
@@ -433,10 +644,10 @@ pub fn assert_exactly_once(ws: &Workspace, produced: usize) {
         } else {
             ("_kafka_partition", "_kafka_offset")
         };
-        if !ws.table(t).join("_delta_log").exists() {
+        if !ws.tbl(t).exists() {
             continue;
         }
-        for r in rows(&ws.table(t)) {
+        for r in rows(ws.tbl(t)) {
             *seen.entry((r[p].clone(), r[o].clone())).or_default() += 1;
         }
     }
@@ -444,8 +655,8 @@ pub fn assert_exactly_once(ws: &Workspace, produced: usize) {
     assert!(dups.is_empty(), "duplicates: {dups:?}");
     assert_eq!(seen.len(), produced, "every record once");
     // And no sale twice in bronze (the simulator's vente_ids are unique).
-    if ws.table("bronze/ventes_stream").join("_delta_log").exists() {
-        let ids = column_strings(&ws.table("bronze/ventes_stream"), "vente_id");
+    if ws.tbl("bronze/ventes_stream").exists() {
+        let ids = column_strings(ws.tbl("bronze/ventes_stream"), "vente_id");
         let set: std::collections::HashSet<&String> = ids.iter().collect();
         assert_eq!(set.len(), ids.len(), "duplicate vente_id in bronze");
     }

@@ -13,7 +13,7 @@ const QUARANTINE: &str = "bronze/ventes_quarantine";
 
 /// vente_ids in bronze; asserts there is no duplicate.
 fn bronze_ids(ws: &Workspace) -> HashSet<i64> {
-    let ids = column_strings(&ws.table(BRONZE), "vente_id");
+    let ids = column_strings(ws.tbl(BRONZE), "vente_id");
     let set: HashSet<i64> = ids.iter().map(|s| s.parse().unwrap()).collect();
     assert_eq!(set.len(), ids.len(), "duplicate vente_id in bronze");
     set
@@ -57,7 +57,7 @@ fn end_to_end_with_quarantine_and_partitions() {
         valid,
         "bronze holds exactly the valid, on-time sales"
     );
-    let reasons = value_counts(&ws.table(QUARANTINE), "reason");
+    let reasons = value_counts(ws.tbl(QUARANTINE), "reason");
     assert_eq!(
         reasons.get("late").copied().unwrap_or(0),
         late,
@@ -76,8 +76,8 @@ fn end_to_end_with_quarantine_and_partitions() {
     assert_exactly_once(&ws, 3100);
 
     // Quarantine keeps the raw bytes and the error.
-    let raws = column_strings(&ws.table(QUARANTINE), "raw");
-    let errs = column_strings(&ws.table(QUARANTINE), "error");
+    let raws = column_strings(ws.tbl(QUARANTINE), "raw");
+    let errs = column_strings(ws.tbl(QUARANTINE), "error");
     assert!(
         raws.iter().any(|r| r.contains("???")),
         "raw payloads are kept"
@@ -91,10 +91,10 @@ fn end_to_end_with_quarantine_and_partitions() {
         "jour={today} partition missing"
     );
     // Derived and metadata columns are filled.
-    assert!(column_strings(&ws.table(BRONZE), "date_ingestion")
+    assert!(column_strings(ws.tbl(BRONZE), "date_ingestion")
         .iter()
         .all(|v| v != "null"));
-    assert!(column_strings(&ws.table(BRONZE), "_kafka_timestamp")
+    assert!(column_strings(ws.tbl(BRONZE), "_kafka_timestamp")
         .iter()
         .all(|v| v != "null"));
 }
@@ -110,13 +110,13 @@ fn restart_resumes_mid_partition_and_idle_run_commits_nothing() {
     ws.produce(1000, &["--seed", "2"]);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     assert_eq!(bronze_ids(&ws).len(), 1000);
-    let v1 = table_version(&ws.table(BRONZE));
+    let v1 = table_version(ws.tbl(BRONZE));
 
     // No new data: nothing is consumed and nothing is committed.
     let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
     assert!(out.contains("0 batches, 0 consumed"), "{out}");
     assert_eq!(
-        table_version(&ws.table(BRONZE)),
+        table_version(ws.tbl(BRONZE)),
         v1,
         "an idle run must not commit"
     );
@@ -139,7 +139,14 @@ fn exactly_once_under_sigkill() {
     );
     // Enough that six kills of 0.2-1.2 s each all land before the backlog is drained (bronze
     // ingests ~15k records/s here; 30k were drained within two rounds on a fast run).
-    let total = 120_000;
+    sigkill_rounds(&ws, 120_000, 6, 3);
+}
+
+/// Produces `total` records (2 % late, 2 % malformed), then `rounds` times starts a
+/// continuous bronze run and SIGKILLs it after 0.2-1.2 s; at least `min_mid_ingest` kills
+/// must land mid-ingest. A final run catches up; every record is then in bronze or
+/// quarantine exactly once.
+pub(crate) fn sigkill_rounds(ws: &Workspace, total: u64, rounds: u32, min_mid_ingest: u32) {
     ws.produce(
         total,
         &[
@@ -153,8 +160,8 @@ fn exactly_once_under_sigkill() {
     );
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut mid_ingest = 0;
-    for round in 0..6 {
-        let before = count_rows(&ws.table(BRONZE));
+    for round in 0..rounds {
+        let before = count_rows(ws.tbl(BRONZE));
         let mut child = ws
             .command(&["run", "bronze"])
             .stdout(Stdio::null())
@@ -165,7 +172,7 @@ fn exactly_once_under_sigkill() {
         let still_running = child.try_wait().unwrap().is_none();
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
-        let after = count_rows(&ws.table(BRONZE));
+        let after = count_rows(ws.tbl(BRONZE));
         eprintln!("round {round}: killed; bronze rows {before} -> {after}");
         // The kill landed while the process ran and bronze was partly ingested.
         use std::os::unix::process::ExitStatusExt;
@@ -174,11 +181,11 @@ fn exactly_once_under_sigkill() {
         }
     }
     assert!(
-        mid_ingest >= 3,
-        "only {mid_ingest} of 6 kills landed mid-ingest: the test proves nothing"
+        mid_ingest >= min_mid_ingest,
+        "only {mid_ingest} of {rounds} kills landed mid-ingest: the test proves nothing"
     );
     ws.ok(&["run", "bronze", "--until-caught-up"]);
-    assert_exactly_once(&ws, total as usize);
+    assert_exactly_once(ws, total as usize);
 }
 
 /// A workspace with 300 records (10% malformed) in one partition, read in batches of 100 by
@@ -218,8 +225,8 @@ fn crashed_at(prefix: &str, seed: &str, failpoint: &str) -> Workspace {
 fn a_crash_between_the_quarantine_and_bronze_commits_loses_and_duplicates_nothing() {
     let ws = crashed_at("fp_between", "41", "bronze.after-quarantine-commit:2");
     // At the crash: the second batch is in quarantine, not in bronze.
-    let bronze_rows = count_rows(&ws.table(BRONZE));
-    let quarantined: Vec<i64> = column_strings(&ws.table(QUARANTINE), "offset")
+    let bronze_rows = count_rows(ws.tbl(BRONZE));
+    let quarantined: Vec<i64> = column_strings(ws.tbl(QUARANTINE), "offset")
         .iter()
         .map(|o| o.parse().unwrap())
         .collect();
@@ -241,7 +248,7 @@ fn a_crash_between_the_quarantine_and_bronze_commits_loses_and_duplicates_nothin
 fn a_crash_right_after_a_bronze_commit_loses_and_duplicates_nothing() {
     let ws = crashed_at("fp_after", "42", "bronze.after-bronze-commit:2");
     // Two batches fully committed (both tables), the third not at all.
-    let seen = count_rows(&ws.table(BRONZE)) + count_rows(&ws.table(QUARANTINE));
+    let seen = count_rows(ws.tbl(BRONZE)) + count_rows(ws.tbl(QUARANTINE));
     assert_eq!(seen, 200, "the first two batches, each once");
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     assert_exactly_once(&ws, 300);
@@ -271,7 +278,7 @@ fn watermark_survives_a_restart() {
     assert!(out.contains("100 quarantined (late=100)"), "{out}");
     assert_eq!(bronze_ids(&ws).len(), 200);
     assert_eq!(
-        value_counts(&ws.table(QUARANTINE), "reason"),
+        value_counts(ws.tbl(QUARANTINE), "reason"),
         BTreeMap::from([("late".to_string(), 100)])
     );
     assert_exactly_once(&ws, 300);
@@ -346,7 +353,7 @@ fn late_drop_policy_counts_dropped_rows() {
     );
     let out = ws.ok(&["run", "bronze", "--until-caught-up"]);
     assert!(out.contains("40 late dropped"), "{out}");
-    assert_eq!(count_rows(&ws.table(QUARANTINE)), 0);
+    assert_eq!(count_rows(ws.tbl(QUARANTINE)), 0);
     assert_eq!(bronze_ids(&ws).len(), 100);
 }
 

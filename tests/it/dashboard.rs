@@ -34,7 +34,7 @@ fn lakehouse() -> Workspace {
 /// Sums `value` of `table` grouped by `key` (silver rows read with the parquet crate).
 fn sums(ws: &Workspace, table: &str, key: &str, value: &str) -> BTreeMap<String, f64> {
     let mut m = BTreeMap::new();
-    for r in rows(&ws.table(table)) {
+    for r in rows(ws.tbl(table)) {
         *m.entry(r[key].clone()).or_default() += num(&r, value);
     }
     m
@@ -97,7 +97,7 @@ fn figures_equal_the_silver_tables() {
         close(k["average_basket"].as_f64().unwrap(), revenue / tx),
         "{k}"
     );
-    let clients = rows(&ws.table("silver/ventes_aggreges"));
+    let clients = rows(ws.tbl("silver/ventes_aggreges"));
     let mut loyal: BTreeMap<String, bool> = BTreeMap::new();
     for r in &clients {
         *loyal.entry(r["client_id"].clone()).or_default() |= r["est_client_fidele"] == "true";
@@ -128,7 +128,7 @@ fn figures_equal_the_silver_tables() {
     // Health: nothing left in Kafka, the malformed records counted.
     let p = &d["pipelines"][0];
     assert_eq!(p["lag"], 0, "{p}");
-    let malformed = value_counts(&ws.table("bronze/ventes_quarantine"), "reason");
+    let malformed = value_counts(ws.tbl("bronze/ventes_quarantine"), "reason");
     assert!(
         malformed.get("malformed").is_some_and(|n| *n > 0),
         "{malformed:?}"

@@ -85,7 +85,7 @@ fn editing_yaml_while_scheduled_evolves_bronze_and_a_job_without_a_restart() {
             "the job did not aggregate the new column over all 80 sales: n={} total_remise={}, bronze rows {}\nscheduler log:\n{}",
             total("n"),
             total("total_remise"),
-            count_rows(&ws.table("bronze/ventes_stream")),
+            count_rows(ws.tbl("bronze/ventes_stream")),
             log_text(&ws)
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -109,7 +109,7 @@ fn editing_yaml_while_scheduled_evolves_bronze_and_a_job_without_a_restart() {
     let ids: std::collections::BTreeSet<String> =
         column_strings(&bronze, "vente_id").into_iter().collect();
     assert_eq!(ids.len(), 80);
-    assert_eq!(count_rows(&ws.table("bronze/ventes_quarantine")), 0);
+    assert_eq!(count_rows(ws.tbl("bronze/ventes_quarantine")), 0);
     let hist = ws.ok(&["history", "remises", "--limit", "1"]);
     assert!(hist.contains("output columns changed"), "{hist}");
     assert!(sigterm(&mut s.0).success());

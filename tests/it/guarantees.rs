@@ -18,7 +18,7 @@ fn now_rfc3339() -> String {
 
 /// Quarantine rows keyed by offset (partition 0): (reason, error, raw_bytes as hex).
 fn quarantine_by_offset(ws: &Workspace) -> BTreeMap<i64, BTreeMap<String, String>> {
-    rows(&ws.table(QUARANTINE))
+    rows(ws.tbl(QUARANTINE))
         .into_iter()
         .map(|r| (r["offset"].parse().unwrap(), r))
         .collect()
@@ -28,7 +28,7 @@ fn quarantine_by_offset(ws: &Workspace) -> BTreeMap<i64, BTreeMap<String, String
 fn quarantine_raw_bytes(ws: &Workspace) -> BTreeMap<i64, Vec<u8>> {
     use deltalake::arrow::array::{Array, BinaryArray, Int64Array};
     let mut out = BTreeMap::new();
-    for b in read_delta(&ws.table(QUARANTINE)) {
+    for b in read_delta(ws.tbl(QUARANTINE)) {
         let o = b
             .column_by_name("offset")
             .unwrap()
@@ -143,7 +143,7 @@ fn a_stalled_writer_taken_over_stops_with_exit_6_and_writes_nothing_more() {
         .spawn()
         .expect("spawn");
     wait_for(30, "the first writer committed", || {
-        count_rows(&ws.table(BRONZE)) == 200
+        count_rows(ws.tbl(BRONZE)) == 200
     });
     // The first writer stalls (a long GC pause, a frozen VM); a second one takes over.
     signal(&first, "-STOP");
@@ -165,7 +165,7 @@ fn a_stalled_writer_taken_over_stops_with_exit_6_and_writes_nothing_more() {
     let err = std::fs::read_to_string(&log).unwrap();
     assert_eq!(status.code(), Some(6), "{err}");
     assert!(err.contains("taken over by another writer"), "{err}");
-    assert_eq!(count_rows(&ws.table(BRONZE)), 400, "it wrote nothing more");
+    assert_eq!(count_rows(ws.tbl(BRONZE)), 400, "it wrote nothing more");
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     assert_exactly_once(&ws, 600);
 }
@@ -223,17 +223,17 @@ fn hostile_records_go_to_quarantine_and_bronze_goes_on() {
         .expect("spawn");
     send_raw(&ws.topic, 0, &payloads);
     wait_for(60, "the hostile batch committed", || {
-        count_rows(&ws.table(BRONZE)) >= 3
+        count_rows(ws.tbl(BRONZE)) >= 3
     });
     // Records after them, dated now, are not late: the year-9999 record moved nothing.
     send_raw(&ws.topic, 0, &[ok(8), ok(9)]);
     wait_for(60, "the records after them", || {
-        count_rows(&ws.table(BRONZE)) >= 5
+        count_rows(ws.tbl(BRONZE)) >= 5
     });
     assert!(child.try_wait().unwrap().is_none(), "the scheduler stopped");
     assert!(sigterm(&mut child).success());
 
-    let ids: Vec<String> = column_strings(&ws.table(BRONZE), "vente_id");
+    let ids: Vec<String> = column_strings(ws.tbl(BRONZE), "vente_id");
     let mut ids: Vec<i64> = ids.iter().map(|s| s.parse().unwrap()).collect();
     ids.sort();
     assert_eq!(ids, vec![1, 2, 7, 8, 9]);
@@ -278,14 +278,14 @@ fn a_watermark_moved_by_the_future_can_be_reset() {
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     send_raw(&ws.topic, 0, &[Some(sale(2, &now, serde_json::json!({})))]);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
-    assert_eq!(value_counts(&ws.table(QUARANTINE), "reason")["late"], 1);
+    assert_eq!(value_counts(ws.tbl(QUARANTINE), "reason")["late"], 1);
 
     let out = ws.ok(&["watermark", "reset", "ventes"]);
     assert!(out.contains("ventes: watermark reset"), "{out}");
     assert!(out.contains("0:2050-01-01"), "{out}");
     send_raw(&ws.topic, 0, &[Some(sale(3, &now, serde_json::json!({})))]);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
-    let ids = column_strings(&ws.table(BRONZE), "vente_id");
+    let ids = column_strings(ws.tbl(BRONZE), "vente_id");
     assert!(
         ids.contains(&"3".to_string()),
         "after the reset, a record of now is on time: {ids:?}"
@@ -321,7 +321,7 @@ fn a_recreated_topic_fails_loudly_instead_of_hanging_or_skipping() {
         "{err}"
     );
     assert_eq!(
-        count_rows(&ws.table(BRONZE)),
+        count_rows(ws.tbl(BRONZE)),
         100,
         "nothing was skipped or added"
     );

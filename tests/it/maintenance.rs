@@ -12,13 +12,13 @@ use rand::{Rng, SeedableRng};
 const SMALL: &str = "{max_records: 20, max_bytes: 1MiB, max_wait: 200ms}";
 
 fn sorted_rows(ws: &Workspace, table: &str) -> Vec<BTreeMap<String, String>> {
-    let mut r = rows(&ws.table(table));
+    let mut r = rows(ws.tbl(table));
     r.sort();
     r
 }
 
 fn files_in(ws: &Workspace, table: &str, jour: Option<&str>) -> usize {
-    files(&ws.table(table))
+    files(ws.tbl(table))
         .into_iter()
         .filter(|(p, _)| {
             jour.is_none_or(|j| p.get("jour").cloned().flatten().as_deref() == Some(j))
@@ -83,10 +83,10 @@ fn optimize_keeps_every_row_with_far_fewer_files() {
     );
 
     // Nothing left to do: no commit.
-    let v = table_version(&ws.table("bronze/ventes_stream"));
+    let v = table_version(ws.tbl("bronze/ventes_stream"));
     let out = ws.ok(&["optimize", "ventes"]);
     assert!(out.contains("nothing to compact"), "{out}");
-    assert_eq!(table_version(&ws.table("bronze/ventes_stream")), v);
+    assert_eq!(table_version(ws.tbl("bronze/ventes_stream")), v);
 
     // The log says no data changed, and history shows it.
     let log = std::fs::read_to_string(
@@ -218,7 +218,7 @@ fn optimize_while_bronze_appends_loses_nothing() {
             ],
         );
         std::thread::sleep(Duration::from_millis(400));
-        if table_version(&ws.table("bronze/ventes_stream")) > 0 {
+        if table_version(ws.tbl("bronze/ventes_stream")) > 0 {
             let out = ws.ok(&["optimize", "ventes", "--json"]);
             let r: serde_json::Value = serde_json::from_str(&out).unwrap();
             if r["version"].is_u64() {
@@ -233,7 +233,7 @@ fn optimize_while_bronze_appends_loses_nothing() {
         "optimize committed {optimized} times during the run"
     );
     assert_exactly_once(&ws, 400 + 6 * 300);
-    assert_eq!(count_rows(&ws.table("bronze/ventes_stream")), 2200);
+    assert_eq!(count_rows(ws.tbl("bronze/ventes_stream")), 2200);
     // The history interleaves appends and compactions.
     let h = ws.ok(&["history", "ventes", "--limit", "1000", "--json"]);
     let h: serde_json::Value = serde_json::from_str(&h).unwrap();
@@ -309,13 +309,13 @@ fn checkpoints_are_written_every_100_commits() {
     ws.produce(230, &["--seed", "85"]);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     let log = ws.table("bronze/ventes_stream/_delta_log");
-    assert!(table_version(&ws.table("bronze/ventes_stream")) >= 115);
+    assert!(table_version(ws.tbl("bronze/ventes_stream")) >= 115);
     assert!(
         log.join(format!("{:020}.checkpoint.parquet", 99)).exists(),
         "the 100th commit (version 99) writes one"
     );
     assert!(log.join("_last_checkpoint").exists());
-    assert_eq!(count_rows(&ws.table("bronze/ventes_stream")), 230);
+    assert_eq!(count_rows(ws.tbl("bronze/ventes_stream")), 230);
 }
 
 #[test]

@@ -139,7 +139,7 @@ pub(crate) fn free_port() -> u16 {
 /// Revenue and transactions per (pays, jour) computed from bronze, independently of lakectl.
 fn bronze_per_country(ws: &Workspace) -> BTreeMap<(String, String), (f64, f64)> {
     let mut m: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
-    for r in rows(&ws.table("bronze/ventes_stream")) {
+    for r in rows(ws.tbl("bronze/ventes_stream")) {
         if num(&r, "montant") > 0.0 {
             let e = m.entry((r["pays"].clone(), r["jour"].clone())).or_default();
             e.0 += 1.0;
@@ -167,9 +167,9 @@ fn a_per_second_job_runs_every_second_while_bronze_ingests_and_metrics_are_serve
     ws.produce(2000, &["--seed", "302", "--first-id", "100000"]);
     wait_for(60, "bronze to hold the 4000 sales", || {
         ws.table("bronze/ventes_stream").join("_delta_log").exists()
-            && count_rows(&ws.table("bronze/ventes_stream")) == 4000
+            && count_rows(ws.tbl("bronze/ventes_stream")) == 4000
     });
-    let bronze_version = table_version(&ws.table("bronze/ventes_stream"));
+    let bronze_version = table_version(ws.tbl("bronze/ventes_stream"));
     wait_for(30, "a job run that read the last bronze version", || {
         runs(&ws, "ventes_par_pays").iter().any(|r| {
             r["status"] == "succeeded"
@@ -240,7 +240,7 @@ fn a_per_second_job_runs_every_second_while_bronze_ingests_and_metrics_are_serve
 
     // The silver table matches the data.
     let expected = bronze_per_country(&ws);
-    let silver = rows(&ws.table("silver/ventes_par_pays"));
+    let silver = rows(ws.tbl("silver/ventes_par_pays"));
     assert_eq!(silver.len(), expected.len());
     for row in &silver {
         let (n, rev) = expected[&(row["pays"].clone(), row["jour"].clone())];
@@ -550,17 +550,17 @@ fn sigterm_under_load_leaves_tables_consistent_and_a_restart_is_exactly_once() {
         .unwrap();
     wait_for(30, "bronze to be ingesting", || {
         ws.table("bronze/ventes_stream").join("_delta_log").exists()
-            && table_version(&ws.table("bronze/ventes_stream")) >= 3
+            && table_version(ws.tbl("bronze/ventes_stream")) >= 3
     });
     std::thread::sleep(Duration::from_millis(700));
     let status = sigterm(&mut s.0);
     assert!(status.success(), "exit {status:?}:\n{}", log_text(&ws));
     assert!(log_text(&ws).contains("scheduler stopped"));
     // Consistent right after the stop: no record twice, and silver readable at its version.
-    let bronze_now = count_rows(&ws.table("bronze/ventes_stream"));
+    let bronze_now = count_rows(ws.tbl("bronze/ventes_stream"));
     assert!(bronze_now > 0 && bronze_now < 16000, "{bronze_now}");
     let mut seen = std::collections::BTreeSet::new();
-    for r in rows(&ws.table("bronze/ventes_stream")) {
+    for r in rows(ws.tbl("bronze/ventes_stream")) {
         assert!(seen.insert((r["_kafka_partition"].clone(), r["_kafka_offset"].clone())));
     }
     if ws
@@ -568,7 +568,7 @@ fn sigterm_under_load_leaves_tables_consistent_and_a_restart_is_exactly_once() {
         .join("_delta_log")
         .exists()
     {
-        rows(&ws.table("silver/ventes_par_pays"));
+        rows(ws.tbl("silver/ventes_par_pays"));
     }
     assert!(producer.wait().unwrap().success());
 
@@ -584,10 +584,10 @@ fn sigterm_under_load_leaves_tables_consistent_and_a_restart_is_exactly_once() {
             } else {
                 0
             };
-            count_rows(&ws.table("bronze/ventes_stream")) + nq == 16000
+            count_rows(ws.tbl("bronze/ventes_stream")) + nq == 16000
         },
     );
-    let v = table_version(&ws.table("bronze/ventes_stream"));
+    let v = table_version(ws.tbl("bronze/ventes_stream"));
     wait_for(30, "a job run over the complete bronze table", || {
         runs(&ws, "ventes_par_pays").iter().any(|r| {
             r["status"] == "succeeded" && r["source_version"].parse::<u64>().unwrap_or(0) >= v
@@ -596,7 +596,7 @@ fn sigterm_under_load_leaves_tables_consistent_and_a_restart_is_exactly_once() {
     assert!(sigterm(&mut s.0).success());
     assert_exactly_once(&ws, 16000);
     let expected = bronze_per_country(&ws);
-    let silver = rows(&ws.table("silver/ventes_par_pays"));
+    let silver = rows(ws.tbl("silver/ventes_par_pays"));
     assert_eq!(silver.len(), expected.len());
     for row in &silver {
         let (n, _) = expected[&(row["pays"].clone(), row["jour"].clone())];

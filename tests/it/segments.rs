@@ -14,7 +14,7 @@ const DIM: &str = "silver/dim_clients";
 type Version = (String, String, String, String, String, String);
 
 fn dim_rows(ws: &Workspace) -> Vec<Version> {
-    let mut v: Vec<Version> = rows(&ws.table(DIM))
+    let mut v: Vec<Version> = rows(ws.tbl(DIM))
         .into_iter()
         .map(|r| {
             (
@@ -35,7 +35,7 @@ fn dim_rows(ws: &Workspace) -> Vec<Version> {
 /// order (ties: the last in (pays, segment) order), a new version at each change.
 fn expected_versions(ws: &Workspace) -> Vec<Version> {
     let mut by_client: BTreeMap<i64, Vec<(String, String, String)>> = BTreeMap::new();
-    for r in rows(&ws.table("bronze/ventes_stream")) {
+    for r in rows(ws.tbl("bronze/ventes_stream")) {
         by_client
             .entry(r["client_id"].parse().unwrap())
             .or_default()
@@ -142,10 +142,10 @@ fn the_client_dimension_is_incremental_idempotent_and_places_late_changes() {
     assert_eq!(dim_rows(&ws).len(), 15);
 
     // Nothing new: up to date, no commit.
-    let v = table_version(&ws.table(DIM));
+    let v = table_version(ws.tbl(DIM));
     let out = ws.ok(&["run", "dim_clients"]);
     assert!(out.contains("up to date"), "{out}");
-    assert_eq!(table_version(&ws.table(DIM)), v);
+    assert_eq!(table_version(ws.tbl(DIM)), v);
 
     // A late change of client 1 (between two known states) and a new client.
     send_raw(
@@ -178,15 +178,15 @@ fn the_client_dimension_is_incremental_idempotent_and_places_late_changes() {
     // A new client only: no file of the dimension holds it, none is rewritten.
     send_raw(&ws.topic, 0, &[sale_of(10, 5, 450, "Pologne", "Business")]);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
-    let before: BTreeSet<String> = files(&ws.table(DIM)).into_iter().map(|f| f.1).collect();
+    let before: BTreeSet<String> = files(ws.tbl(DIM)).into_iter().map(|f| f.1).collect();
     ws.ok(&["run", "dim_clients"]);
-    let after: BTreeSet<String> = files(&ws.table(DIM)).into_iter().map(|f| f.1).collect();
+    let after: BTreeSet<String> = files(ws.tbl(DIM)).into_iter().map(|f| f.1).collect();
     assert!(before.is_subset(&after) && after.len() == before.len() + 1);
     // Client 5 changes: only its file is rewritten; the file of clients 1-4 stays.
     send_raw(&ws.topic, 0, &[sale_of(11, 5, 500, "Pologne", "Consumer")]);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     ws.ok(&["run", "dim_clients"]);
-    let last: BTreeSet<String> = files(&ws.table(DIM)).into_iter().map(|f| f.1).collect();
+    let last: BTreeSet<String> = files(ws.tbl(DIM)).into_iter().map(|f| f.1).collect();
     assert_eq!(
         before.intersection(&last).count(),
         before.len(),
@@ -276,7 +276,7 @@ fn customer_segments_are_deterministic_for_a_seed_and_shown_by_the_dashboard() {
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     ws.ok(&["run", "rfm_clients"]);
     let assignment = |ws: &Workspace| -> BTreeMap<String, String> {
-        rows(&ws.table("silver/rfm_clients"))
+        rows(ws.tbl("silver/rfm_clients"))
             .into_iter()
             .map(|r| (r["client_id"].clone(), r["segment_rfm"].clone()))
             .collect()
@@ -285,7 +285,7 @@ fn customer_segments_are_deterministic_for_a_seed_and_shown_by_the_dashboard() {
     assert_eq!(first.len(), 300);
     let ids: BTreeSet<&String> = first.values().collect();
     assert_eq!(ids.len(), 4, "{ids:?}");
-    let centres = rows(&ws.table("silver/rfm_centres"));
+    let centres = rows(ws.tbl("silver/rfm_centres"));
     assert_eq!(centres.len(), 4);
     // The centres table's sizes are the segments' sizes.
     let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
@@ -358,16 +358,16 @@ fn the_segmentation_and_the_dimension_run_on_their_cron_with_the_others() {
             let t = ws.table(t);
             t.join("_delta_log").exists() && !rows(&t).is_empty() && rows(&t)[0].contains_key(c)
         };
-        count_rows(&ws.table("bronze/ventes_stream")) == 500
+        count_rows(ws.tbl("bronze/ventes_stream")) == 500
             && done("silver/rfm_clients", "segment_rfm")
             && done("silver/dim_clients", "is_current")
             && done("silver/ventes_par_pays", "revenue_total")
-            && rows(&ws.table("silver/rfm_clients"))
+            && rows(ws.tbl("silver/rfm_clients"))
                 .iter()
                 .map(|r| num(r, "frequence"))
                 .sum::<f64>()
                 == 500.0
-            && rows(&ws.table("silver/ventes_par_pays"))
+            && rows(ws.tbl("silver/ventes_par_pays"))
                 .iter()
                 .map(|r| num(r, "total_transactions"))
                 .sum::<f64>()

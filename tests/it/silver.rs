@@ -13,6 +13,18 @@ pub(crate) fn silver_ws(prefix: &str) -> Workspace {
     ws
 }
 
+/// [`silver_ws`] with its lake on the test S3 server (None without one).
+pub(crate) fn silver_ws_s3(prefix: &str) -> Option<Workspace> {
+    let ws = Workspace::on_s3(
+        prefix,
+        2,
+        "{max_records: 50000, max_bytes: 64MiB, max_wait: 1s}",
+        "",
+    )?;
+    ws.copy_jobs(&SEED_JOBS);
+    Some(ws)
+}
+
 pub(crate) fn jour(v: &Value) -> String {
     v["timestamp"].as_str().unwrap()[..10].to_string()
 }
@@ -54,7 +66,7 @@ fn expected_per_client(sales: &[Value]) -> BTreeMap<(i64, String), ClientDay> {
 
 fn assert_per_client(ws: &Workspace, sales: &[Value]) {
     let expected = expected_per_client(sales);
-    let got = rows(&ws.table("silver/ventes_aggreges"));
+    let got = rows(ws.tbl("silver/ventes_aggreges"));
     assert_eq!(got.len(), expected.len(), "one row per client and day");
     for r in &got {
         let key = (num(r, "client_id") as i64, r["jour"].clone());
@@ -118,7 +130,7 @@ fn assert_per_group(ws: &Workspace, sales: &[Value], table: &str, by: &str) {
         e.customers.insert(s["client_id"].as_i64().unwrap());
         e.countries.insert(s["pays"].as_str().unwrap().to_string());
     }
-    let got = rows(&ws.table(table));
+    let got = rows(ws.tbl(table));
     assert_eq!(got.len(), m.len(), "{table}: one row per {by} and day");
     for r in &got {
         let key = (r[by].clone(), r["jour"].clone());
@@ -216,7 +228,7 @@ fn seed_jobs_match_an_independent_fold_and_rerun_is_a_noop() {
         "{out}"
     );
     assert_all_three(&ws, &sales);
-    let days: BTreeSet<String> = rows(&ws.table("silver/ventes_par_pays"))
+    let days: BTreeSet<String> = rows(ws.tbl("silver/ventes_par_pays"))
         .into_iter()
         .map(|r| r["jour"].clone())
         .collect();
@@ -225,24 +237,29 @@ fn seed_jobs_match_an_independent_fold_and_rerun_is_a_noop() {
     // No new bronze data: nothing to do, nothing committed.
     let versions: Vec<u64> = ["ventes_aggreges", "ventes_par_pays", "ventes_par_segment"]
         .iter()
-        .map(|t| table_version(&ws.table(&format!("silver/{t}"))))
+        .map(|t| table_version(ws.tbl(&format!("silver/{t}"))))
         .collect();
     let out = ws.ok(&["run", "silver"]);
     assert_eq!(out.matches(": up to date;").count(), 3, "{out}");
     let after: Vec<u64> = ["ventes_aggreges", "ventes_par_pays", "ventes_par_segment"]
         .iter()
-        .map(|t| table_version(&ws.table(&format!("silver/{t}"))))
+        .map(|t| table_version(ws.tbl(&format!("silver/{t}"))))
         .collect();
     assert_eq!(versions, after);
 }
 
 #[test]
 fn incremental_run_rewrites_only_the_changed_day() {
-    let ws = silver_ws("silver_incr");
+    incremental_rewrites_only_the_changed_day(&silver_ws("silver_incr"));
+}
+
+/// A job run after new sales for one day recomputes and rewrites that day only, and gives
+/// what a full refresh gives (a workspace with the seed jobs, local or on S3).
+pub(crate) fn incremental_rewrites_only_the_changed_day(ws: &Workspace) {
     // 2000 sales × 120 s from 2024-12-10: the last one is at 2024-12-12T18:38.
-    assert_eq!(seed_days(&ws, 2000).len(), 2000);
+    assert_eq!(seed_days(ws, 2000).len(), 2000);
     ws.ok(&["run", "silver"]);
-    let before = files(&ws.table("silver/ventes_aggreges"));
+    let before = files(ws.tbl("silver/ventes_aggreges"));
 
     // New sales for the last day only, after the watermark.
     ws.produce(
@@ -273,7 +290,7 @@ fn incremental_run_rewrites_only_the_changed_day() {
         "{out}"
     );
 
-    let after = files(&ws.table("silver/ventes_aggreges"));
+    let after = files(ws.tbl("silver/ventes_aggreges"));
     let day = day_files;
     for d in ["2024-12-10", "2024-12-11", "2024-12-13", "2024-12-14"] {
         assert_eq!(
@@ -287,16 +304,16 @@ fn incremental_run_rewrites_only_the_changed_day() {
         day(&after, "2024-12-12"),
         "the changed day is rewritten"
     );
-    assert_per_client(&ws, &sales);
+    assert_per_client(ws, &sales);
 
     // The incremental result equals a full refresh (floats up to summation order).
     let key = |r: &BTreeMap<String, String>| (r["client_id"].clone(), r["jour"].clone());
-    let incremental: BTreeMap<_, _> = rows(&ws.table("silver/ventes_aggreges"))
+    let incremental: BTreeMap<_, _> = rows(ws.tbl("silver/ventes_aggreges"))
         .into_iter()
         .map(|r| (key(&r), r))
         .collect();
     ws.ok(&["run", "ventes_aggreges", "--full-refresh"]);
-    let full: BTreeMap<_, _> = rows(&ws.table("silver/ventes_aggreges"))
+    let full: BTreeMap<_, _> = rows(ws.tbl("silver/ventes_aggreges"))
         .into_iter()
         .map(|r| (key(&r), r))
         .collect();
@@ -340,7 +357,7 @@ fn a_killed_job_leaves_the_previous_version_and_the_next_run_completes() {
             Duration::from_millis(delay),
         );
         // Whatever the moment, the table is the old result or the new one, never a mix.
-        let total: f64 = rows(&ws.table("silver/ventes_par_pays"))
+        let total: f64 = rows(ws.tbl("silver/ventes_par_pays"))
             .iter()
             .map(|r| num(r, "revenue_total"))
             .sum();
@@ -378,7 +395,7 @@ fn a_new_job_file_runs_without_recompiling() {
         e.0 += s["montant"].as_f64().unwrap();
         e.1 += 1;
     }
-    let got = rows(&ws.table("silver/revenue_par_categorie"));
+    let got = rows(ws.tbl("silver/revenue_par_categorie"));
     assert_eq!(got.len(), m.len());
     for r in got {
         let (rev, n) = m[&(r["categorie"].clone(), r["jour"].clone())];
@@ -408,7 +425,7 @@ fn a_failing_expectation_commits_nothing() {
         .join("_delta_log")
         .join("00000000000000000001.json")
         .exists());
-    assert_eq!(count_rows(&ws.table("silver/strict")), 0);
+    assert_eq!(count_rows(ws.tbl("silver/strict")), 0);
 }
 
 #[test]
@@ -432,7 +449,7 @@ fn append_mode_appends_only_what_new_source_files_give() {
         .filter(|s| s["montant"].as_f64().unwrap() >= 1000.0)
         .map(|s| s["vente_id"].as_i64().unwrap())
         .collect();
-    let got: Vec<i64> = column_strings(&ws.table("silver/grosses_ventes"), "vente_id")
+    let got: Vec<i64> = column_strings(ws.tbl("silver/grosses_ventes"), "vente_id")
         .iter()
         .map(|v| v.parse().unwrap())
         .collect();
@@ -475,7 +492,7 @@ fn an_edited_job_rebuilds_its_table_by_itself() {
 
     // `on_schema_change: fail`: the next edit that changes the output is refused, nothing is
     // committed, until an explicit --full-refresh.
-    let version = table_version(&ws.table("silver/ventes_par_segment"));
+    let version = table_version(ws.tbl("silver/ventes_par_segment"));
     let text = std::fs::read_to_string(&file).unwrap().replace(
         "  items_sold: sum(quantite)\n",
         "  items_sold: sum(quantite)\n  max_sale: max(montant)\n",
@@ -488,10 +505,7 @@ fn an_edited_job_rebuilds_its_table_by_itself() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(
-        table_version(&ws.table("silver/ventes_par_segment")),
-        version
-    );
+    assert_eq!(table_version(ws.tbl("silver/ventes_par_segment")), version);
     // --full-refresh does the same on demand.
     let out = ws.ok(&["run", "ventes_par_segment", "--full-refresh"]);
     assert!(
@@ -501,7 +515,7 @@ fn an_edited_job_rebuilds_its_table_by_itself() {
     let all = valid_sales(&ws.topic, 2, 900);
     assert_eq!(all.len(), sales.len() + 100);
     assert_per_group(&ws, &all, "silver/ventes_par_segment", "segment");
-    let items: f64 = rows(&ws.table("silver/ventes_par_segment"))
+    let items: f64 = rows(ws.tbl("silver/ventes_par_segment"))
         .iter()
         .map(|r| num(r, "items_sold"))
         .sum();
@@ -546,7 +560,7 @@ fn drop_and_warn_expectations() {
         )),
         "{out}"
     );
-    let got = rows(&ws.table("silver/par_pays_jour"));
+    let got = rows(ws.tbl("silver/par_pays_jour"));
     assert_eq!(
         got.len(),
         groups.len() - small,

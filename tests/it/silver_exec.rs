@@ -66,7 +66,7 @@ fn chunked_runs_match_the_fold_and_a_late_failing_chunk_leaves_nothing() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_all_three(&ws, &sales);
     // One commit per job, whatever the number of chunks.
-    assert_eq!(table_version(&ws.table("silver/ventes_aggreges")), 1);
+    assert_eq!(table_version(ws.tbl("silver/ventes_aggreges")), 1);
 
     // A `fail` expectation violated only by the last days' groups: the chunks before them
     // were written, then deleted; the count covers every chunk.
