@@ -48,18 +48,26 @@ fn quarantine_raw_bytes(ws: &Workspace) -> BTreeMap<i64, Vec<u8>> {
     out
 }
 
+/// Small batches make many commits, so the writers' commits interleave.
+pub(crate) const RACE_BATCH: &str = "{max_records: 300, max_bytes: 64MiB, max_wait: 200ms}";
+
 #[test]
 fn concurrent_bronze_writers_never_duplicate() {
-    // Small batches make many commits, so the writers' commits interleave.
+    racing_writers(
+        &|| Some(Workspace::with_batch("writers", 3, RACE_BATCH, "")),
+        3,
+        12_000,
+    );
+}
+
+/// `rounds` times, in a new workspace from `make` (3 partitions): two or three bronze
+/// writers on the same partitions at once; each ends done (0) or taken over (6), and every
+/// record is then in bronze or quarantine exactly once. At least one writer must have been
+/// refused over the rounds (else they never raced).
+pub(crate) fn racing_writers(make: &dyn Fn() -> Option<Workspace>, rounds: usize, n: u64) {
     let mut refused = 0;
-    for round in 0..3 {
-        let ws = Workspace::with_batch(
-            "writers",
-            3,
-            "{max_records: 300, max_bytes: 64MiB, max_wait: 200ms}",
-            "",
-        );
-        let n = 12_000u64;
+    for round in 0..rounds {
+        let Some(ws) = make() else { return };
         ws.produce(
             n,
             &[
@@ -126,14 +134,18 @@ fn signal(child: &std::process::Child, sig: &str) {
     assert!(ok.success());
 }
 
+/// Batches of the takeover test.
+pub(crate) const TAKEOVER_BATCH: &str = "{max_records: 50, max_bytes: 64MiB, max_wait: 100ms}";
+
 #[test]
 fn a_stalled_writer_taken_over_stops_with_exit_6_and_writes_nothing_more() {
-    let ws = Workspace::with_batch(
-        "takeover",
-        1,
-        "{max_records: 50, max_bytes: 64MiB, max_wait: 100ms}",
-        "",
-    );
+    stalled_writer_taken_over(&Workspace::with_batch("takeover", 1, TAKEOVER_BATCH, ""));
+}
+
+/// A writer stalled (SIGSTOP) while a second one takes its partition over wakes up with new
+/// records to write, is refused, stops with exit code 6 and writes nothing more (a workspace
+/// with one partition and [`TAKEOVER_BATCH`]).
+pub(crate) fn stalled_writer_taken_over(ws: &Workspace) {
     ws.produce(200, &["--seed", "61"]);
     let log = ws.dir.path().join("first.log");
     let mut first = ws
@@ -167,7 +179,7 @@ fn a_stalled_writer_taken_over_stops_with_exit_6_and_writes_nothing_more() {
     assert!(err.contains("taken over by another writer"), "{err}");
     assert_eq!(count_rows(ws.tbl(BRONZE)), 400, "it wrote nothing more");
     ws.ok(&["run", "bronze", "--until-caught-up"]);
-    assert_exactly_once(&ws, 600);
+    assert_exactly_once(ws, 600);
 }
 
 #[test]

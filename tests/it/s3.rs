@@ -41,6 +41,21 @@ fn s3_partition_values_that_need_encoding_read_back_everywhere() {
     crate::edges::special_partition_values(&ws);
 }
 
+#[test]
+fn s3_racing_writers_on_the_same_partitions_never_duplicate() {
+    use crate::guarantees::{racing_writers, RACE_BATCH};
+    racing_writers(&|| Workspace::on_s3("s3race", 3, RACE_BATCH, ""), 2, 6000);
+}
+
+#[test]
+fn s3_a_stalled_writer_taken_over_stops_with_exit_6() {
+    use crate::guarantees::{stalled_writer_taken_over, TAKEOVER_BATCH};
+    let Some(ws) = Workspace::on_s3("s3takeover", 1, TAKEOVER_BATCH, "") else {
+        return;
+    };
+    stalled_writer_taken_over(&ws);
+}
+
 /// Starts lakectl in the background (killed if the test fails), its stderr in `log`.
 fn spawn(ws: &Workspace, args: &[&str], log: &Path) -> crate::schedule::Sched {
     crate::schedule::Sched(
