@@ -25,7 +25,8 @@
 #                              (BENCH_LINGER=5ms shows it), which is not what is measured here
 #   scripts/bench.sh s3        the lake on the local S3 server (scripts/s3.sh, moto) beside the
 #                              local disk: bronze drain of the same backlog (BENCH_S3_RECORDS,
-#                              default 1M) and the three seed jobs over it, time and peak RSS
+#                              default 1M; 500 clients over 30 days) and the three seed jobs
+#                              over it, time and peak RSS
 #   scripts/bench.sh all       everything (default)
 # Figures are ratios measured in the same run; paste them into BENCHMARKS.md.
 set -euo pipefail
@@ -255,7 +256,10 @@ bench_s3() {
   sed -e "s#jobs: .*#jobs: $repo/jobs/#" -e "s#lake: .*#lake: $disk#" pipelines.yaml >"$work/s3cmp/pipelines.yaml"
   step "s3: producing a backlog of $records records"
   "$lakectl" topic create s3_bench --partitions 3 >/dev/null
-  "$lakectl" produce --topic s3_bench --count "$records" --rate max --seed 11 >/dev/null
+  # 500 clients over the last 30 days (event times in order, so none is late).
+  local step_ms=$((30 * 86400 * 1000 / records))
+  "$lakectl" produce --topic s3_bench --count "$records" --rate max --seed 11 --clients 500 \
+    --start-time "$(date -u -d '30 days ago' +%Y-%m-%dT%H:%M:%SZ)" --time-step "${step_ms}ms" >/dev/null
   sed -i -e "s#topic: ventes_stream#topic: s3_bench#" "$work/s3cmp/pipelines.yaml"
   local cfg=(--config "$work/s3cmp/pipelines.yaml")
   step "s3: bronze into the local disk lake"
