@@ -56,6 +56,48 @@ fn s3_a_stalled_writer_taken_over_stops_with_exit_6() {
     stalled_writer_taken_over(&ws);
 }
 
+#[test]
+fn s3_schedule_runs_bronze_and_a_job_and_records_its_runs() {
+    use crate::schedule::{
+        bronze_per_country, log_text, per_second_par_pays, runs, schedule_bg, with_status,
+    };
+    let Some(ws) = Workspace::on_s3("s3sched", 2, SMALL_BATCHES, "") else {
+        return;
+    };
+    per_second_par_pays(
+        &ws,
+        "par_pays.yaml",
+        "ventes_par_pays",
+        "silver/ventes_par_pays",
+    );
+    ws.produce(1500, &["--seed", "311"]);
+    let mut s = schedule_bg(&ws, &[]);
+    ws.produce(1500, &["--seed", "312", "--first-id", "100000"]);
+    wait_for(90, "bronze to hold the 3000 sales", || {
+        ws.tbl(BRONZE).exists() && count_rows(ws.tbl(BRONZE)) == 3000
+    });
+    let bronze_version = table_version(ws.tbl(BRONZE));
+    wait_for(60, "a job run that read the last bronze version", || {
+        runs(&ws, "ventes_par_pays").iter().any(|r| {
+            r["status"] == "succeeded"
+                && r["source_version"].parse::<u64>().unwrap_or(0) >= bronze_version
+        })
+    });
+    let status = sigterm(&mut s.0);
+    assert!(status.success(), "exit {status:?}:\n{}", log_text(&ws));
+    let r = runs(&ws, "ventes_par_pays");
+    assert_eq!(with_status(&r, "failed"), 0, "{r:?}");
+    let expected = bronze_per_country(&ws);
+    let silver = rows(ws.tbl("silver/ventes_par_pays"));
+    assert_eq!(silver.len(), expected.len());
+    for row in &silver {
+        let (n, rev) = expected[&(row["pays"].clone(), row["jour"].clone())];
+        assert_eq!(num(row, "total_transactions"), n, "{row:?}");
+        assert!(close(num(row, "revenue_total"), rev), "{row:?}");
+    }
+    assert_exactly_once(&ws, 3000);
+}
+
 /// Starts lakectl in the background (killed if the test fails), its stderr in `log`.
 fn spawn(ws: &Workspace, args: &[&str], log: &Path) -> crate::schedule::Sched {
     crate::schedule::Sched(

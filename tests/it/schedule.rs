@@ -54,9 +54,9 @@ pub(crate) fn log_text(ws: &Workspace) -> String {
 }
 
 /// The run history rows of `job` (read independently of lakectl), oldest first.
-fn runs(ws: &Workspace, job: &str) -> Vec<BTreeMap<String, String>> {
-    let t = ws.table(RUNS);
-    if !t.join("_delta_log").exists() {
+pub(crate) fn runs(ws: &Workspace, job: &str) -> Vec<BTreeMap<String, String>> {
+    let t = ws.tbl(RUNS);
+    if !t.exists() {
         return Vec::new();
     }
     let mut r: Vec<_> = rows(&t).into_iter().filter(|r| r["job"] == job).collect();
@@ -64,7 +64,7 @@ fn runs(ws: &Workspace, job: &str) -> Vec<BTreeMap<String, String>> {
     r
 }
 
-fn with_status(rows: &[BTreeMap<String, String>], status: &str) -> usize {
+pub(crate) fn with_status(rows: &[BTreeMap<String, String>], status: &str) -> usize {
     rows.iter().filter(|r| r["status"] == status).count()
 }
 
@@ -81,7 +81,7 @@ pub(crate) fn write_job(ws: &Workspace, file: &str, yaml: &str) {
 }
 
 /// The shipped per-country job, on a per-second cron.
-fn per_second_par_pays(ws: &Workspace, file: &str, name: &str, to: &str) {
+pub(crate) fn per_second_par_pays(ws: &Workspace, file: &str, name: &str, to: &str) {
     let shipped = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/ventes_par_pays.yaml"),
     )
@@ -137,7 +137,7 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// Revenue and transactions per (pays, jour) computed from bronze, independently of lakectl.
-fn bronze_per_country(ws: &Workspace) -> BTreeMap<(String, String), (f64, f64)> {
+pub(crate) fn bronze_per_country(ws: &Workspace) -> BTreeMap<(String, String), (f64, f64)> {
     let mut m: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
     for r in rows(ws.tbl("bronze/ventes_stream")) {
         if num(&r, "montant") > 0.0 {
