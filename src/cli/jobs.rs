@@ -8,7 +8,7 @@ use crate::schedule::{list_jobs, JobRow};
 /// Arguments of `jobs`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print JSON instead of text.
+    /// Print the jobs, their next fire times and last runs as JSON.
     #[arg(long)]
     pub json: bool,
 }

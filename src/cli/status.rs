@@ -7,7 +7,7 @@ use crate::status::{gather, Status};
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print JSON instead of text.
+    /// Print the pipelines, tables and jobs as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -17,28 +17,18 @@ const REACH_FIX: &str = "check `lake:` (s3://bucket/prefix), the `storage:` endp
 pub(super) async fn checks(lake: &Location) -> Vec<Check> {
     let reach = "lake reachable";
     let cond = "store honours conditional writes";
+    let unreachable = |detail: String| {
+        vec![
+            Check::fail(reach, detail, REACH_FIX),
+            Check::skip(cond, "lake unreachable"),
+        ]
+    };
     let store = match object_store(lake) {
         Ok(s) => s,
-        Err(e) => {
-            return vec![
-                Check::fail(
-                    reach,
-                    format!("{lake}: {}", first_line(&e.to_string())),
-                    REACH_FIX,
-                ),
-                Check::skip(cond, "lake unreachable"),
-            ]
-        }
+        Err(e) => return unreachable(format!("{lake}: {}", first_line(&e.to_string()))),
     };
     if let Err(e) = store.list_with_delimiter(None).await {
-        return vec![
-            Check::fail(
-                reach,
-                format!("{lake}: {}", first_line(&e.to_string())),
-                REACH_FIX,
-            ),
-            Check::skip(cond, "lake unreachable"),
-        ];
+        return unreachable(format!("{lake}: {}", first_line(&e.to_string())));
     }
     let probe = deltalake::Path::from(format!(
         ".lakectl-doctor-{}-{}",
@@ -83,10 +73,7 @@ pub(super) async fn checks(lake: &Location) -> Vec<Check> {
                     "remove `conditional_put: disabled` (or AWS_CONDITIONAL_PUT) from the storage options: Delta commits need create-if-absent",
                 )
             } else {
-                return vec![
-                    Check::fail(reach, format!("writing a probe object: {detail}"), REACH_FIX),
-                    Check::skip(cond, "the lake is not writable"),
-                ];
+                return unreachable(format!("writing a probe object: {detail}"));
             }
         }
         (Ok(_), None) => Check::skip(cond, "no probe"),
