@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .set("fetch.wait.max.ms", "50")
         .set("fetch.max.bytes", "67108864")
         .set("max.partition.fetch.bytes", "16777216")
+        .set("fetch.queue.backoff.ms", "10")
         .create()?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {

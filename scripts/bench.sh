@@ -2,7 +2,8 @@
 # Benchmarks (release-type build, local memory broker on a private port).
 #   scripts/bench.sh produce   producer rate with --rate max, one and two processes
 #   scripts/bench.sh bronze    drain a backlog (BENCH_RECORDS, default 1M): lakectl vs a raw
-#                              librdkafka drain of the same topic, plus peak RSS
+#                              librdkafka drain of the same topic and vs a Python peer
+#                              (confluent-kafka -> polars -> deltalake), plus peak RSS
 #   scripts/bench.sh silver    a generated bronze table (BENCH_SILVER_ROWS, default 10M, 30 days,
 #                              GEN_CLIENTS clients, default 2000): the three seed jobs in lakectl,
 #                              Polars-Python and DuckDB (PyPI) over the same files, time and peak
@@ -49,6 +50,7 @@ scripts/broker.sh start
 trap 'scripts/broker.sh stop' EXIT
 
 work="$(mktemp -d)"
+export BENCH_WORK="$work"
 trap 'scripts/broker.sh stop; rm -rf "$work"' EXIT
 sed -e "s#lake: .*#lake: $work/lake#" pipelines.yaml >"$work/pipelines.yaml"
 export LAKECTL_CONFIG="$work/pipelines.yaml"
@@ -81,8 +83,12 @@ sys.stderr.write(out)
 if samples:
     q = [samples[min(len(samples) - 1, int(len(samples) * f))][1] // 1024 for f in (0.25, 0.5, 0.75, 0.99)]
     sys.stderr.write(f"RSS at 25/50/75/100% of the run: {q[0]}/{q[1]}/{q[2]}/{q[3]} MiB\n")
-import resource
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, f"{dt:.3f}")
+import os, resource
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+# CPU seconds (user + system) of the command, for per-record costs.
+with open(os.path.join(os.environ.get("BENCH_WORK", "/tmp"), "last_cpu"), "w") as f:
+    f.write(f"{ru.ru_utime + ru.ru_stime:.3f}")
+print(ru.ru_maxrss, f"{dt:.3f}")
 PY
 }
 
@@ -112,9 +118,14 @@ bench_bronze() {
   read -r raw_rss raw_t < <(measure "$raw" "$KAFKA_BROKERS" ventes_stream 3)
   step "lakectl run bronze --until-caught-up"
   read -r rss t < <(measure "$lakectl" run bronze --until-caught-up)
+  local cpu; cpu="$(cat "$work/last_cpu")"
   raw_rate=$(python3 -c "print(round($n/$raw_t))")
   rate=$(python3 -c "print(round($n/$t))")
-  echo "bronze: lakectl ${rate} records/s (${t}s, peak RSS $((rss/1024)) MiB) vs raw drain ${raw_rate} records/s (${raw_t}s, peak RSS $((raw_rss/1024)) MiB): ratio $(python3 -c "print(round($rate/$raw_rate,2))")"
+  echo "bronze: lakectl ${rate} records/s (${t}s, peak RSS $((rss/1024)) MiB) vs raw drain ${raw_rate} records/s (${raw_t}s, peak RSS $((raw_rss/1024)) MiB): ratio $(python3 -c "print(round($rate/$raw_rate,2))"); lakectl CPU ${cpu}s = $(python3 -c "print(round($cpu*1e6/$n,2))") µs per record"
+  step "the Python peer (confluent-kafka -> polars -> deltalake, PyPI) on the same topic"
+  local py; py="$(ensure_venv confluent-kafka==2.12.1 polars==1.35.2 deltalake==1.2.1 pyarrow==26.0.1)"
+  read -r peer_rss peer_t < <(measure "$py" scripts/bench_bronze_peer.py "$KAFKA_BROKERS" ventes_stream 3 "$work/peer")
+  echo "bronze: Python peer $(python3 -c "print(round($n/$peer_t))") records/s (${peer_t}s, peak RSS $((peer_rss/1024)) MiB): lakectl/peer $(python3 -c "print(round($peer_t/$t,2))")x"
 }
 
 # The setting of the silver benchmarks, in the caller's locals: rows, gen (the bronze

@@ -107,7 +107,8 @@ impl RecordSink for BatchBuffer {
         let record = self.records.len();
         let bytes = payload.unwrap_or_default();
         self.payload_bytes += bytes.len();
-        let refusal = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        let scan = Scan::of(bytes);
+        let refusal = if scan.blank {
             Some((Reason::Malformed, "empty payload".to_string()))
         } else if bytes.len() > self.limits.max_record_bytes {
             Some((
@@ -118,7 +119,9 @@ impl RecordSink for BatchBuffer {
                     self.limits.max_record_bytes
                 ),
             ))
-        } else if nested_deeper_than(bytes, self.limits.max_depth) {
+        } else if scan.opens > self.limits.max_depth
+            && nested_deeper_than(bytes, self.limits.max_depth)
+        {
             Some((
                 Reason::Malformed,
                 format!(
@@ -146,7 +149,7 @@ impl RecordSink for BatchBuffer {
                 // JSON allows raw newlines only as whitespace between tokens, so turning them
                 // into spaces keeps one record per line without changing what a valid record
                 // means.
-                if memchr_any(bytes) {
+                if scan.newline {
                     for b in &mut self.ndjson[start..] {
                         if *b == b'\n' || *b == b'\r' {
                             *b = b' ';
@@ -168,14 +171,39 @@ impl RecordSink for BatchBuffer {
     }
 }
 
-/// True when the JSON text `p` nests objects/arrays deeper than `limit` (brackets inside
-/// strings do not count). A vectorisable count of opening brackets answers most records
-/// without the exact scan.
-pub fn nested_deeper_than(p: &[u8], limit: usize) -> bool {
-    let opens = p.iter().filter(|&&b| b == b'{' || b == b'[').count();
-    if opens <= limit {
-        return false;
+/// What one pass over a payload finds, before any parser sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Scan {
+    /// Only ASCII whitespace (or nothing).
+    blank: bool,
+    /// Opening brackets (`{`, `[`), strings included: an upper bound of the depth.
+    opens: usize,
+    /// A raw `\n` or `\r`.
+    newline: bool,
+}
+
+impl Scan {
+    /// One branch-free pass (the compiler vectorises it): the payload is read once instead of
+    /// once per question, which showed as 9 % of bronze's CPU time.
+    fn of(p: &[u8]) -> Self {
+        let (mut text, mut opens, mut newline) = (0u8, 0usize, 0u8);
+        for &b in p {
+            let nl = u8::from(b == b'\n' || b == b'\r');
+            text |= u8::from(!(b == b' ' || b == b'\t' || b == 0x0c)) & !nl;
+            opens += usize::from(b == b'{' || b == b'[');
+            newline |= nl;
+        }
+        Self {
+            blank: text == 0,
+            opens,
+            newline: newline != 0,
+        }
     }
+}
+
+/// True when the JSON text `p` nests objects/arrays deeper than `limit` (brackets inside
+/// strings do not count). [`Scan::opens`] answers most records without this exact scan.
+pub fn nested_deeper_than(p: &[u8], limit: usize) -> bool {
     let (mut depth, mut in_str, mut esc) = (0usize, false, false);
     for &b in p {
         if in_str {
@@ -203,13 +231,30 @@ pub fn nested_deeper_than(p: &[u8], limit: usize) -> bool {
     false
 }
 
-fn memchr_any(p: &[u8]) -> bool {
-    p.iter().any(|&b| b == b'\n' || b == b'\r')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_scan_answers_what_the_separate_ones_did() {
+        for p in [
+            &b""[..],
+            b"  \t\r\n \x0c",
+            b"{\"a\":[1,{\"b\":2}]}",
+            b"{\"a\":\n1}",
+            b"\r",
+            b"x",
+            b"[[[\"{{\"]]]",
+        ] {
+            let s = Scan::of(p);
+            assert_eq!(s.blank, p.iter().all(|b| b.is_ascii_whitespace()), "{p:?}");
+            assert_eq!(
+                s.opens,
+                p.iter().filter(|&&b| b == b'{' || b == b'[').count()
+            );
+            assert_eq!(s.newline, p.iter().any(|&b| b == b'\n' || b == b'\r'));
+        }
+    }
 
     #[test]
     fn one_line_per_record_and_originals_kept() {
