@@ -69,6 +69,17 @@ impl BatchBuffer {
         }
     }
 
+    /// An empty buffer with room for `bytes` of payloads and `records` records.
+    pub fn with_capacity(limits: RecordLimits, bytes: usize, records: usize) -> Self {
+        Self {
+            ndjson: Vec::with_capacity(bytes),
+            lines: Vec::with_capacity(records),
+            records: Vec::with_capacity(records),
+            limits,
+            ..Default::default()
+        }
+    }
+
     /// The exact payload of record `i` (None for a tombstone).
     pub fn payload(&self, i: usize) -> Option<&[u8]> {
         match self.records[i].line {

@@ -71,6 +71,9 @@ pub(super) fn poll_loop(
     tx: std::sync::mpsc::SyncSender<Polled>,
 ) -> Result<Option<Vec<i32>>, KafkaError> {
     let mut next_discovery = Instant::now() + DISCOVERY_INTERVAL;
+    // The previous batch's size: the next buffer is allocated at that size once, instead of
+    // growing by doublings (each a copy of what it holds).
+    let mut last = (0usize, 0usize);
     loop {
         if let Some(d) = discover
             .as_ref()
@@ -82,9 +85,13 @@ pub(super) fn poll_loop(
                 return Ok(Some(added));
             }
         }
-        let mut buf = BatchBuffer::with_limits(record_limits);
+        let mut buf = BatchBuffer::with_capacity(record_limits, last.0, last.1);
         let t0 = Instant::now();
         let end = drain.poll_batch(&limits, until, &mut buf, &|| stop.is_set())?;
+        last = (
+            (buf.ndjson.len() + buf.ndjson.len() / 8).min(limits.max_bytes + (1 << 20)),
+            buf.records.len(),
+        );
         if !buf.is_empty() {
             let waiting = drain
                 .states()
