@@ -12,6 +12,7 @@ use tracing::info;
 
 use super::metrics::BatchMetrics;
 use super::{BronzeError, PipelineSummary, BATCH_KEY, WATERMARK_KEY};
+use crate::lake::upkeep::Upkeep;
 use crate::lake::{table, DeltaTable};
 use crate::spec::BronzeSpec;
 
@@ -39,7 +40,7 @@ pub(super) async fn write_loop(
         ..Default::default()
     };
     let mut last_commit: Option<Instant> = None;
-    let mut upkeep = (table::Upkeep::new(&bronze), table::Upkeep::new(&quarantine));
+    let mut upkeep = (Upkeep::new(&bronze), Upkeep::new(&quarantine));
     while let Some(p) = rx.recv().await {
         let mut m = commit_batch(&b, &mut claim, &mut bronze, &mut quarantine, p).await?;
         upkeep.0.after_commit(&mut bronze).await;

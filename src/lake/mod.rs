@@ -9,6 +9,7 @@ pub mod optimize;
 pub mod read;
 pub mod schema;
 pub mod table;
+pub mod upkeep;
 pub mod vacuum;
 pub mod widen;
 

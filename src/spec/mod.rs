@@ -10,6 +10,7 @@ pub mod job;
 pub mod job_modes;
 pub mod job_policy;
 pub mod job_test;
+pub mod options;
 pub mod pipeline;
 pub mod raw;
 pub mod scalar;

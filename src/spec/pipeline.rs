@@ -7,11 +7,12 @@ use std::time::Duration;
 use super::diag::{did_you_mean, Diagnostics};
 use super::document::Document;
 use super::expr::parse_expr;
+use super::options::{check_storage_keys, option_values};
 use super::raw::{RawBronze, RawDataLoss, RawLate, RawPipelineFile};
 use super::source_map::{join_index, join_key};
 use super::types::{ColumnType, TYPE_NAMES};
 use super::units::{parse_duration, parse_size};
-use crate::storage::{Location, StorageOptions, STORAGE_KEYS};
+use crate::storage::{Location, StorageOptions};
 
 /// The whole pipeline, validated.
 #[derive(Debug, Clone)]
@@ -284,24 +285,7 @@ pub fn validate(doc: &Document, diags: &mut Diagnostics) -> Option<PipelineSpec>
     }
     let options = option_values(doc, "kafka.options", &raw.kafka.options, diags);
     let storage = option_values(doc, "storage", &raw.storage, diags);
-    for k in storage.keys() {
-        if !STORAGE_KEYS.iter().any(|(name, _)| name == k) && !k.starts_with("aws_") {
-            let path = join_key("storage", k);
-            let mut d = doc.at_key(&path, format!("unknown storage option `{k}`"));
-            d = match did_you_mean(k, STORAGE_KEYS.iter().map(|(n, _)| *n)) {
-                Some(m) => d.with_hint(format!("did you mean `{m}`?")),
-                None => d.with_hint(format!(
-                    "storage options are {} (or an object_store `aws_*` key)",
-                    STORAGE_KEYS
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            };
-            diags.push(d);
-        }
-    }
+    check_storage_keys(doc, &storage, diags);
     let lake = if raw.lake.trim().is_empty() {
         diags.push(
             doc.at("lake", "`lake` is empty")
@@ -421,41 +405,6 @@ pub fn validate(doc: &Document, diags: &mut Diagnostics) -> Option<PipelineSpec>
         jobs_dir: resolve(&jobs),
         scheduler,
     })
-}
-
-/// The scalar values of an options map (`kafka.options`, `storage`) as strings; secret
-/// values are registered first, so no message can show them.
-fn option_values(
-    doc: &Document,
-    at: &str,
-    raw: &BTreeMap<String, serde_yaml::Value>,
-    diags: &mut Diagnostics,
-) -> BTreeMap<String, String> {
-    for (k, v) in raw {
-        if let (true, serde_yaml::Value::String(s)) = (crate::redact::is_secret_key(k), v) {
-            crate::redact::register(s);
-        }
-    }
-    let mut out = BTreeMap::new();
-    for (k, v) in raw {
-        let path = join_key(at, k);
-        match v {
-            serde_yaml::Value::String(s) => {
-                out.insert(k.clone(), s.clone());
-            }
-            serde_yaml::Value::Number(n) => {
-                out.insert(k.clone(), n.to_string());
-            }
-            serde_yaml::Value::Bool(b) => {
-                out.insert(k.clone(), b.to_string());
-            }
-            _ => diags.push(doc.at(
-                &path,
-                format!("`{path}` must be a string, number or boolean"),
-            )),
-        }
-    }
-    out
 }
 
 fn validate_bronze(

@@ -8,8 +8,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use deltalake::arrow::array::{Array, RecordBatch};
-use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use deltalake::arrow::array::Array;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -217,58 +216,11 @@ impl Workspace {
     }
 }
 
-/// The test S3 server that `scripts/test.sh` starts (`scripts/s3.sh`).
-pub mod s3 {
-    use std::collections::HashMap;
+pub mod delta;
+pub mod s3;
 
-    /// Its bucket.
-    pub const BUCKET: &str = "lakectl";
-    /// The credentials the tests use (the server accepts any).
-    pub const ACCESS_KEY_ID: &str = "lakectl-test-key";
-    /// A secret that must never appear in any output.
-    pub const SECRET_ACCESS_KEY: &str = "lakectl-test-s3cr3t-Zq9";
-
-    /// The server's endpoint (LAKECTL_TEST_S3), or None when it is not set; a failure when
-    /// LAKECTL_REQUIRE_S3 says it must be.
-    pub fn endpoint() -> Option<String> {
-        match std::env::var("LAKECTL_TEST_S3") {
-            Ok(e) if !e.is_empty() => Some(e),
-            _ => {
-                assert!(
-                    std::env::var("LAKECTL_REQUIRE_S3").is_err(),
-                    "LAKECTL_REQUIRE_S3 is set but LAKECTL_TEST_S3 is not"
-                );
-                eprintln!("skipped: LAKECTL_TEST_S3 is not set (scripts/test.sh sets it)");
-                None
-            }
-        }
-    }
-
-    /// The environment that points lakectl at it.
-    pub fn env() -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL", endpoint().unwrap_or_default()),
-            ("AWS_ALLOW_HTTP", "true".into()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.into()),
-        ]
-    }
-
-    /// The same as object_store options, for the tests' own delta-rs reader.
-    pub fn options() -> HashMap<String, String> {
-        HashMap::from([
-            ("aws_endpoint".to_string(), endpoint().unwrap_or_default()),
-            ("aws_allow_http".to_string(), "true".to_string()),
-            ("aws_region".to_string(), "us-east-1".to_string()),
-            ("aws_access_key_id".to_string(), ACCESS_KEY_ID.to_string()),
-            (
-                "aws_secret_access_key".to_string(),
-                SECRET_ACCESS_KEY.to_string(),
-            ),
-        ])
-    }
-}
+use delta::{parquet_batches, snapshot_files};
+pub use delta::{read_delta, with_table, Tbl};
 
 /// The three job files shipped in `jobs/`.
 pub const SEED_JOBS: [&str; 3] = [
@@ -333,147 +285,6 @@ pub fn consume_all(topic: &str, partitions: i32, expect: usize) -> Vec<(i32, i64
         }
     }
     out
-}
-
-/// A table of a test lake: a local folder, or a prefix on the test S3 server.
-#[derive(Debug, Clone)]
-pub enum Tbl {
-    /// A local folder.
-    Local(PathBuf),
-    /// An `s3://` URL (ending with `/`).
-    S3(url::Url),
-}
-
-impl From<&Path> for Tbl {
-    fn from(p: &Path) -> Self {
-        Tbl::Local(p.to_path_buf())
-    }
-}
-impl From<&PathBuf> for Tbl {
-    fn from(p: &PathBuf) -> Self {
-        Tbl::Local(p.clone())
-    }
-}
-impl From<PathBuf> for Tbl {
-    fn from(p: PathBuf) -> Self {
-        Tbl::Local(p)
-    }
-}
-impl From<&Tbl> for Tbl {
-    fn from(t: &Tbl) -> Self {
-        t.clone()
-    }
-}
-
-impl Tbl {
-    fn options(&self) -> std::collections::HashMap<String, String> {
-        match self {
-            Tbl::Local(_) => Default::default(),
-            Tbl::S3(_) => s3::options(),
-        }
-    }
-
-    fn url(&self) -> url::Url {
-        match self {
-            Tbl::Local(p) => url::Url::from_directory_path(p).expect("url"),
-            Tbl::S3(u) => u.clone(),
-        }
-    }
-
-    /// True when a Delta table is there.
-    pub fn exists(&self) -> bool {
-        match self {
-            Tbl::Local(p) => p.join("_delta_log").exists(),
-            Tbl::S3(_) => block_on(async {
-                deltalake::DeltaTableBuilder::from_url(self.url())
-                    .expect("builder")
-                    .with_storage_options(self.options())
-                    .build_storage()
-                    .expect("store")
-                    .is_delta_table_location()
-                    .await
-                    .expect("list")
-            }),
-        }
-    }
-}
-
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt")
-        .block_on(f)
-}
-
-/// Opens the Delta table `t` with delta-rs and hands it to `f`.
-pub fn with_table<T>(t: impl Into<Tbl>, f: impl FnOnce(&deltalake::DeltaTable) -> T) -> T {
-    let t = t.into();
-    deltalake::aws::register_handlers(None);
-    let table = block_on(async {
-        deltalake::DeltaTableBuilder::from_url(t.url())
-            .expect("builder")
-            .with_storage_options(t.options())
-            .load()
-            .await
-            .expect("open table")
-    });
-    f(&table)
-}
-
-/// Data files of a table's snapshot: (partition values, the file's bytes' reader).
-fn snapshot_files(
-    t: impl Into<Tbl>,
-) -> Vec<(
-    std::collections::HashMap<String, Option<String>>,
-    String,
-    bytes::Bytes,
-)> {
-    let t = t.into();
-    with_table(&t, |table| {
-        let snap = table.snapshot().expect("snapshot");
-        let store = table.object_store();
-        snap.log_data()
-            .iter()
-            .map(|f| {
-                // The path delta-rs gives is the object's name (the log's URI form decoded once).
-                let name = f.path().to_string();
-                let shown = match &t {
-                    Tbl::Local(p) => p.join(&name).display().to_string(),
-                    Tbl::S3(u) => format!("{u}{name}"),
-                };
-                let bytes = block_on(async {
-                    use deltalake::logstore::object_store::ObjectStoreExt;
-                    store
-                        .get(&f.object_store_path())
-                        .await
-                        .expect("get parquet")
-                        .bytes()
-                        .await
-                        .expect("parquet bytes")
-                });
-                (f.partition_values_map(), shown, bytes)
-            })
-            .collect()
-    })
-}
-
-/// Reads every row of the Delta table `t` with delta-rs (snapshot, file list, partition
-/// values) and the parquet crate: independent of lakectl's own Polars reader.
-pub fn read_delta(t: impl Into<Tbl>) -> Vec<RecordBatch> {
-    snapshot_files(t)
-        .into_iter()
-        .flat_map(|(_, _, bytes)| parquet_batches(bytes))
-        .collect()
-}
-
-fn parquet_batches(bytes: bytes::Bytes) -> Vec<RecordBatch> {
-    ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .expect("parquet")
-        .build()
-        .expect("reader")
-        .map(|b| b.expect("batch"))
-        .collect()
 }
 
 /// One column of a Delta table, as strings (nulls as "null"), via [`read_delta`].

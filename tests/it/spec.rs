@@ -205,3 +205,42 @@ fn the_json_schemas_accept_the_shipped_files_and_reject_misspelled_keys() {
     );
     assert_eq!(text.matches("ok: ").count(), text.lines().count(), "{text}");
 }
+
+#[test]
+fn storage_options_and_lake_urls_are_checked_with_positions() {
+    let spec = |body: &str| {
+        let text = format!("kafka:\n  brokers: k:9092\n{body}");
+        load_pipeline_str(Path::new("/srv/p.yaml"), &text)
+    };
+    let ok = spec("lake: s3://bucket/lake\nstorage:\n  endpoint: http://127.0.0.1:9000\n  allow_http: true\n  aws_virtual_hosted_style_request: false\n")
+        .expect("valid");
+    assert!(ok.lake.is_remote());
+    assert_eq!(ok.lake.to_string(), "s3://bucket/lake");
+    assert_eq!(
+        ok.lake.options().get("aws_endpoint"),
+        Some("http://127.0.0.1:9000")
+    );
+    assert_eq!(ok.lake.options().get("aws_allow_http"), Some("true"));
+    let err = |body: &str| match spec(body) {
+        Err(SpecError::Invalid(d)) => d.to_string(),
+        other => panic!("expected diagnostics, got {other:?}"),
+    };
+    let e = err("lake: s3://bucket/lake\nstorage:\n  endpont: http://x\n");
+    assert!(e.contains("p.yaml:5:3"), "{e}");
+    assert!(
+        e.contains("unknown storage option `endpont`") && e.contains("did you mean `endpoint`?"),
+        "{e}"
+    );
+    let e = err("lake: ./lake\nstorage:\n  region: eu-west-3\n");
+    assert!(e.contains("`lake` is a local folder"), "{e}");
+    let e = err("lake: gs://bucket/lake\n");
+    assert!(
+        e.contains("p.yaml:3:7") && e.contains("unsupported storage scheme"),
+        "{e}"
+    );
+    let e = err("lake: s3://AKIAKEY:v3ry-s3cret@bucket/lake\n");
+    assert!(
+        e.contains("carries credentials") && !e.contains("v3ry-s3cret"),
+        "{e}"
+    );
+}
