@@ -177,8 +177,7 @@ pub async fn table_path(
     if let Some(t) = checked.catalog.resolve(reference) {
         return Ok(spec.table_path(&t.path));
     }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    if let Ok(loc) = Location::parse(reference, &cwd, spec.lake.options().clone()) {
+    if let Ok(loc) = spec.location(reference) {
         if crate::lake::table::exists(&loc).await? {
             return Ok(loc);
         }

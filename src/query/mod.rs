@@ -74,8 +74,7 @@ pub async fn execute(
     let mut tables: Vec<(String, LazyFrame)> = Vec::new();
     for name in names {
         let path: Location = if let Some((_, p)) = delta_paths.iter().find(|(n, _)| *n == name) {
-            let cwd = std::env::current_dir().unwrap_or_default();
-            Location::parse(p, &cwd, spec.lake.options().clone())
+            spec.location(p)
                 .map_err(|e| QueryError::Sql(format!("delta.`{p}`: {e}")))?
         } else if let Some((_, t)) = sql_names.iter().find(|(n, _)| *n == name) {
             spec.table_path(&t.path)

@@ -235,22 +235,27 @@ impl PipelineSpec {
             self.kafka.brokers = b.to_string();
         }
         if let Some(l) = o.lake.as_deref().filter(|l| !l.trim().is_empty()) {
-            let cwd = std::env::current_dir().unwrap_or_default();
-            let lake = Location::parse(l, &cwd, StorageOptions::default()).map_err(|message| {
-                super::SpecError::Override {
+            self.lake = self
+                .location(l)
+                .map_err(|message| super::SpecError::Override {
                     flag: "--lake (env LAKECTL_LAKE)",
                     message,
-                }
-            })?;
-            // The spec's `storage:` options, or (for a spec with a local lake) the AWS_*
-            // environment alone.
-            self.lake = match (lake.is_remote(), self.lake.is_remote()) {
-                (true, true) => lake.with_options(self.lake.options().clone()),
-                (true, false) => lake.with_options(StorageOptions::resolve(&BTreeMap::new())),
-                (false, _) => lake,
-            };
+                })?;
         }
         Ok(self)
+    }
+
+    /// A location given on the command line or in SQL (a path, relative to the working
+    /// directory, or a URL), reached like the lake: an object-store URL gets the spec's
+    /// `storage:` options, or, when the lake is a local folder, the `AWS_*` environment.
+    pub fn location(&self, s: &str) -> Result<Location, String> {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let loc = Location::parse(s, &cwd, StorageOptions::default())?;
+        Ok(match (loc.is_remote(), self.lake.is_remote()) {
+            (true, true) => loc.with_options(self.lake.options().clone()),
+            (true, false) => loc.with_options(StorageOptions::resolve(&BTreeMap::new())),
+            (false, _) => loc,
+        })
     }
 
     /// The location of a table given relative to the lake.

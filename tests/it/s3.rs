@@ -98,6 +98,27 @@ fn s3_schedule_runs_bronze_and_a_job_and_records_its_runs() {
     assert_exactly_once(&ws, 3000);
 }
 
+#[test]
+fn s3_a_table_on_s3_is_read_by_url_from_a_local_lake_with_the_aws_environment() {
+    let Some(remote) = Workspace::on_s3("s3remote", 1, SMALL_BATCHES, "") else {
+        return;
+    };
+    remote.produce(300, &["--seed", "41"]);
+    remote.ok(&["run", "bronze", "--until-caught-up"]);
+    let url = format!("{}{BRONZE}", remote.s3_lake.clone().expect("lake"));
+    let local = Workspace::new("s3local", 1);
+    let run = |args: &[&str]| {
+        let out = local.command(args).envs(s3::env()).output().expect("run");
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let sql = format!("SELECT count(*) AS n FROM delta.`{url}`");
+    let q = run(&["query", &sql, "--format", "csv"]);
+    assert!(q.contains("n\n300\n"), "{q}");
+    let h = run(&["history", &url]);
+    assert!(h.contains("WRITE"), "{h}");
+}
+
 /// Starts lakectl in the background (killed if the test fails), its stderr in `log`.
 fn spawn(ws: &Workspace, args: &[&str], log: &Path) -> crate::schedule::Sched {
     crate::schedule::Sched(
