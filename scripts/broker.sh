@@ -12,6 +12,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh
+source "$here/scripts/lib.sh"
 state="${LAKECTL_STATE:-$here/.lakectl}"
 port="${KAFKA_PORT:-9092}"
 pidfile="$state/broker-$port.pid"
@@ -21,13 +23,6 @@ mkdir -p "$state"
 say() { echo "broker: $*" >&2; }
 die() { echo "broker: error: $*" >&2; exit 1; }
 
-answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
-
-running_pid() {
-  [[ -f "$pidfile" ]] || return 1
-  local pid; pid="$(cat "$pidfile")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
 
 memory_bin() {
   if [[ -n "${LAKECTL_TANSU_BIN:-}" ]]; then echo "$LAKECTL_TANSU_BIN"; return; fi
@@ -60,11 +55,11 @@ durable_bin() {
 start() {
   local durable=0
   [[ "${1:-}" == "--durable" ]] && durable=1
-  if pid="$(running_pid)" && answers; then
+  if pid="$(svc_pid)" && svc_answers; then
     say "already running on 127.0.0.1:$port (pid $pid)"
     return 0
   fi
-  answers && die "port $port is taken by another process; set KAFKA_PORT"
+  svc_answers && die "port $port is taken by another process; set KAFKA_PORT"
   local bin engine
   if (( durable )); then
     # Tansu resolves sqlite:// paths against its working directory (it drops a leading /),
@@ -74,43 +69,16 @@ start() {
     bin="$(memory_bin)"; engine="memory://tansu/"
   fi
   say "starting $bin on 127.0.0.1:$port ($engine), log $logfile"
-  (cd "$state" && exec nohup "$bin" broker \
+  svc_launch broker 20 "$bin" broker \
     --listener-url "tcp://127.0.0.1:$port" \
     --advertised-listener-url "tcp://127.0.0.1:$port" \
-    --storage-engine "$engine" >"$logfile" 2>&1) &
-  echo $! >"$pidfile"
-  for _ in $(seq 1 100); do
-    if answers; then say "ready on 127.0.0.1:$port"; return 0; fi
-    kill -0 "$(cat "$pidfile")" 2>/dev/null || { tail -20 "$logfile" >&2; die "the broker exited; see $logfile"; }
-    sleep 0.2
-  done
-  die "the broker did not answer on port $port within 20 s; see $logfile"
-}
-
-stop() {
-  if pid="$(running_pid)"; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    say "stopped (pid $pid)"
-  else
-    say "not running"
-  fi
-  rm -f "$pidfile"
-}
-
-status() {
-  if pid="$(running_pid)" && answers; then
-    echo "broker running on 127.0.0.1:$port (pid $pid)"
-  else
-    echo "broker not running on 127.0.0.1:$port"
-    return 1
-  fi
+    --storage-engine "$engine"
+  say "ready on 127.0.0.1:$port"
 }
 
 case "${1:-}" in
   start) shift; start "$@" ;;
-  stop) stop ;;
-  status) status ;;
+  stop) svc_stop ;;
+  status) svc_status broker ;;
   *) echo "usage: $0 start [--durable] | stop | status" >&2; exit 2 ;;
 esac

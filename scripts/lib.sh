@@ -66,3 +66,66 @@ build_lakectl() {
   step "building lakectl (profile $LAKECTL_PROFILE, target dir $CARGO_TARGET_DIR; the first build takes a while)"
   (cd "$repo" && cargo build --profile "$LAKECTL_PROFILE" --bin lakectl) || die "cargo build failed"
 }
+
+# A local background service (the broker, the S3 server) on 127.0.0.1:$port, with its pid
+# in $pidfile, its log in $logfile and its working folder $state: the caller's variables.
+# `say` prefixes the caller's messages.
+
+# True when something answers on the port.
+svc_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+
+# The pid of the service this checkout started, if it runs.
+svc_pid() {
+  [[ -f "$pidfile" ]] || return 1
+  local pid; pid="$(cat "$pidfile")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# svc_launch WHAT SECONDS CMD...: starts CMD in $state (output to $logfile) and waits until
+# the port answers; dies with the log's tail if it exits or does not answer in time.
+svc_launch() {
+  local what="$1" secs="$2"; shift 2
+  (cd "$state" && exec nohup "$@" >"$logfile" 2>&1) &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 $((secs * 5))); do
+    svc_answers && return 0
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || { tail -20 "$logfile" >&2; die "the $what exited; see $logfile"; }
+    sleep 0.2
+  done
+  die "the $what did not answer on port $port within $secs s; see $logfile"
+}
+
+# Stops the service (TERM, then KILL after 5 s).
+svc_stop() {
+  local pid
+  if pid="$(svc_pid)"; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    say "stopped (pid $pid)"
+  else
+    say "not running"
+  fi
+  rm -f "$pidfile"
+}
+
+# svc_status WHAT [DETAIL]: prints whether it runs; exit 1 when it does not.
+svc_status() {
+  local pid
+  if pid="$(svc_pid)" && svc_answers; then
+    echo "$1 running on 127.0.0.1:$port (pid $pid)${2:+, $2}"
+  else
+    echo "$1 not running on 127.0.0.1:$port"
+    return 1
+  fi
+}
+
+# free_port FROM SCRIPT VAR: FROM, or the next port that nothing answers on, unless SCRIPT
+# (run with VAR=port) says its own service of this checkout holds it (then it is reused).
+free_port() {
+  local p="$1"
+  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && ! env "$3=$p" "$2" status >/dev/null 2>&1; do
+    p=$((p + 1))
+  done
+  echo "$p"
+}

@@ -23,14 +23,6 @@ mkdir -p "$state"
 
 say() { echo "s3: $*" >&2; }
 
-answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
-
-running_pid() {
-  [[ -f "$pidfile" ]] || return 1
-  local pid; pid="$(cat "$pidfile")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
 # Creates the bucket (an existing one is fine).
 make_bucket() {
   "$py" - "$port" "$bucket" <<'EOF'
@@ -48,46 +40,17 @@ EOF
 
 start() {
   py="$(ensure_venv 'moto[s3,server]==5.2.5')"
-  if pid="$(running_pid)" && answers; then
+  if pid="$(svc_pid)" && svc_answers; then
     say "already running on 127.0.0.1:$port (pid $pid)"
   else
-    answers && die "port $port is taken by another process; set S3_PORT"
+    svc_answers && die "port $port is taken by another process; set S3_PORT"
     local bin; bin="$(dirname "$py")/moto_server"
     [[ -x "$bin" ]] || die "no moto_server in the venv ($bin)"
     say "starting moto's S3 server on 127.0.0.1:$port, log $logfile"
-    (cd "$state" && exec nohup "$bin" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1) &
-    echo $! >"$pidfile"
-    local up=0
-    for _ in $(seq 1 150); do
-      if answers; then up=1; break; fi
-      kill -0 "$(cat "$pidfile")" 2>/dev/null || { tail -20 "$logfile" >&2; die "the S3 server exited; see $logfile"; }
-      sleep 0.2
-    done
-    (( up )) || die "the S3 server did not answer on port $port within 30 s; see $logfile"
+    svc_launch "S3 server" 30 "$bin" -H 127.0.0.1 -p "$port"
   fi
   make_bucket
   say "ready on http://127.0.0.1:$port, bucket $bucket (lake: s3://$bucket/lake)"
-}
-
-stop() {
-  if pid="$(running_pid)"; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    say "stopped (pid $pid)"
-  else
-    say "not running"
-  fi
-  rm -f "$pidfile"
-}
-
-status() {
-  if pid="$(running_pid)" && answers; then
-    echo "S3 server running on http://127.0.0.1:$port (pid $pid), bucket $bucket"
-  else
-    echo "S3 server not running on 127.0.0.1:$port"
-    return 1
-  fi
 }
 
 print_env() {
@@ -102,8 +65,8 @@ EOF
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
-  status) status ;;
+  stop) svc_stop ;;
+  status) svc_status "S3 server" "bucket $bucket" ;;
   env) print_env ;;
   *) echo "usage: $0 start | stop | status | env" >&2; exit 2 ;;
 esac

@@ -22,23 +22,15 @@ LAKECTL_TEST_PYTHON="$(ensure_venv jsonschema==4.25.1 PyYAML==6.0.3 deltalake==1
 export LAKECTL_TEST_PYTHON LAKECTL_REQUIRE_PYTHON=1
 # The test broker's port: LAKECTL_TEST_PORT, else 19092, or the next free one when another
 # checkout's broker holds it (a broker of this checkout is reused).
-port="${LAKECTL_TEST_PORT:-19092}"
-if [[ -z "${LAKECTL_TEST_PORT:-}" ]]; then
-  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && ! KAFKA_PORT=$port scripts/broker.sh status >/dev/null 2>&1; do
-    port=$((port + 1))
-  done
-fi
+port="${LAKECTL_TEST_PORT:-}"
+[[ -n "$port" ]] || port="$(free_port 19092 scripts/broker.sh KAFKA_PORT)"
 export KAFKA_PORT="$port"
 export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 step "starting the test broker on $KAFKA_BROKERS"
 scripts/broker.sh start
 # The test S3 server (moto), on LAKECTL_TEST_S3_PORT or the next free port from 19000.
-s3port="${LAKECTL_TEST_S3_PORT:-19000}"
-if [[ -z "${LAKECTL_TEST_S3_PORT:-}" ]]; then
-  while (exec 3<>"/dev/tcp/127.0.0.1/$s3port") 2>/dev/null && ! S3_PORT=$s3port scripts/s3.sh status >/dev/null 2>&1; do
-    s3port=$((s3port + 1))
-  done
-fi
+s3port="${LAKECTL_TEST_S3_PORT:-}"
+[[ -n "$s3port" ]] || s3port="$(free_port 19000 scripts/s3.sh S3_PORT)"
 step "starting the test S3 server on 127.0.0.1:$s3port"
 S3_PORT="$s3port" scripts/s3.sh start
 trap 'scripts/broker.sh stop; S3_PORT="$s3port" scripts/s3.sh stop' EXIT
