@@ -59,7 +59,8 @@ fn s3_a_stalled_writer_taken_over_stops_with_exit_6() {
 #[test]
 fn s3_schedule_runs_bronze_and_a_job_and_records_its_runs() {
     use crate::schedule::{
-        bronze_per_country, log_text, per_second_par_pays, runs, schedule_bg, with_status,
+        assert_par_pays_matches_bronze, log_text, per_second_par_pays, runs, schedule_bg,
+        with_status,
     };
     let Some(ws) = Workspace::on_s3("s3sched", 2, SMALL_BATCHES, "") else {
         return;
@@ -87,14 +88,7 @@ fn s3_schedule_runs_bronze_and_a_job_and_records_its_runs() {
     assert!(status.success(), "exit {status:?}:\n{}", log_text(&ws));
     let r = runs(&ws, "ventes_par_pays");
     assert_eq!(with_status(&r, "failed"), 0, "{r:?}");
-    let expected = bronze_per_country(&ws);
-    let silver = rows(ws.tbl("silver/ventes_par_pays"));
-    assert_eq!(silver.len(), expected.len());
-    for row in &silver {
-        let (n, rev) = expected[&(row["pays"].clone(), row["jour"].clone())];
-        assert_eq!(num(row, "total_transactions"), n, "{row:?}");
-        assert!(close(num(row, "revenue_total"), rev), "{row:?}");
-    }
+    assert_par_pays_matches_bronze(&ws);
     assert_exactly_once(&ws, 3000);
 }
 

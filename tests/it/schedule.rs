@@ -137,7 +137,7 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// Revenue and transactions per (pays, jour) computed from bronze, independently of lakectl.
-pub(crate) fn bronze_per_country(ws: &Workspace) -> BTreeMap<(String, String), (f64, f64)> {
+fn bronze_per_country(ws: &Workspace) -> BTreeMap<(String, String), (f64, f64)> {
     let mut m: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
     for r in rows(ws.tbl("bronze/ventes_stream")) {
         if num(&r, "montant") > 0.0 {
@@ -147,6 +147,18 @@ pub(crate) fn bronze_per_country(ws: &Workspace) -> BTreeMap<(String, String), (
         }
     }
     m
+}
+
+/// `silver/ventes_par_pays` holds the transactions and revenue of bronze, per country and day.
+pub(crate) fn assert_par_pays_matches_bronze(ws: &Workspace) {
+    let expected = bronze_per_country(ws);
+    let silver = rows(ws.tbl("silver/ventes_par_pays"));
+    assert_eq!(silver.len(), expected.len());
+    for row in &silver {
+        let (n, rev) = expected[&(row["pays"].clone(), row["jour"].clone())];
+        assert_eq!(num(row, "total_transactions"), n, "{row:?}");
+        assert!(close(num(row, "revenue_total"), rev), "{row:?}");
+    }
 }
 
 #[test]
@@ -239,14 +251,7 @@ fn a_per_second_job_runs_every_second_while_bronze_ingests_and_metrics_are_serve
     assert_eq!(with_status(&r, "failed"), 0, "{r:?}");
 
     // The silver table matches the data.
-    let expected = bronze_per_country(&ws);
-    let silver = rows(ws.tbl("silver/ventes_par_pays"));
-    assert_eq!(silver.len(), expected.len());
-    for row in &silver {
-        let (n, rev) = expected[&(row["pays"].clone(), row["jour"].clone())];
-        assert_eq!(num(row, "total_transactions"), n, "{row:?}");
-        assert!(close(num(row, "revenue_total"), rev), "{row:?}");
-    }
+    assert_par_pays_matches_bronze(&ws);
 
     // `lakectl jobs` shows the schedule, the next three fire times and the last run.
     let j: serde_json::Value = serde_json::from_str(&ws.ok(&["jobs", "--json"])).unwrap();
