@@ -113,19 +113,28 @@ impl fmt::Debug for Location {
 /// A local path shows as a path; an object-store URL as the URL (never with credentials).
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.local_path() {
-            Some(p) => write!(f, "{}", p.display()),
-            None => f.write_str(&shown_url(&self.url)),
-        }
+        f.write_str(&shown(&self.url))
     }
 }
 
-/// A URL as shown to people: without user or password, and without the trailing `/`.
-pub fn shown_url(url: &Url) -> String {
+/// A location's URL as shown to people: a `file://` URL as its path; any other without user
+/// or password, and without the trailing `/`.
+pub fn shown(url: &Url) -> String {
+    if let Some(p) = file_path(url) {
+        return p.display().to_string();
+    }
     let mut u = url.clone();
     let _ = u.set_username("");
     let _ = u.set_password(None);
     u.to_string().trim_end_matches('/').to_string()
+}
+
+/// The local path of a `file://` URL (collecting the components drops a trailing `/`).
+fn file_path(url: &Url) -> Option<PathBuf> {
+    (url.scheme() == "file")
+        .then(|| url.to_file_path().ok())
+        .flatten()
+        .map(|p| p.components().collect())
 }
 
 /// Object-store URL schemes lakectl reaches (besides local paths).
@@ -155,7 +164,7 @@ impl Location {
                 if url.password().is_some() || !url.username().is_empty() {
                     return Err(format!(
                         "`{}` carries credentials in the URL; put them in `storage:` (from ${{ENV}}) or the AWS_* environment variables",
-                        shown_url(&url)
+                        shown(&url)
                     ));
                 }
                 if !url.path().ends_with('/') {
@@ -243,11 +252,7 @@ impl Location {
 
     /// The local folder, for a `file://` location.
     pub fn local_path(&self) -> Option<PathBuf> {
-        // (Collecting the components drops the URL's trailing `/`.)
-        (self.url.scheme() == "file")
-            .then(|| self.url.to_file_path().ok())
-            .flatten()
-            .map(|p| p.components().collect())
+        file_path(&self.url)
     }
 
     /// True for an object-store location.

@@ -61,15 +61,8 @@ impl BatchBuffer {
         self.payload_bytes = 0;
     }
 
-    /// An empty buffer checking records against `limits`.
-    pub fn with_limits(limits: RecordLimits) -> Self {
-        Self {
-            limits,
-            ..Default::default()
-        }
-    }
-
-    /// An empty buffer with room for `bytes` of payloads and `records` records.
+    /// An empty buffer checking records against `limits`, with room for `bytes` of payloads
+    /// and `records` records.
     pub fn with_capacity(limits: RecordLimits, bytes: usize, records: usize) -> Self {
         Self {
             ndjson: Vec::with_capacity(bytes),
@@ -292,10 +285,11 @@ mod tests {
 
     #[test]
     fn hostile_records_are_refused_before_parsing() {
-        let mut b = BatchBuffer::with_limits(RecordLimits {
+        let limits = RecordLimits {
             max_record_bytes: 100,
             max_depth: 4,
-        });
+        };
+        let mut b = BatchBuffer::with_capacity(limits, 0, 0);
         let deep = format!("{}1{}", "[".repeat(5), "]".repeat(5));
         let shallow_in_string = r#"{"a":"[[[[[[[[[[","b":[[1]]}"#;
         let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(200));

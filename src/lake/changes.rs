@@ -44,8 +44,8 @@ pub struct Changes {
     pub commits: u64,
 }
 
-/// Reads commits `from..=to` of `table`'s log (through its log store: a local folder or an
-/// object store). None when the log cannot say (a commit is gone, or a commit changed the
+/// Reads commits `from..=to` of `table`'s log, in order (through its log store: a local folder
+/// or an object store). None when the log cannot say (a commit is gone, or a commit changed the
 /// table's metadata): the caller recomputes fully.
 pub async fn between(
     table: &DeltaTable,
@@ -53,10 +53,14 @@ pub async fn between(
     to: u64,
     columns: &[String],
 ) -> Option<Changes> {
+    use futures::StreamExt;
     let log = table.log_store();
     let mut out = Changes::default();
-    for v in from..=to {
-        let bytes = log.read_commit_entry(v).await.ok()??;
+    // In order, 16 reads in flight: on an object store each commit is a request.
+    let mut commits =
+        futures::stream::iter((from..=to).map(|v| log.read_commit_entry(v))).buffered(16);
+    while let Some(read) = commits.next().await {
+        let bytes = read.ok()??;
         let text = std::str::from_utf8(&bytes).ok()?;
         out.commits += 1;
         read_commit(text, columns, &mut out)?;

@@ -82,8 +82,23 @@ pub fn object_path(rel: &str) -> deltalake::Path {
     deltalake::Path::parse(rel).unwrap_or_else(|_| deltalake::Path::from(rel))
 }
 
-/// True when the file `rel` of `table` is still in the store (a vacuum may have deleted it).
-pub async fn file_exists(table: &DeltaTable, rel: &str) -> Result<bool, LakeError> {
+/// The first of `rels` (files of `table`, named as [`DataFile::rel`]) no longer in the store
+/// (a vacuum may have deleted it), or None. Checked 16 at a time: on an object store each is
+/// a request.
+pub async fn first_missing<'a>(
+    table: &DeltaTable,
+    rels: &[&'a str],
+) -> Result<Option<&'a str>, LakeError> {
+    use futures::{StreamExt, TryStreamExt};
+    let present: Vec<bool> = futures::stream::iter(rels.iter().map(|rel| file_exists(table, rel)))
+        .buffered(16)
+        .try_collect()
+        .await?;
+    Ok(rels.iter().zip(present).find(|(_, p)| !p).map(|(r, _)| *r))
+}
+
+/// True when the file `rel` of `table` is still in the store.
+async fn file_exists(table: &DeltaTable, rel: &str) -> Result<bool, LakeError> {
     use deltalake::logstore::object_store::{Error, ObjectStoreExt};
     match table.object_store().head(&object_path(rel)).await {
         Ok(_) => Ok(true),

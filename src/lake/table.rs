@@ -51,11 +51,7 @@ pub(crate) fn delta_err(
 
 /// How a table is named in messages: its folder, or its URL.
 pub fn name_of(table: &DeltaTable) -> String {
-    let url = table.table_url();
-    match url.to_file_path() {
-        Ok(p) if url.scheme() == "file" => p.display().to_string(),
-        _ => crate::storage::shown_url(url),
-    }
+    crate::storage::shown(table.table_url())
 }
 
 fn builder(loc: &Location) -> Result<DeltaTableBuilder, LakeError> {
@@ -67,28 +63,34 @@ fn builder(loc: &Location) -> Result<DeltaTableBuilder, LakeError> {
 
 /// True if `loc` holds a Delta table.
 pub async fn exists(loc: &Location) -> Result<bool, LakeError> {
+    let table = builder(loc)?
+        .build()
+        .map_err(delta_err(loc, "reaching the store"))?;
+    holds_table(loc, &table).await
+}
+
+/// True if the (unloaded) `table` at `loc` has a Delta log: a folder check for a local
+/// table, a listing of `_delta_log/` on an object store.
+async fn holds_table(loc: &Location, table: &DeltaTable) -> Result<bool, LakeError> {
     if let Some(p) = loc.local_path() {
         return Ok(p.join("_delta_log").is_dir());
     }
-    let store = builder(loc)?
-        .build_storage()
-        .map_err(delta_err(loc, "reaching the store"))?;
-    store
+    table
+        .log_store()
         .is_delta_table_location()
         .await
         .map_err(delta_err(loc, "reaching the store"))
 }
 
-/// Opens the table at `loc` at its latest version, or None if there is none.
+/// Opens the table at `loc` at its latest version, or None if there is none. The store is
+/// built once, for the check and the load.
 pub async fn open(loc: &Location) -> Result<Option<DeltaTable>, LakeError> {
-    if !exists(loc).await? {
+    let mut table = builder(loc)?.build().map_err(delta_err(loc, "opening"))?;
+    if !holds_table(loc, &table).await? {
         return Ok(None);
     }
-    let t = builder(loc)?
-        .load()
-        .await
-        .map_err(delta_err(loc, "opening"))?;
-    Ok(Some(t))
+    table.load().await.map_err(delta_err(loc, "opening"))?;
+    Ok(Some(table))
 }
 
 /// Opens the table at `loc`, or [`LakeError::NotFound`] naming what creates it.

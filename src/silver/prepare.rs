@@ -142,33 +142,31 @@ async fn new_files(
     added: &[changes::AddedFile],
     last: Option<i64>,
 ) -> Result<Vec<DataFile>, SilverError> {
+    let rels: Vec<&str> = added.iter().map(|a| a.rel.as_str()).collect();
+    if let Some(gone) = crate::lake::read::first_missing(&src.table, &rels)
+        .await
+        .map_err(SilverError::lake_of(&job.name))?
+    {
+        return Err(SilverError::Compute {
+            job: job.name.clone(),
+            message: format!(
+                "source file {gone} (new data since version {}) is gone, deleted by a vacuum before this job read it; rebuild the target with `lakectl run {} --full-refresh`",
+                last.unwrap_or(0),
+                job.name
+            ),
+        });
+    }
     let root = table::location_of(&src.table);
-    let mut files = Vec::with_capacity(added.len());
-    for a in added {
-        let path = root.object(&a.rel);
-        if !crate::lake::read::file_exists(&src.table, &a.rel)
-            .await
-            .map_err(SilverError::lake_of(&job.name))?
-        {
-            return Err(SilverError::Compute {
-                job: job.name.clone(),
-                message: format!(
-                    "source file {} (new data since version {}) is gone, deleted by a vacuum before this job read it; rebuild the target with `lakectl run {} --full-refresh`",
-                    a.rel,
-                    last.unwrap_or(0),
-                    job.name
-                ),
-            });
-        }
-        files.push(DataFile {
-            path,
+    Ok(added
+        .iter()
+        .map(|a| DataFile {
+            path: root.object(&a.rel),
             rel: a.rel.clone(),
             partition: a.partition.clone(),
             rows: a.rows,
             size: a.size,
-        });
-    }
-    Ok(files)
+        })
+        .collect())
 }
 
 /// An scd2 run: all of it (first run, a refresh, an edit), or the keys found in the rows

@@ -15,7 +15,7 @@ use tokio::task::block_in_place;
 
 use super::check::CheckedJobs;
 use super::expect::Checks;
-use super::prepare::{partition_key, prepare, Prepared};
+use super::prepare::{partition_key, prepare};
 use super::{app_id, SilverError};
 use crate::lake::changes::{self, AddedFile, PartitionKey};
 use crate::lake::read::{active_files, DataFile};
@@ -176,31 +176,22 @@ pub async fn run_job(
     let lake = &spec.lake;
     let lake_err = SilverError::lake_of(&job.name);
     let compute_err = SilverError::compute_of(&job.name);
-    let Prepared {
-        work,
-        scope,
-        source_version,
-        rows_read,
-        target,
-        last,
-        txns,
-        definition_changed,
-    } = prepare(spec, checked, job, opts, Utc::now()).await?;
+    let prepared = prepare(spec, checked, job, opts, Utc::now()).await?;
     let mut report = JobReport {
         job: job.name.clone(),
         status: JobStatus::UpToDate,
-        source_version,
-        scope: scope.clone(),
-        rows_read,
+        source_version: prepared.source_version,
+        scope: prepared.scope.clone(),
+        rows_read: prepared.rows_read,
         rows_written: 0,
         expectations: Vec::new(),
         duration: Duration::ZERO,
     };
-    let Some(work) = work else {
+    let Some(work) = prepared.work else {
         report.duration = started.elapsed();
         return Ok(report);
     };
-    if let Some(Scope::Partitions(p)) = &scope {
+    if let Some(Scope::Partitions(p)) = &prepared.scope {
         if p.is_empty() {
             report.status = JobStatus::NoDataChange;
         }
@@ -229,11 +220,11 @@ pub async fn run_job(
     // explicit --full-refresh. Always in the run's one commit.
     let rebuild = opts.full_refresh
         || opts.source_schema_changed
-        || (definition_changed && job.on_schema_change == OnSchemaChange::Rebuild);
+        || (prepared.definition_changed && job.on_schema_change == OnSchemaChange::Rebuild);
     let append_columns = job.on_schema_change == OnSchemaChange::AppendNewColumns;
     let mut schema_change = None;
     let mut schema_action = None;
-    let (mut target, new_schema) = match target {
+    let (mut target, new_schema) = match prepared.target {
         Some(t) => {
             let existing = table::schema_of(&t).map_err(lake_err)?;
             match schema.diff(&existing) {
@@ -310,7 +301,7 @@ pub async fn run_job(
             continue;
         }
         if target.is_none() {
-            target = Some(create_target(job, &path, &schema, last).await?);
+            target = Some(create_target(job, &path, &schema, prepared.last).await?);
         }
         let Some(t) = &target else { continue };
         let batches = block_in_place(|| bridge::to_record_batches(&mut df, &schema.arrow()))
@@ -358,11 +349,11 @@ pub async fn run_job(
     }
     let target = match &mut target {
         Some(t) => t,
-        None => target.insert(create_target(job, &path, &schema, last).await?),
+        None => target.insert(create_target(job, &path, &schema, prepared.last).await?),
     };
 
     let existing = active_files(target).map_err(lake_err)?;
-    let replaced: Vec<&DataFile> = match (&scope, job.mode) {
+    let replaced: Vec<&DataFile> = match (&prepared.scope, job.mode) {
         // An append adds to what is there, except when it recomputes everything (first run,
         // --full-refresh, a changed definition): then it replaces the table.
         (Some(Scope::NewFiles(_)), WriteMode::Append) => Vec::new(),
@@ -387,13 +378,13 @@ pub async fn run_job(
     let written = actions.clone();
     actions.extend(removes);
     let op = DeltaOperation::Write {
-        mode: if matches!(scope, Some(Scope::NewFiles(_))) {
+        mode: if matches!(prepared.scope, Some(Scope::NewFiles(_))) {
             SaveMode::Append
         } else {
             SaveMode::Overwrite
         },
         partition_by: (!job.partition_by.is_empty()).then(|| job.partition_by.clone()),
-        predicate: match &scope {
+        predicate: match &prepared.scope {
             Some(Scope::Partitions(keys)) if job.mode == WriteMode::ReplacePartitions => Some(
                 format!("{} IN ({})", job.partition_by.join(","), fmt_keys(keys)),
             ),
@@ -404,7 +395,7 @@ pub async fn run_job(
         ("lakectl.job".to_string(), serde_json::json!(job.name)),
         (
             "lakectl.source_version".to_string(),
-            serde_json::json!(source_version),
+            serde_json::json!(prepared.source_version),
         ),
         (
             "lakectl.rows_written".to_string(),
@@ -413,7 +404,7 @@ pub async fn run_job(
         // Why this run recomputed what it did (`lakectl history` shows it).
         (
             "lakectl.reason".to_string(),
-            serde_json::json!(match (&scope, &schema_change) {
+            serde_json::json!(match (&prepared.scope, &schema_change) {
                 (Some(Scope::Full(why)), Some(diff)) => format!(
                     "{why}; output columns changed ({}): table rebuilt",
                     diff.trim().replace('\n', "; ")
@@ -435,7 +426,7 @@ pub async fn run_job(
             }),
         ),
     ]);
-    let version = match table::commit(target, actions, txns, meta, op).await {
+    let version = match table::commit(target, actions, prepared.txns, meta, op).await {
         Ok(v) => v,
         Err(e) => {
             // Not committed: the files written for it are nobody's.
