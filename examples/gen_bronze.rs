@@ -54,12 +54,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for i in 0..n {
             let ts = start + Duration::microseconds(step_us * (done + i) as i64);
             g.next_into(ts, &mut payload);
-            buf.push(
-                0,
-                (done + i) as i64,
-                Some(ts.timestamp_millis()),
-                Some(&payload),
-            );
+            let offset = (done + i) as i64;
+            buf.push((0, offset, Some(ts.timestamp_millis()), Some(&payload[..])).into());
         }
         let d = decode::decode(&buf, b.format, &b.schema, &b.event_time)?;
         let mut df = frame::enrich(b, d.df, &buf, &d.rows, Utc::now())?;

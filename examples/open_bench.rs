@@ -55,12 +55,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for i in 0..10 {
             let ts = start + Duration::seconds((c * 10 + i) as i64);
             g.next_into(ts, &mut payload);
-            buf.push(
-                0,
-                (c * 10 + i) as i64,
-                Some(ts.timestamp_millis()),
-                Some(&payload),
-            );
+            let offset = (c * 10 + i) as i64;
+            buf.push((0, offset, Some(ts.timestamp_millis()), Some(&payload[..])).into());
         }
         let d = decode::decode(&buf, b.format, &b.schema, &b.event_time)?;
         let mut df = frame::enrich(b, d.df, &buf, &d.rows, Utc::now())?;

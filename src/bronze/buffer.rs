@@ -2,7 +2,7 @@
 //! with each record's partition, offset and timestamp alongside.
 
 use super::decode::Reason;
-use crate::kafka::consumer::RecordSink;
+use crate::kafka::consumer::{Record, RecordSink};
 use crate::spec::RecordLimits;
 
 /// One consumed record.
@@ -101,13 +101,13 @@ impl BatchBuffer {
 }
 
 impl RecordSink for BatchBuffer {
-    fn push(
-        &mut self,
-        partition: i32,
-        offset: i64,
-        timestamp_ms: Option<i64>,
-        payload: Option<&[u8]>,
-    ) {
+    fn push(&mut self, r: Record<'_>) {
+        let Record {
+            partition,
+            offset,
+            timestamp_ms,
+            payload,
+        } = r;
         let record = self.records.len();
         let bytes = payload.unwrap_or_default();
         self.payload_bytes += bytes.len();
@@ -271,9 +271,9 @@ mod tests {
     #[test]
     fn one_line_per_record_and_originals_kept() {
         let mut b = BatchBuffer::default();
-        b.push(0, 1, None, Some(b"{\"a\":1}"));
-        b.push(0, 2, None, None);
-        b.push(1, 7, Some(5), Some(b"{\"a\":\n2}"));
+        b.push((0, 1, None, Some(&b"{\"a\":1}"[..])).into());
+        b.push((0, 2, None, None).into());
+        b.push((1, 7, Some(5), Some(&b"{\"a\":\n2}"[..])).into());
         assert_eq!(b.ndjson, b"{\"a\":1}\n{\"a\": 2}\n");
         assert_eq!(b.records.len(), 3);
         assert_eq!(b.records[1].line, None);
@@ -293,10 +293,10 @@ mod tests {
         let deep = format!("{}1{}", "[".repeat(5), "]".repeat(5));
         let shallow_in_string = r#"{"a":"[[[[[[[[[[","b":[[1]]}"#;
         let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(200));
-        b.push(0, 0, None, Some(deep.as_bytes()));
-        b.push(0, 1, None, Some(shallow_in_string.as_bytes()));
-        b.push(0, 2, None, Some(big.as_bytes()));
-        b.push(0, 3, None, Some(b"  "));
+        b.push((0, 0, None, Some(deep.as_bytes())).into());
+        b.push((0, 1, None, Some(shallow_in_string.as_bytes())).into());
+        b.push((0, 2, None, Some(big.as_bytes())).into());
+        b.push((0, 3, None, Some(&b"  "[..])).into());
         let got: Vec<(usize, Reason)> = b.refused.iter().map(|r| (r.record, r.reason)).collect();
         assert_eq!(
             got,

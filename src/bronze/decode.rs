@@ -312,10 +312,13 @@ mod tests {
         let mut b = BatchBuffer::default();
         for i in 0..100 {
             b.push(
-                0,
-                i,
-                None,
-                Some(format!(r#"{{"id":{i},"q":2,"ts":"2024-12-12T10:00:00Z"}}"#).as_bytes()),
+                (
+                    0,
+                    i,
+                    None,
+                    Some(format!(r#"{{"id":{i},"q":2,"ts":"2024-12-12T10:00:00Z"}}"#).as_bytes()),
+                )
+                    .into(),
             );
         }
         let d = decode(&b, PayloadFormat::Json, &schema(), "ts").unwrap();
@@ -337,9 +340,9 @@ mod tests {
             r#"{"id":7,"q":2,"ts":"2024-12-12 11:00:00"}"#,
         ];
         for (i, l) in lines.iter().enumerate() {
-            b.push(0, i as i64, None, Some(l.as_bytes()));
+            b.push((0, i as i64, None, Some(l.as_bytes())).into());
         }
-        b.push(0, 7, None, None);
+        b.push((0, 7, None, None).into());
         let d = decode(&b, PayloadFormat::Json, &schema(), "ts").unwrap();
         assert_eq!(d.rows, vec![0, 6]);
         let ids: Vec<i64> =

@@ -3,12 +3,7 @@
 use crate::doctor::{run_checks, Check, Outcome};
 
 /// Arguments of `doctor`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Print the checks as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
+pub type Args = super::JsonOnly;
 
 /// Some doctor checks failed (exit code 1).
 #[derive(Debug, thiserror::Error)]

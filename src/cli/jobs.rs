@@ -6,29 +6,21 @@ use crate::dashboard::age;
 use crate::schedule::{list_jobs, JobRow};
 
 /// Arguments of `jobs`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Print the jobs, their next fire times and last runs as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
+pub type Args = super::JsonOnly;
 
 /// Lists the jobs: schedule, time zone, next three fire times, last run and its status.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     let (spec, checked) = super::load_checked(g)?;
     let now = Utc::now();
     let rows = list_jobs(&spec, &checked, now).await?;
-    if args.json {
-        crate::outln!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
-    }
-    if rows.is_empty() {
-        crate::outln!("no job in {}", spec.jobs_dir.display());
-    }
-    for r in &rows {
-        print_job(r, now);
-    }
-    Ok(())
+    super::print_report(args.json, &rows, |rows| {
+        if rows.is_empty() {
+            crate::outln!("no job in {}", spec.jobs_dir.display());
+        }
+        for r in rows {
+            print_job(r, now);
+        }
+    })
 }
 
 fn print_job(r: &JobRow, now: chrono::DateTime<Utc>) {

@@ -147,6 +147,29 @@ impl Cli {
     }
 }
 
+/// The arguments of a report command whose only option is `--json` (`status`, `jobs`,
+/// `doctor`).
+#[derive(Debug, clap::Args)]
+pub struct JsonOnly {
+    /// Print the report as one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints `value` as pretty JSON on stdout when `json`, else runs `text`.
+pub fn print_report<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&T),
+) -> anyhow::Result<()> {
+    if json {
+        crate::outln!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        text(value);
+    }
+    Ok(())
+}
+
 /// Loads the spec named by `--config`, with `--brokers` and `--lake` applied.
 pub fn load_spec(g: &Globals) -> Result<PipelineSpec, SpecError> {
     spec::load_pipeline(&g.config)?.with_overrides(&g.overrides)

@@ -5,23 +5,13 @@ use std::time::Duration;
 use crate::status::{gather, Status};
 
 /// Arguments of `status`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Print the pipelines, tables and jobs as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
+pub type Args = super::JsonOnly;
 
 /// Prints where every pipeline, table and job stands.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     let (spec, checked) = super::load_checked(g)?;
     let status = gather(&spec, &checked, Duration::from_secs(5)).await;
-    if args.json {
-        crate::outln!("{}", serde_json::to_string_pretty(&status)?);
-    } else {
-        print_text(&status);
-    }
-    Ok(())
+    super::print_report(args.json, &status, print_text)
 }
 
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
@@ -32,23 +22,20 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
 fn print_text(s: &Status) {
     crate::outln!("BRONZE PIPELINES");
     for p in &s.pipelines {
+        let (lag, watermark, last) = (opt(&p.lag), opt(&p.watermark), opt(&p.last_batch));
         crate::outln!(
-            "  {} (topic {}): lag {}, watermark {}, last batch {}",
+            "  {} (topic {}): lag {lag}, watermark {watermark}, last batch {last}",
             p.name,
-            p.topic,
-            opt(&p.lag),
-            opt(&p.watermark),
-            opt(&p.last_batch)
+            p.topic
         );
         if let Some(e) = &p.broker_error {
             crate::outln!("    broker: {e}");
         }
         for q in &p.partitions {
+            let (committed, high) = (opt(&q.committed_offset), opt(&q.high_watermark));
             crate::outln!(
-                "    partition {}: committed offset {}, high watermark {}, lag {}",
+                "    partition {}: committed offset {committed}, high watermark {high}, lag {}",
                 q.partition,
-                opt(&q.committed_offset),
-                opt(&q.high_watermark),
                 opt(&q.lag)
             );
         }
@@ -89,14 +76,12 @@ fn print_text(s: &Status) {
             Some(false) => "up to date",
             None => "-",
         };
+        let (read, now) = (opt(&j.source_version_read), opt(&j.source_version_now));
+        let (last, age) = (opt(&j.last_run), opt(&j.age_seconds));
         crate::outln!(
-            "  {:<22} → {:<28} {state}; read source version {} (now {}), last run {} ({}s ago)",
+            "  {:<22} → {:<28} {state}; read source version {read} (now {now}), last run {last} ({age}s ago)",
             j.name,
-            j.target,
-            opt(&j.source_version_read),
-            opt(&j.source_version_now),
-            opt(&j.last_run),
-            opt(&j.age_seconds)
+            j.target
         );
     }
 }

@@ -16,16 +16,37 @@ use super::config::{client_config, LakectlContext};
 use super::KafkaError;
 use crate::spec::{BatchLimits, DataLossPolicy, KafkaSpec};
 
+/// One record as polled, borrowed from librdkafka's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset in the partition.
+    pub offset: i64,
+    /// Its Kafka timestamp (ms since the epoch), when it has one.
+    pub timestamp_ms: Option<i64>,
+    /// Its value; None for a tombstone.
+    pub payload: Option<&'a [u8]>,
+}
+
+/// A record from (partition, offset, timestamp, payload).
+impl<'a> From<(i32, i64, Option<i64>, Option<&'a [u8]>)> for Record<'a> {
+    fn from(
+        (partition, offset, timestamp_ms, payload): (i32, i64, Option<i64>, Option<&'a [u8]>),
+    ) -> Self {
+        Record {
+            partition,
+            offset,
+            timestamp_ms,
+            payload,
+        }
+    }
+}
+
 /// Receives the records of a batch, in poll order.
 pub trait RecordSink {
-    /// One record. `payload` is None for a tombstone.
-    fn push(
-        &mut self,
-        partition: i32,
-        offset: i64,
-        timestamp_ms: Option<i64>,
-        payload: Option<&[u8]>,
-    );
+    /// One record.
+    fn push(&mut self, record: Record<'_>);
 }
 
 /// Why a batch ended.
@@ -250,14 +271,8 @@ impl Drain {
         if let Some(p) = self.pending.take() {
             records += 1;
             bytes += p.payload.as_ref().map_or(0, Vec::len);
-            accept(
-                &mut self.states,
-                p.partition,
-                p.offset,
-                p.ts,
-                p.payload.as_deref(),
-                sink,
-            );
+            let r = (p.partition, p.offset, p.ts, p.payload.as_deref()).into();
+            accept(&mut self.states, r, sink);
         }
         // The clock and the stop flag are checked every 256 records (and whenever the queue is
         // empty): reading the clock per record showed in profiles.
@@ -299,14 +314,8 @@ impl Drain {
                     }
                     records += 1;
                     bytes += len;
-                    accept(
-                        &mut self.states,
-                        m.partition(),
-                        m.offset(),
-                        ts,
-                        m.payload(),
-                        sink,
-                    );
+                    let r = (m.partition(), m.offset(), ts, m.payload()).into();
+                    accept(&mut self.states, r, sink);
                 }
                 Some(Err(RdError::PartitionEOF(p))) => {
                     if let Some(s) = self.states.get_mut(&p) {
@@ -389,18 +398,11 @@ pub fn resume_offset(next: Option<i64>, earliest: i64, policy: DataLossPolicy) -
     }
 }
 
-fn accept(
-    states: &mut BTreeMap<i32, PartitionState>,
-    partition: i32,
-    offset: i64,
-    ts: Option<i64>,
-    payload: Option<&[u8]>,
-    sink: &mut dyn RecordSink,
-) {
-    if let Some(s) = states.get_mut(&partition) {
-        s.next = offset + 1;
+fn accept(states: &mut BTreeMap<i32, PartitionState>, r: Record<'_>, sink: &mut dyn RecordSink) {
+    if let Some(s) = states.get_mut(&r.partition) {
+        s.next = r.offset + 1;
     }
-    sink.push(partition, offset, ts, payload);
+    sink.push(r);
 }
 
 #[cfg(test)]

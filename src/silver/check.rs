@@ -89,14 +89,9 @@ pub fn check_jobs(
     let mut targets: BTreeMap<String, &JobSpec> = BTreeMap::new();
     for j in &jobs {
         if let Some(other) = names.insert(&j.name, j) {
-            diags.push(j.doc.at(
-                "name",
-                format!(
-                    "duplicate job name `{}` (also in {})",
-                    j.name,
-                    other.file().display()
-                ),
-            ));
+            let also = other.file().display();
+            let msg = format!("duplicate job name `{}` (also in {also})", j.name);
+            diags.push(j.doc.at("name", msg));
         }
         if let Some(c) = j.cluster.as_ref().and_then(|c| c.centres.as_deref()) {
             let c = c.trim_end_matches('/');
@@ -115,14 +110,9 @@ pub fn check_jobs(
         }
         let to = j.to.trim_end_matches('/').to_string();
         if let Some(other) = targets.insert(to.clone(), j) {
-            diags.push(j.doc.at(
-                "to",
-                format!(
-                    "table `{to}` is also the target of job `{}` ({})",
-                    other.name,
-                    other.file().display()
-                ),
-            ));
+            let (also, file) = (&other.name, other.file().display());
+            let msg = format!("table `{to}` is also the target of job `{also}` ({file})");
+            diags.push(j.doc.at("to", msg));
         }
         if spec
             .bronze
@@ -329,7 +319,7 @@ fn check_one(
     schemas: &HashMap<String, Schema>,
     diags: &mut Diagnostics,
 ) -> Option<Schema> {
-    let before = diags.0.len();
+    let before = diags.mark();
     let out = match &j.query {
         JobQuery::Sql(sql) => {
             let tables: Vec<(String, LazyFrame)> = catalog
@@ -349,17 +339,11 @@ fn check_one(
                 }
             }
         }
-        JobQuery::Structured {
-            where_,
-            group_by,
-            aggregate,
-            derive,
-            having,
-        } => {
+        JobQuery::Structured(q) => {
             let src_name = &catalog.resolve(j.from.as_deref()?)?.name;
             let src = schemas.get(src_name)?;
             let empty = || DataFrame::empty_with_schema(src).lazy();
-            for (i, g) in group_by.iter().enumerate() {
+            for (i, g) in q.group_by.iter().enumerate() {
                 if src.get(g).is_none() {
                     let mut d = j.doc.at(
                         &join_index("group_by", i),
@@ -371,7 +355,7 @@ fn check_one(
                     diags.push(d);
                 }
             }
-            if let Some(w) = where_ {
+            if let Some(w) = &q.where_ {
                 if let Err(e) = parse_expr(w)
                     .map_err(|e| e.to_string())
                     .and_then(|x| try_empty(empty().filter(x)))
@@ -379,7 +363,7 @@ fn check_one(
                     diags.push(located(j, "where", e, src));
                 }
             }
-            for (name, e) in aggregate {
+            for (name, e) in &q.aggregate {
                 let path = join_key("aggregate", name);
                 if let Some(t) = aggregate_type_error(e, src) {
                     diags.push(j.doc.at(&path, format!("`{path}`: {t}")));
@@ -390,11 +374,11 @@ fn check_one(
                     diags.push(located(j, &path, err, src));
                 }
             }
-            if diags.0.len() > before {
+            if !diags.none_since(before) {
                 return None;
             }
             let agg = match eval(run_sql(
-                &aggregate_sql(where_.as_deref(), group_by, aggregate),
+                &aggregate_sql(q.where_.as_deref(), &q.group_by, &q.aggregate),
                 &[(SOURCE.into(), empty())],
             )) {
                 Ok(s) => s,
@@ -404,11 +388,11 @@ fn check_one(
                 }
             };
             let mut cur = agg;
-            for (i, (name, e)) in derive.iter().enumerate() {
+            for (i, (name, e)) in q.derive.iter().enumerate() {
                 let path = join_key("derive", name);
                 match eval(derive_and_filter(
                     DataFrame::empty_with_schema(&cur).lazy(),
-                    &derive[i..=i],
+                    &q.derive[i..=i],
                     None,
                     chrono::Utc::now(),
                 )) {
@@ -424,7 +408,7 @@ fn check_one(
                     }
                 }
             }
-            if let Some(h) = having {
+            if let Some(h) = &q.having {
                 if let Err(e) = eval(derive_and_filter(
                     DataFrame::empty_with_schema(&cur).lazy(),
                     &[],
@@ -467,7 +451,7 @@ fn check_one(
                 )),
                 Some(_) => {}
             }
-            if diags.0.len() > before {
+            if !diags.none_since(before) {
                 return None;
             }
             let plan = super::scd2::source_rows(
@@ -549,5 +533,5 @@ fn check_one(
     if let Err(e) = TableSchema::from_polars(&out, &j.partition_by) {
         diags.push(j.doc.at("to", format!("the output cannot be stored: {e}")));
     }
-    (diags.0.len() == before).then_some(out)
+    diags.none_since(before).then_some(out)
 }

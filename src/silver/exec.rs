@@ -100,11 +100,11 @@ impl Execution {
 pub fn partition_keys(job: &JobSpec, source: &TableSchema) -> Vec<String> {
     match &job.query {
         // Clustering needs every row at once.
-        JobQuery::Structured { .. } if job.cluster.is_some() => Vec::new(),
-        JobQuery::Structured { group_by, .. } => source
+        JobQuery::Structured(_) if job.cluster.is_some() => Vec::new(),
+        JobQuery::Structured(q) => source
             .partition_by
             .iter()
-            .filter(|p| group_by.contains(p))
+            .filter(|p| q.group_by.contains(p))
             .cloned()
             .collect(),
         JobQuery::Sql(_) | JobQuery::Scd2 { .. } => Vec::new(),
@@ -173,15 +173,13 @@ pub fn plan_execution(
         let why = match &job.query {
             JobQuery::Sql(_) => "a SQL job is run as written",
             JobQuery::Scd2 { .. } => "an scd2 job orders each key's rows over the whole source",
-            JobQuery::Structured { .. } if job.cluster.is_some() => {
+            JobQuery::Structured(_) if job.cluster.is_some() => {
                 "k-means clusters all the output rows at once"
             }
-            JobQuery::Structured { .. } if source.partition_by.is_empty() => {
+            JobQuery::Structured(_) if source.partition_by.is_empty() => {
                 "the source table is not partitioned"
             }
-            JobQuery::Structured { .. } => {
-                "the job does not group by a partition column of its source"
-            }
+            JobQuery::Structured(_) => "the job does not group by a partition column of its source",
         };
         return (
             Execution::Streaming(why),

@@ -87,20 +87,14 @@ pub fn build(
 ) -> PolarsResult<LazyFrame> {
     match &job.query {
         JobQuery::Sql(sql) => run_sql(sql, tables),
-        JobQuery::Structured {
-            where_,
-            group_by,
-            aggregate,
-            derive,
-            having,
-        } => {
+        JobQuery::Structured(q) => {
             let source = source
                 .ok_or_else(|| polars_err!(ComputeError: "job {} has no source", job.name))?;
             let agg = run_sql(
-                &aggregate_sql(where_.as_deref(), group_by, aggregate),
+                &aggregate_sql(q.where_.as_deref(), &q.group_by, &q.aggregate),
                 &[(SOURCE.to_string(), source)],
             )?;
-            derive_and_filter(agg, derive, having.as_deref(), now)
+            derive_and_filter(agg, &q.derive, q.having.as_deref(), now)
         }
         JobQuery::Scd2 { where_, scd2 } => {
             let source = source

@@ -416,7 +416,7 @@ pub(crate) async fn prepare(
                 }
             }
         }
-        JobQuery::Structured { .. } => {
+        JobQuery::Structured(_) => {
             let from = job.from.as_deref().unwrap_or_default();
             let src = open_source(spec, checked, job, from).await?;
             txns.push(Transaction::new(app_id(&job.name), src.version as i64));

@@ -140,7 +140,7 @@ fn run_one(checked: &CheckedJobs, job: &JobSpec, test: &RawTest) -> Result<(), S
     };
     let now = chrono::Utc::now();
     let lf = match &job.query {
-        JobQuery::Structured { .. } | JobQuery::Scd2 { .. } => {
+        JobQuery::Structured(_) | JobQuery::Scd2 { .. } => {
             let from = job.from.as_deref().unwrap_or_default();
             let src = checked
                 .catalog

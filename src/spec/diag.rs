@@ -70,6 +70,16 @@ impl Diagnostics {
         self.0.is_empty()
     }
 
+    /// How many problems so far: a mark for [`Self::none_since`].
+    pub fn mark(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when no problem was added since `mark`.
+    pub fn none_since(&self, mark: usize) -> bool {
+        self.0.len() == mark
+    }
+
     /// Adds one problem.
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);

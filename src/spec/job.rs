@@ -158,22 +158,26 @@ pub struct Expectation {
     pub on_violation: OnViolation,
 }
 
+/// A structured job: filter, group, aggregate, derive, filter again.
+#[derive(Debug, Clone)]
+pub struct Aggregation {
+    /// Row filter over the source.
+    pub where_: Option<String>,
+    /// Grouping columns.
+    pub group_by: Vec<String>,
+    /// Output name → SQL aggregate.
+    pub aggregate: Vec<(String, String)>,
+    /// Output name → SQL expression over the aggregated columns.
+    pub derive: Vec<(String, String)>,
+    /// Filter over the output columns.
+    pub having: Option<String>,
+}
+
 /// The computation of a job.
 #[derive(Debug, Clone)]
 pub enum JobQuery {
     /// The structured form.
-    Structured {
-        /// Row filter over the source.
-        where_: Option<String>,
-        /// Grouping columns.
-        group_by: Vec<String>,
-        /// Output name → SQL aggregate.
-        aggregate: Vec<(String, String)>,
-        /// Output name → SQL expression over the aggregated columns.
-        derive: Vec<(String, String)>,
-        /// Filter over the output columns.
-        having: Option<String>,
-    },
+    Structured(Aggregation),
     /// A whole SQL query over named tables.
     Sql(String),
     /// A Type 2 slowly changing dimension of the `from` table.
@@ -323,7 +327,7 @@ pub fn parse_jobs(files: &[(PathBuf, String)], diags: &mut Diagnostics) -> Vec<J
 /// Validates one job document (structure and expressions; schemas are checked later).
 pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
     let raw: RawJob = doc.deserialize(&doc.value, "", diags)?;
-    let before = diags.0.len();
+    let before = diags.mark();
     let name_ok = !raw.name.is_empty()
         && raw
             .name
@@ -443,13 +447,13 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
                     ));
                 }
             }
-            JobQuery::Structured {
+            JobQuery::Structured(Aggregation {
                 where_: raw.where_.clone(),
                 group_by: raw.group_by.clone(),
                 aggregate: raw.aggregate.clone().into_iter().collect(),
                 derive: raw.derive.clone().into_iter().collect(),
                 having: raw.having.clone(),
-            }
+            })
         }
     };
     let mut expect = Vec::new();
@@ -504,10 +508,7 @@ pub fn validate_job(doc: Document, diags: &mut Diagnostics) -> Option<JobSpec> {
         }
     };
     let policy = run_policy(&doc, &raw, diags);
-    if diags.0.len() > before {
-        return None;
-    }
-    Some(JobSpec {
+    diags.none_since(before).then(|| JobSpec {
         name: raw.name,
         description: raw.description,
         schedule: raw.schedule,

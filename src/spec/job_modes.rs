@@ -42,7 +42,7 @@ pub struct Scd2Spec {
 impl Scd2Spec {
     /// Validates `raw` (names only; the source schema is checked with the other jobs).
     pub fn validate(raw: &RawScd2, doc: &Document, diags: &mut Diagnostics) -> Option<Self> {
-        let before = diags.0.len();
+        let before = diags.mark();
         for (key, list) in [("keys", &raw.keys), ("track", &raw.track)] {
             if list.is_empty() {
                 diags.push(doc.at(
@@ -71,7 +71,7 @@ impl Scd2Spec {
                 ));
             }
         }
-        (diags.0.len() == before).then(|| Self {
+        diags.none_since(before).then(|| Self {
             keys: raw.keys.clone(),
             track: raw.track.clone(),
             order_by: raw.order_by.clone(),
@@ -119,7 +119,7 @@ pub struct ClusterSpec {
 impl ClusterSpec {
     /// Validates `raw` (the feature columns are checked against the job's output later).
     pub fn validate(raw: &RawCluster, doc: &Document, diags: &mut Diagnostics) -> Option<Self> {
-        let before = diags.0.len();
+        let before = diags.mark();
         if raw.features.is_empty() {
             diags.push(doc.at(
                 "cluster.features",
@@ -143,7 +143,7 @@ impl ClusterSpec {
             },
             None => None,
         };
-        (diags.0.len() == before).then(|| Self {
+        diags.none_since(before).then(|| Self {
             features: raw.features.clone(),
             k: k as usize,
             seed: u64::from(raw.seed.unwrap_or(42)),

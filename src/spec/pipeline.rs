@@ -418,7 +418,7 @@ fn validate_bronze(
     rb: RawBronze,
     diags: &mut Diagnostics,
 ) -> Option<BronzeSpec> {
-    let before = diags.0.len();
+    let before = diags.mark();
     let p = |k: &str| join_key(path, k);
 
     let format = rb
@@ -622,10 +622,7 @@ fn validate_bronze(
         OptimizeSpec { every, target_size }
     });
 
-    if diags.0.len() > before {
-        return None;
-    }
-    Some(BronzeSpec {
+    diags.none_since(before).then(|| BronzeSpec {
         name: rb.name,
         topic: rb.topic,
         table: rb.table,
