@@ -22,14 +22,14 @@ pub struct BatchMetrics {
     pub quarantined: BTreeMap<String, u64>,
     /// Late rows dropped (`late: drop`).
     pub late_dropped: u64,
-    /// Poll time (ms).
-    pub poll_ms: u64,
-    /// Decode + derive + watermark time (ms).
-    pub decode_ms: u64,
-    /// Parquet write time (ms).
-    pub write_ms: u64,
-    /// Commit time (ms).
-    pub commit_ms: u64,
+    /// Poll time (ms, to the µs).
+    pub poll_ms: f64,
+    /// Decode + derive + watermark time (ms, to the µs).
+    pub decode_ms: f64,
+    /// Parquet write time (ms, to the µs).
+    pub write_ms: f64,
+    /// Commit time (ms, to the µs).
+    pub commit_ms: f64,
     /// Records per second: over the wall time since the previous commit (the stages of
     /// consecutive batches overlap), or over the batch's own stages for the first one.
     pub rows_per_s: u64,
@@ -68,10 +68,10 @@ impl BatchMetrics {
         write: Duration,
         commit: Duration,
     ) {
-        self.poll_ms = poll.as_millis() as u64;
-        self.decode_ms = decode.as_millis() as u64;
-        self.write_ms = write.as_millis() as u64;
-        self.commit_ms = commit.as_millis() as u64;
+        self.poll_ms = poll.as_secs_f64() * 1e3;
+        self.decode_ms = decode.as_secs_f64() * 1e3;
+        self.write_ms = write.as_secs_f64() * 1e3;
+        self.commit_ms = commit.as_secs_f64() * 1e3;
         let total = (poll + decode + write + commit).as_secs_f64().max(1e-6);
         self.rows_per_s = (self.rows_in as f64 / total) as u64;
     }
@@ -97,10 +97,10 @@ impl BatchMetrics {
             q.join(" "),
             self.late_dropped,
             self.rows_per_s,
-            fmt_duration(Duration::from_millis(self.poll_ms)),
-            fmt_duration(Duration::from_millis(self.decode_ms)),
-            fmt_duration(Duration::from_millis(self.write_ms)),
-            fmt_duration(Duration::from_millis(self.commit_ms)),
+            fmt_duration(Duration::from_secs_f64(self.poll_ms / 1e3)),
+            fmt_duration(Duration::from_secs_f64(self.decode_ms / 1e3)),
+            fmt_duration(Duration::from_secs_f64(self.write_ms / 1e3)),
+            fmt_duration(Duration::from_secs_f64(self.commit_ms / 1e3)),
             self.watermark.as_deref().unwrap_or("-"),
             offs.join(" "),
             self.lag.map_or("-".to_string(), |l| l.to_string()),

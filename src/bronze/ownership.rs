@@ -101,12 +101,13 @@ impl Claim {
     /// another writer committed to these partitions since this one read the table.
     pub async fn quarantine(
         &mut self,
-        quarantine: &mut DeltaTable,
+        quarantine: &mut crate::lake::append::Appender,
     ) -> Result<(), crate::lake::LakeError> {
         if self.made || self.quarantine_claimed {
             return Ok(());
         }
-        table::claim(quarantine, self.owners.clone(), self.meta.clone(), false).await?;
+        let claim = (Vec::new(), self.owners.clone(), self.meta.clone());
+        quarantine.commit(claim).await?;
         self.quarantine_claimed = true;
         Ok(())
     }

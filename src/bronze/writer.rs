@@ -12,8 +12,9 @@ use tracing::info;
 
 use super::metrics::BatchMetrics;
 use super::{BronzeError, PipelineSummary, BATCH_KEY, WATERMARK_KEY};
+use crate::lake::append::Appender;
 use crate::lake::upkeep::Upkeep;
-use crate::lake::{table, DeltaTable};
+use crate::lake::{DeltaTable, LakeError};
 use crate::spec::BronzeSpec;
 
 /// A decoded and classified batch, handed from the preparer to the writer.
@@ -29,8 +30,8 @@ pub(super) struct Prepared {
 pub(super) async fn write_loop(
     b: BronzeSpec,
     mut claim: super::ownership::Claim,
-    mut bronze: DeltaTable,
-    mut quarantine: DeltaTable,
+    bronze: DeltaTable,
+    quarantine: DeltaTable,
     mut rx: tokio::sync::mpsc::Receiver<Prepared>,
     pb: Option<ProgressBar>,
     on_batch: Option<super::metrics::BatchObserver>,
@@ -39,12 +40,18 @@ pub(super) async fn write_loop(
         pipeline: b.name.clone(),
         ..Default::default()
     };
+    let lake_err = |source| BronzeError::Lake {
+        pipeline: b.name.clone(),
+        source,
+    };
+    let mut bronze = Appender::new(bronze).map_err(lake_err)?;
+    let mut quarantine = Appender::new(quarantine).map_err(lake_err)?;
     let mut last_commit: Option<Instant> = None;
     let mut upkeep = (Upkeep::new(&bronze), Upkeep::new(&quarantine));
     while let Some(p) = rx.recv().await {
         let mut m = commit_batch(&b, &mut claim, &mut bronze, &mut quarantine, p).await?;
-        upkeep.0.after_commit(&mut bronze).await;
-        upkeep.1.after_commit(&mut quarantine).await;
+        upkeep.0.after_commit(&bronze).await;
+        upkeep.1.after_commit(&quarantine).await;
         // Stages overlap, so the rate is over the wall time since the previous commit.
         if let Some(t) = last_commit {
             m.rows_per_s = (m.rows_in as f64 / t.elapsed().as_secs_f64().max(1e-6)) as u64;
@@ -78,7 +85,7 @@ pub(super) async fn write_loop(
     }
     upkeep.0.finish().await;
     upkeep.1.finish().await;
-    Ok((summary, bronze.version()))
+    Ok((summary, Some(bronze.version())))
 }
 
 /// Writes a prepared batch: quarantine first, then ONE bronze commit with the files, the txns
@@ -86,13 +93,13 @@ pub(super) async fn write_loop(
 async fn commit_batch(
     b: &BronzeSpec,
     claim: &mut super::ownership::Claim,
-    bronze: &mut DeltaTable,
-    quarantine: &mut DeltaTable,
+    bronze: &mut Appender,
+    quarantine: &mut Appender,
     p: Prepared,
 ) -> Result<BatchMetrics, BronzeError> {
     let p_parts: Vec<i32> = p.metrics.end_offsets.keys().copied().collect();
     let lake_err = |source| match source {
-        crate::lake::LakeError::Conflict { table, .. } => BronzeError::OwnershipLost {
+        LakeError::Conflict { table, .. } => BronzeError::OwnershipLost {
             pipeline: b.name.clone(),
             table,
             partitions: p_parts.clone(),
@@ -113,23 +120,16 @@ async fn commit_batch(
     } else {
         let meta = HashMap::from([("lakectl.pipeline".to_string(), serde_json::json!(b.name))]);
         let tc = Instant::now();
-        let actions = table::write_files(quarantine, p.quarantine)
-            .await
-            .map_err(lake_err)?;
-        let op = table::append_operation(quarantine).map_err(lake_err)?;
-        let commit = (actions, p.txns.clone(), meta, op);
-        table::commit_with(quarantine, commit, table::Checkpointing::Background)
-            .await
-            .map_err(lake_err)?;
+        let actions = quarantine.write_files(p.quarantine).await.map_err(lake_err)?;
+        let commit = (actions, p.txns.clone(), meta);
+        quarantine.commit(commit).await.map_err(lake_err)?;
         crate::failpoint::hit(crate::failpoint::AFTER_QUARANTINE_COMMIT);
         commit_time += tc.elapsed();
     }
-    let actions = table::write_files(bronze, p.bronze)
-        .await
-        .map_err(lake_err)?;
+    let actions = bronze.write_files(p.bronze).await.map_err(lake_err)?;
     let write_time = t_write.elapsed() - commit_time;
-    let poll = Duration::from_millis(m.poll_ms);
-    let decode = Duration::from_millis(m.decode_ms);
+    let poll = Duration::from_secs_f64(m.poll_ms / 1e3);
+    let decode = Duration::from_secs_f64(m.decode_ms / 1e3);
     m.set_times(poll, decode, write_time, commit_time);
     let meta = HashMap::from([
         (WATERMARK_KEY.to_string(), p.watermark_state),
@@ -144,32 +144,12 @@ async fn commit_batch(
         ),
     ]);
     let tc = Instant::now();
-    let op = table::append_operation(bronze).map_err(lake_err)?;
-    let version = match table::commit_with(
-        bronze,
-        (actions, p.txns, meta, op),
-        table::Checkpointing::Background,
-    )
-    .await
-    {
-        Ok(v) => v,
-        // Refused: taken over, unless the winner changed the schema (a writer on the edited
-        // spec widened or added a column): then this one must restart on the new spec.
-        Err(e @ crate::lake::LakeError::Conflict { .. }) => {
-            // (A refused commit leaves the in-memory state as it was: the schema written with.)
-            let written_with = table::schema_of(bronze).map_err(lake_err)?;
-            let changed = bronze.update_incremental(None).await.is_ok()
-                && table::schema_of(bronze).is_ok_and(|s| s != written_with);
-            return Err(lake_err(if changed {
-                crate::lake::LakeError::SchemaChanged {
-                    table: table::name_of(bronze),
-                }
-            } else {
-                e
-            }));
-        }
-        Err(e) => return Err(lake_err(e)),
-    };
+    // Refused: taken over (exit 6), or another writer changed the schema (a writer on the
+    // edited spec widened or added a column): then this one must restart on the new spec.
+    let version = bronze
+        .commit((actions, p.txns, meta))
+        .await
+        .map_err(lake_err)?;
     crate::failpoint::hit(crate::failpoint::AFTER_BRONZE_COMMIT);
     claim.made();
     commit_time += tc.elapsed();

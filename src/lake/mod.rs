@@ -1,6 +1,7 @@
 //! Delta Lake access: open or create tables, commit atomically with `txn` actions, list
 //! active files, read tables into Polars, and the zero-copy Polars → Arrow bridge.
 
+pub mod append;
 pub mod bridge;
 pub mod catalog;
 pub mod changes;

@@ -111,6 +111,11 @@ pub async fn open_version(loc: &Location, version: u64) -> Result<DeltaTable, La
             latest,
         });
     }
+    open_at(loc, version).await
+}
+
+/// Loads the table at `loc` at `version`, known to exist.
+pub async fn open_at(loc: &Location, version: u64) -> Result<DeltaTable, LakeError> {
     builder(loc)?
         .with_version(version)
         .load()
@@ -431,19 +436,10 @@ pub async fn append(
     commit(table, actions, txns, metadata, op).await
 }
 
-/// Who writes the checkpoints and cleans the expired log after a commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Checkpointing {
-    /// delta-rs, inside the commit call (every `delta.checkpointInterval` versions): right
-    /// for occasional writers (jobs, maintenance).
-    Inline,
-    /// The writer's [`Upkeep`], beside its commits: their cost grows with the table, so a
-    /// long-running writer keeps them off the commit path.
-    Background,
-}
-
-/// Commits `actions` plus `txns` atomically, with `metadata` in commitInfo, checkpointing
-/// inline.
+/// Commits `actions` plus `txns` atomically, with `metadata` in commitInfo; delta-rs writes
+/// the checkpoints and cleans the expired log inside the call (every
+/// `delta.checkpointInterval` versions), which suits occasional writers (jobs, maintenance).
+/// A long-running writer appends through an [`Appender`](super::append::Appender) instead.
 pub async fn commit(
     table: &mut DeltaTable,
     actions: Vec<Action>,
@@ -451,30 +447,11 @@ pub async fn commit(
     metadata: HashMap<String, Value>,
     op: DeltaOperation,
 ) -> Result<u64, LakeError> {
-    commit_with(table, (actions, txns, metadata, op), Checkpointing::Inline).await
-}
-
-/// [`commit`] of (actions, txns, commitInfo metadata, operation), checkpointing as told.
-pub async fn commit_with(
-    table: &mut DeltaTable,
-    (actions, txns, metadata, op): (
-        Vec<Action>,
-        Vec<Transaction>,
-        HashMap<String, Value>,
-        DeltaOperation,
-    ),
-    checkpointing: Checkpointing,
-) -> Result<u64, LakeError> {
-    let inline_upkeep = checkpointing == Checkpointing::Inline;
     let path = name_of(table);
     let owned: Vec<String> = txns.iter().map(|t| t.app_id.clone()).collect();
-    let mut props = CommitProperties::default()
+    let props = CommitProperties::default()
         .with_metadata(metadata)
-        .with_application_transactions(txns)
-        .with_create_checkpoint(inline_upkeep);
-    if !inline_upkeep {
-        props = props.with_cleanup_expired_logs(Some(false));
-    }
+        .with_application_transactions(txns);
     let snapshot = table.snapshot().map_err(delta_err(&path, "committing"))?;
     let finalized = CommitBuilder::from(props)
         .with_actions(actions)

@@ -156,7 +156,7 @@ impl Metrics {
             );
         }
         let ms = b.poll_ms + b.decode_ms + b.write_ms + b.commit_ms;
-        self.set("lakectl_bronze_batch_duration_seconds", &l, ms as f64 / 1e3);
+        self.set("lakectl_bronze_batch_duration_seconds", &l, ms / 1e3);
     }
 
     /// The text exposition format.

@@ -80,7 +80,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// Formats a duration compactly for logs (`1.2s`, `350ms`).
 pub fn fmt_duration(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms < 1000.0 {
+    if ms < 10.0 && !d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{ms:.1}ms")
+    } else if ms < 1000.0 {
         format!("{ms:.0}ms")
     } else {
         format!("{:.2}s", ms / 1000.0)
