@@ -1,5 +1,6 @@
-//! Decoding a batch: Polars parses the whole NDJSON buffer with the spec schema in one call.
-//! Only when that fails (a batch holding bad records) is the buffer bisected to isolate
+//! Decoding a batch: each payload's values go straight into typed columns ([`super::tape`]);
+//! a batch that path declines is parsed by Polars' reader with the spec schema in one call,
+//! and only when that fails (a batch holding bad records) is the buffer bisected to isolate
 //! them, so a clean batch pays nothing and a dirty one pays O(bad × log n) parses.
 
 use std::io::Cursor;
@@ -228,7 +229,11 @@ fn parse_all(
     if n == 0 {
         return Ok((DataFrame::empty_with_schema(schema), Vec::new()));
     }
-    // Fast path: the whole buffer in one parallel call.
+    // Fast path: straight from the payloads' tapes into the columns.
+    if let Some(df) = super::tape::decode_lines(buf, schema) {
+        return Ok((df, (0..n).collect()));
+    }
+    // Polars' reader: the whole buffer in one parallel call.
     let whole = JsonReader::new(Cursor::new(&buf.ndjson[..]))
         .with_json_format(JsonFormat::JsonLines)
         .with_schema(schema.clone())

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod ownership;
 mod poll;
+mod tape;
 pub mod watermark;
 mod writer;
 

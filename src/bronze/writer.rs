@@ -120,7 +120,10 @@ async fn commit_batch(
     } else {
         let meta = HashMap::from([("lakectl.pipeline".to_string(), serde_json::json!(b.name))]);
         let tc = Instant::now();
-        let actions = quarantine.write_files(p.quarantine).await.map_err(lake_err)?;
+        let actions = quarantine
+            .write_files(p.quarantine)
+            .await
+            .map_err(lake_err)?;
         let commit = (actions, p.txns.clone(), meta);
         quarantine.commit(commit).await.map_err(lake_err)?;
         crate::failpoint::hit(crate::failpoint::AFTER_QUARANTINE_COMMIT);

@@ -216,7 +216,10 @@ fn judge_winner(bytes: &[u8], owned: &BTreeSet<String>, ours: &StructType) -> Wi
                 claimed.insert(id.to_string());
             }
         }
-        if let Some(schema) = action.pointer("/metaData/schemaString").and_then(Value::as_str) {
+        if let Some(schema) = action
+            .pointer("/metaData/schemaString")
+            .and_then(Value::as_str)
+        {
             if serde_json::from_str::<StructType>(schema).map_or(true, |s| &s != ours) {
                 return Winner::SchemaChanged;
             }
