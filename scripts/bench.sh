@@ -4,6 +4,8 @@
 #   scripts/bench.sh bronze    drain a backlog (BENCH_RECORDS, default 1M): lakectl vs a raw
 #                              librdkafka drain of the same topic and vs a Python peer
 #                              (confluent-kafka -> polars -> deltalake), plus peak RSS
+#   scripts/bench.sh decode    1M seed payloads decoded by lakectl (tape path), Polars' NDJSON
+#                              reader and arrow-json's Decoder: wall and CPU time, no broker
 #   scripts/bench.sh silver    a generated bronze table (BENCH_SILVER_ROWS, default 10M, 30 days,
 #                              GEN_CLIENTS clients, default 2000): the three seed jobs in lakectl,
 #                              Polars-Python and DuckDB (PyPI) over the same files, time and peak
@@ -38,7 +40,7 @@ what="${1:-all}"
 n="${BENCH_RECORDS:-1000000}"
 ensure_system_packages
 build_lakectl
-(cd "$repo" && cargo build --profile "$LAKECTL_PROFILE" --example raw_drain --example gen_bronze --example open_bench) || die "building the bench examples failed"
+(cd "$repo" && cargo build --profile "$LAKECTL_PROFILE" --example raw_drain --example gen_bronze --example open_bench --example decode_bench) || die "building the bench examples failed"
 lakectl="$(lakectl_bin)"
 raw="$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/raw_drain"
 
@@ -204,6 +206,11 @@ bench_open() {
   "$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/open_bench" "$ow/pipelines.yaml" "$commits"
 }
 
+bench_decode() {
+  step "decode: 1M seed payloads, lakectl's tape path vs Polars' NDJSON reader vs arrow-json"
+  (cd "$repo" && "$CARGO_TARGET_DIR/$LAKECTL_PROFILE/examples/decode_bench")
+}
+
 bench_commits() {
   local commits="${BENCH_COMMITS:-1600}" cw="$work/commits"; mkdir -p "$cw"
   sed -e "s#lake: .*#lake: $cw/lake#" -e "s#topic: ventes_stream#topic: bench_commits#" \
@@ -296,8 +303,9 @@ case "$what" in
   segments) bench_segments ;;
   open) bench_open ;;
   commits) bench_commits ;;
+  decode) bench_decode ;;
   latency) bench_latency ;;
   s3) bench_s3 ;;
-  all) bench_produce; bench_bronze; bench_silver; bench_segments; bench_open; bench_commits; bench_latency; bench_s3 ;;
-  *) die "usage: scripts/bench.sh [produce|bronze|silver|segments|open|commits|latency|all]" ;;
+  all) bench_produce; bench_bronze; bench_decode; bench_silver; bench_segments; bench_open; bench_commits; bench_latency; bench_s3 ;;
+  *) die "usage: scripts/bench.sh [produce|bronze|decode|silver|segments|open|commits|latency|s3|all]" ;;
 esac

@@ -290,16 +290,9 @@ mod tests {
             g.next_into(start + chrono::Duration::milliseconds(i), &mut payload);
             b.push((0, i, None, Some(&payload[..])).into());
         }
-        let seeds = read_schema(&[
-            ("vente_id".into(), ColumnType::Long),
-            ("client_id".into(), ColumnType::Long),
-            ("produit_id".into(), ColumnType::Long),
-            ("timestamp".into(), ColumnType::Timestamp),
-            ("quantite".into(), ColumnType::Int),
-            ("montant".into(), ColumnType::Double),
-            ("client_nom".into(), ColumnType::String),
-            ("pays".into(), ColumnType::String),
-        ]);
+        // The seeds' schema, from the repository's own spec.
+        let spec = crate::spec::load_pipeline(std::path::Path::new("pipelines.yaml")).unwrap();
+        let seeds = read_schema(&spec.bronze[0].schema);
         let fast = decode_lines(&b, &seeds).expect("a clean seed batch");
         assert_eq!(fast.height(), 20_000);
         assert!(fast.equals_missing(&polars(&b, &seeds).expect("Polars")));
