@@ -109,6 +109,7 @@ impl Appender {
                 }
                 Err(TransactionError::VersionAlreadyExists(_)) => {
                     self.check_winner(version, &owned).await?;
+                    tracing::debug!(table = %self.name, version, "another writer committed this version first; appending after it");
                     self.version = version;
                 }
                 Err(e) => {
