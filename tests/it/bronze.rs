@@ -137,15 +137,16 @@ fn exactly_once_under_sigkill() {
         "{max_records: 700, max_bytes: 1MiB, max_wait: 200ms}",
         "",
     );
-    // Enough that six kills of 0.2-1.2 s each all land before the backlog is drained (bronze
-    // ingests ~15k records/s here; 30k were drained within two rounds on a fast run).
-    sigkill_rounds(&ws, 120_000, 6, 3);
+    // Enough that none of the six kills comes after the backlog is drained.
+    sigkill_rounds(&ws, 120_000, 6, 6);
 }
 
 /// Produces `total` records (2 % late, 2 % malformed), then `rounds` times starts a
-/// continuous bronze run and SIGKILLs it after 0.2-1.2 s; at least `min_mid_ingest` kills
-/// must land mid-ingest. A final run catches up; every record is then in bronze or
-/// quarantine exactly once.
+/// continuous bronze run and SIGKILLs it at a random moment 0-200 ms after its first commit
+/// of the round (its first batch line), so the kill lands while it ingests, whatever its
+/// start-up costs (on S3 that grows with the table); at least `min_mid_ingest` kills must
+/// land mid-ingest. A final run catches up; every record is then in bronze or quarantine
+/// exactly once.
 pub(crate) fn sigkill_rounds(ws: &Workspace, total: u64, rounds: u32, min_mid_ingest: u32) {
     ws.produce(
         total,
@@ -162,13 +163,23 @@ pub(crate) fn sigkill_rounds(ws: &Workspace, total: u64, rounds: u32, min_mid_in
     let mut mid_ingest = 0;
     for round in 0..rounds {
         let before = count_rows(ws.tbl(BRONZE));
+        let log = ws.dir.path().join(format!("sigkill-{round}.log"));
         let mut child = ws
             .command(&["run", "bronze"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(200..1200)));
+        let started = std::time::Instant::now();
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(" batch ")
+            && child.try_wait().unwrap().is_none()
+            && started.elapsed() < Duration::from_secs(60)
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..200)));
         let still_running = child.try_wait().unwrap().is_none();
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();

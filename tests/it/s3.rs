@@ -17,7 +17,7 @@ fn s3_bronze_is_exactly_once_under_sigkill() {
     let Some(ws) = Workspace::on_s3("s3crash", 3, SMALL_BATCHES, "") else {
         return;
     };
-    crate::bronze::sigkill_rounds(&ws, 20_000, 5, 2);
+    crate::bronze::sigkill_rounds(&ws, 20_000, 5, 5);
 }
 
 #[test]
