@@ -209,6 +209,20 @@ impl Session<'_> {
     }
 }
 
+/// One line of piped standard input, without its line ending.
+fn read_plain_line() -> Result<String, ReadlineError> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line)? {
+        0 => Err(ReadlineError::Eof),
+        _ => {
+            let end = line.trim_end_matches(['\n', '\r']).len();
+            line.truncate(end);
+            Ok(line)
+        }
+    }
+}
+
 /// Runs the prompt until `.quit` or end of input. Returns how many statements failed.
 pub async fn run(
     spec: &PipelineSpec,
@@ -217,7 +231,7 @@ pub async fn run(
     format: Format,
 ) -> Result<usize, ReadlineError> {
     let interactive = crate::term::stdin_is_tty();
-    let config = Config::builder().auto_add_history(true).build();
+    let config = Config::builder().build();
     let mut editor: Editor<(), FileHistory> = Editor::with_config(config)?;
     let history = history_path().filter(|_| interactive);
     if let Some(h) = &history {
@@ -242,7 +256,20 @@ pub async fn run(
         } else {
             "    ...> "
         };
-        let line = tokio::task::block_in_place(|| editor.readline(prompt));
+        // Piped input is read as it comes: no prompt, no line editing (rustyline would
+        // still print its prompts when TERM=dumb). History is added by hand, so a terminal
+        // rustyline cannot drive (TERM=dumb) keeps one too.
+        let line = tokio::task::block_in_place(|| {
+            if interactive {
+                let line = editor.readline(prompt);
+                if let Ok(l) = &line {
+                    let _ = editor.add_history_entry(l.as_str());
+                }
+                line
+            } else {
+                read_plain_line()
+            }
+        });
         match line {
             Ok(line) => match reader.push(&line) {
                 Input::Sql(sql) => session.run_sql(&sql).await,

@@ -159,11 +159,13 @@ fn errors_are_clear() {
 }
 
 /// Runs the prompt with `input` on stdin (a pipe); returns (success, stdout, stderr).
+/// TERM=dumb, where a line editor would still print its prompts (Emacs shells, some CI).
 fn prompt(ws: &Workspace, input: &str) -> (bool, String, String) {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = ws
         .command(&["query"])
+        .env("TERM", "dumb")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -247,40 +249,44 @@ fn the_prompt_reports_errors_and_goes_on() {
 #[test]
 fn the_prompt_in_a_terminal_keeps_a_history() {
     let ws = two_days();
-    let home = tempfile::tempdir().unwrap();
-    let lakectl = env!("CARGO_BIN_EXE_lakectl");
-    let cmd = format!("{lakectl} --config {} query", ws.config().display());
-    // util-linux `script` runs the prompt on a pseudo-terminal fed from our stdin.
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .current_dir(ws.dir.path())
-        .env("KAFKA_BROKERS", brokers())
-        .env("XDG_STATE_HOME", home.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("script (util-linux)");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        for line in ["SELECT count(*) AS n FROM ventes;\r", ".quit\r"] {
-            stdin.write_all(line.as_bytes()).unwrap();
-            stdin.flush().unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(1500));
+    // A terminal the line editor drives, and one it cannot (TERM=dumb: no editing).
+    for term in ["xterm-256color", "dumb"] {
+        let home = tempfile::tempdir().unwrap();
+        let lakectl = env!("CARGO_BIN_EXE_lakectl");
+        let cmd = format!("{lakectl} --config {} query", ws.config().display());
+        // util-linux `script` runs the prompt on a pseudo-terminal fed from our stdin.
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(ws.dir.path())
+            .env("KAFKA_BROKERS", brokers())
+            .env("XDG_STATE_HOME", home.path())
+            .env("TERM", term)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("script (util-linux)");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            for line in ["SELECT count(*) AS n FROM ventes;\r", ".quit\r"] {
+                stdin.write_all(line.as_bytes()).unwrap();
+                stdin.flush().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+            }
         }
+        let out = child.wait_with_output().unwrap();
+        let text = stdout(&out);
+        assert!(out.status.success(), "TERM={term}: {text}");
+        assert!(
+            text.contains("lakectl> "),
+            "TERM={term}: the prompt is shown on a terminal:\n{text}"
+        );
+        assert!(text.contains("500"), "TERM={term}: {text}");
+        let history = std::fs::read_to_string(home.path().join("lakectl/query_history"))
+            .unwrap_or_else(|e| panic!("TERM={term}: history file written: {e}"));
+        assert!(
+            history.contains("SELECT count(*) AS n FROM ventes;"),
+            "TERM={term}: {history}"
+        );
     }
-    let out = child.wait_with_output().unwrap();
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("lakectl> "),
-        "the prompt is shown on a terminal:\n{text}"
-    );
-    assert!(text.contains("500"), "{text}");
-    let history = std::fs::read_to_string(home.path().join("lakectl/query_history"))
-        .expect("history file written");
-    assert!(
-        history.contains("SELECT count(*) AS n FROM ventes;"),
-        "{history}"
-    );
 }
