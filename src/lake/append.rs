@@ -95,9 +95,31 @@ impl Appender {
         let owned: BTreeSet<String> = txns.iter().map(|t| t.app_id.clone()).collect();
         let data = CommitData::new(actions, self.operation.clone(), metadata, txns);
         let payload = self.payload(&data).await?;
+        let op_id = uuid::Uuid::new_v4();
+        let written = self.write_next(&payload, op_id, &owned).await;
+        if written.is_err() {
+            // A staged commit that will not be written is removed (a refused one included).
+            if let CommitOrBytes::TmpCommit(_) = &payload {
+                let next = self.version + 1;
+                let _ = self
+                    .log_store
+                    .abort_commit_entry(next, payload, op_id)
+                    .await;
+            }
+        }
+        written
+    }
+
+    /// Writes `payload` at the first version after this appender's that another writer did
+    /// not take, or fails when a winner conflicts with it.
+    async fn write_next(
+        &mut self,
+        payload: &CommitOrBytes,
+        op_id: uuid::Uuid,
+        owned: &BTreeSet<String>,
+    ) -> Result<u64, LakeError> {
         loop {
             let version = self.version + 1;
-            let op_id = uuid::Uuid::new_v4();
             match self
                 .log_store
                 .write_commit_entry(version, payload.clone(), op_id)
@@ -108,19 +130,11 @@ impl Appender {
                     return Ok(version);
                 }
                 Err(TransactionError::VersionAlreadyExists(_)) => {
-                    self.check_winner(version, &owned).await?;
+                    self.check_winner(version, owned).await?;
                     tracing::debug!(table = %self.name, version, "another writer committed this version first; appending after it");
                     self.version = version;
                 }
-                Err(e) => {
-                    if let CommitOrBytes::TmpCommit(_) = &payload {
-                        let _ = self
-                            .log_store
-                            .abort_commit_entry(version, payload.clone(), op_id)
-                            .await;
-                    }
-                    return Err(delta_err(&self.name, "committing")(e.into()));
-                }
+                Err(e) => return Err(delta_err(&self.name, "committing")(e.into())),
             }
         }
     }
