@@ -88,7 +88,10 @@ impl Builder {
 /// reader (see the module's notes).
 pub(super) fn decode_lines(buf: &BatchBuffer, schema: &Schema) -> Option<DataFrame> {
     let n = buf.lines.len();
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get().min(4));
+    // (Asked once: on Linux the answer reads the cgroup's CPU quota from files.)
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads =
+        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |t| t.get().min(4)));
     if n < 4096 || threads == 1 {
         return decode_range(buf, schema, 0, n);
     }
