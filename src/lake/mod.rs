@@ -5,6 +5,7 @@ pub mod append;
 pub mod bridge;
 pub mod catalog;
 pub mod changes;
+pub mod commit;
 pub mod history;
 pub mod optimize;
 pub mod read;
@@ -76,14 +77,18 @@ pub enum LakeError {
         /// What went wrong.
         message: String,
     },
-    /// Another writer committed, since this writer's snapshot, a transaction this commit
-    /// depends on (the same `txn` appId): this writer no longer owns what it writes.
+    /// Another writer committed, since this writer's snapshot, something this commit depends
+    /// on (the same `txn` appId, a file both remove, the partitions or table this commit
+    /// replaces; see [`commit`]): this commit wrote nothing.
     #[error("delta table {table}: another writer committed to the same {what} since this writer read the table; nothing was written\n    hint: run one writer per Kafka partition (`--worker I/N` splits a topic) and one run of a job at a time")]
     Conflict {
         /// Table path.
         table: String,
-        /// What both writers claimed (partitions, a job).
+        /// What both writers claimed (partitions, a job, a file).
         what: String,
+        /// True when the other writer only rewrote files (a compaction): no data changed,
+        /// so planning the commit again on the new snapshot loses nothing.
+        by_compaction: bool,
     },
     /// Another writer changed the table's schema (a new or widened column) since this
     /// writer read it: this commit was refused and wrote nothing. (A commit refused for a

@@ -1,21 +1,22 @@
 //! `lakectl optimize`: compacts each partition's small files into files near a target size,
 //! in ONE commit that changes no data (`dataChange = false` on every add and remove), so
 //! streaming readers skip it. Safe beside a running bronze writer: appends never conflict with
-//! it; if a concurrent commit removed a file it compacts, the whole pass is retried on the new
-//! snapshot.
+//! it; if a concurrent commit removed a file it compacts (another compaction, a job's
+//! replace), the commit is refused ([`super::commit`]) and the whole pass is planned again on
+//! the new snapshot.
 
 use crate::storage::Location;
 use std::collections::BTreeMap;
 
 use deltalake::kernel::Action;
-use deltalake::protocol::DeltaOperation;
 use polars::prelude::*;
 use serde::Serialize;
 use tracing::{info, warn};
 
 use super::bridge::to_record_batches;
+use super::commit::{commit, Change, Kind};
 use super::read::{active_files, scan_files, DataFile};
-use super::table::{self, commit, schema_of, write_files};
+use super::table::{self, schema_of, write_files};
 use super::LakeError;
 use crate::spec::expr::parse_expr;
 
@@ -153,22 +154,11 @@ pub async fn optimize(
                 r.attempts = attempt;
                 return Ok(r);
             }
-            Err(e @ LakeError::Delta { .. }) if attempt < opts.max_attempts && is_conflict(&e) => {
+            Err(e @ LakeError::Conflict { .. }) if attempt < opts.max_attempts => {
                 warn!(table = %path, attempt, error = %e, "optimize conflicted with a concurrent commit; retrying on the new snapshot");
             }
             Err(e) => return Err(e),
         }
-    }
-}
-
-fn is_conflict(e: &LakeError) -> bool {
-    match e {
-        LakeError::Delta { source, .. } => matches!(
-            source.as_ref(),
-            deltalake::DeltaTableError::Transaction { .. }
-                | deltalake::DeltaTableError::VersionAlreadyExists(_)
-        ),
-        _ => false,
     }
 }
 
@@ -243,11 +233,23 @@ async fn optimize_once(
             actions.push(Action::Remove(r));
         }
     }
-    let op = DeltaOperation::Optimize {
+    let kind = Kind::Compact {
         predicate: opts.filter.clone(),
-        target_size: opts.target_size as i64,
+        target_size: opts.target_size,
     };
-    let version = commit(&mut t, actions, Vec::new(), Default::default(), op).await?;
+    let written: Vec<Action> = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Add(_)))
+        .cloned()
+        .collect();
+    let version = match commit(&mut t, Change::new(kind, actions)).await {
+        Ok(v) => v,
+        Err(e) => {
+            // Not committed: the compacted copies are nobody's.
+            table::discard_files(&t, &written).await;
+            return Err(e);
+        }
+    };
     report.version = Some(version);
     report.files_after = active_files(&t)?.len();
     info!(

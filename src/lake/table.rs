@@ -3,10 +3,9 @@
 use std::collections::HashMap;
 
 use deltalake::arrow::array::RecordBatch;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Transaction};
 use deltalake::operations::create::CreateBuilder;
-use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::protocol::SaveMode;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::DeltaTableBuilder;
 use futures::TryStreamExt;
@@ -14,6 +13,7 @@ use serde_json::Value;
 
 pub use deltalake::DeltaTable;
 
+use super::commit::{commit, Change, Kind};
 use super::schema::{Column, TableSchema};
 use super::LakeError;
 use crate::storage::{Location, StorageOptions};
@@ -189,20 +189,12 @@ async fn set_properties(table: &mut DeltaTable, config: &[(&str, &str)]) -> Resu
             .add_config_key(k.to_string(), v.to_string())
             .map_err(|e| delta_err(&path, "setting table properties")(e.into()))?;
     }
-    let op = DeltaOperation::SetTableProperties {
-        properties: changed
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    commit(
-        table,
-        vec![Action::Metadata(md)],
-        Vec::new(),
-        HashMap::new(),
-        op,
-    )
-    .await?;
+    let properties = changed
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let change = Change::new(Kind::SetProperties(properties), vec![Action::Metadata(md)]);
+    commit(table, change).await?;
     Ok(())
 }
 
@@ -302,15 +294,7 @@ async fn add_columns(
         .map(|c| deltalake::kernel::StructField::nullable(c.name.clone(), c.ty.clone()))
         .collect();
     let names: Vec<&str> = added.iter().map(|c| c.name.as_str()).collect();
-    match commit(
-        table,
-        vec![md],
-        Vec::new(),
-        HashMap::new(),
-        DeltaOperation::AddColumn { fields },
-    )
-    .await
-    {
+    match commit(table, Change::new(Kind::AddColumns(fields), vec![md])).await {
         Ok(v) => {
             tracing::info!(table = %path, version = v, columns = ?names, "schema evolved: new columns added (older rows read them as null)");
             Ok(())
@@ -413,16 +397,6 @@ async fn write_with(
     Ok(adds.into_iter().map(Action::Add).collect())
 }
 
-/// The operation recorded for an append.
-pub fn append_operation(table: &DeltaTable) -> Result<DeltaOperation, LakeError> {
-    let partition_by = schema_of(table)?.partition_by;
-    Ok(DeltaOperation::Write {
-        mode: SaveMode::Append,
-        partition_by: (!partition_by.is_empty()).then_some(partition_by),
-        predicate: None,
-    })
-}
-
 /// Writes `batches` and commits them in ONE Delta commit together with `txns` and
 /// `metadata` (in commitInfo). Returns the new version.
 pub async fn append(
@@ -432,65 +406,10 @@ pub async fn append(
     metadata: HashMap<String, Value>,
 ) -> Result<u64, LakeError> {
     let actions = write_files(table, batches).await?;
-    let op = append_operation(table)?;
-    commit(table, actions, txns, metadata, op).await
-}
-
-/// Commits `actions` plus `txns` atomically, with `metadata` in commitInfo; delta-rs writes
-/// the checkpoints and cleans the expired log inside the call (every
-/// `delta.checkpointInterval` versions), which suits occasional writers (jobs, maintenance).
-/// A long-running writer appends through an [`Appender`](super::append::Appender) instead.
-pub async fn commit(
-    table: &mut DeltaTable,
-    actions: Vec<Action>,
-    txns: Vec<Transaction>,
-    metadata: HashMap<String, Value>,
-    op: DeltaOperation,
-) -> Result<u64, LakeError> {
-    let path = name_of(table);
-    let owned: Vec<String> = txns.iter().map(|t| t.app_id.clone()).collect();
-    let props = CommitProperties::default()
-        .with_metadata(metadata)
-        .with_application_transactions(txns);
-    let snapshot = table.snapshot().map_err(delta_err(&path, "committing"))?;
-    let finalized = CommitBuilder::from(props)
-        .with_actions(actions)
-        .build(Some(snapshot), table.log_store(), op)
-        .await
-        .map_err(|e| conflict_or(e, &path, &owned))?;
-    // The commit returns the new snapshot: no need to read the log again.
-    let version = finalized.version();
-    table.state = Some(finalized.snapshot());
-    Ok(version)
-}
-
-/// A commit that failed because a concurrent commit touched one of its `txn` appIds is a
-/// [`LakeError::Conflict`]: the writer lost what it owned. Any other failure is kept as is.
-fn conflict_or(e: deltalake::DeltaTableError, path: &str, app_ids: &[String]) -> LakeError {
-    use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
-    match &e {
-        deltalake::DeltaTableError::Transaction {
-            source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction),
-        } => {
-            let mut ids: Vec<&str> = app_ids.iter().map(String::as_str).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            LakeError::Conflict {
-                table: path.to_string(),
-                what: format!("transaction ids {}", ids.join(", ")),
-            }
-        }
-        // Any other conflict (a concurrent metadata or protocol change, e.g. two writers
-        // creating the table at once; files this commit depends on removed meanwhile) also
-        // means another writer committed first: this one writes nothing.
-        deltalake::DeltaTableError::Transaction {
-            source: TransactionError::CommitConflict(c),
-        } => LakeError::Conflict {
-            table: path.to_string(),
-            what: format!("table ({c})"),
-        },
-        _ => delta_err(path, "committing")(e),
-    }
+    let change = Change::new(Kind::Append, actions)
+        .with_txns(txns)
+        .with_metadata(metadata);
+    commit(table, change).await
 }
 
 /// Commits `txns` alone (no data): a claim on what those appIds stand for. Any writer whose
@@ -506,12 +425,10 @@ pub async fn claim(
     let path = name_of(table);
     let mut attempt = 0;
     loop {
-        let op = DeltaOperation::Write {
-            mode: SaveMode::Append,
-            partition_by: None,
-            predicate: None,
-        };
-        match commit(table, Vec::new(), txns.clone(), metadata.clone(), op).await {
+        let change = Change::new(Kind::Claim, Vec::new())
+            .with_txns(txns.clone())
+            .with_metadata(metadata.clone());
+        match commit(table, change).await {
             Err(LakeError::Conflict { .. }) if retry && attempt < 20 => {
                 attempt += 1;
                 table

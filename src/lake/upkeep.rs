@@ -3,7 +3,8 @@
 use tokio::task::JoinHandle;
 
 use super::append::Appender;
-use super::table::{delta_err, open_at};
+use super::commit::checkpoint;
+use super::table::open_at;
 use super::LakeError;
 
 /// Keeps a long-running writer's `_delta_log` bounded and quick to read. Every
@@ -52,13 +53,7 @@ impl Upkeep {
             let loc = a.location();
             self.running = Some(tokio::spawn(async move {
                 let table = open_at(&loc, v).await?;
-                deltalake::protocol::checkpoints::create_checkpoint(&table, None)
-                    .await
-                    .map_err(delta_err(&loc, "writing a checkpoint"))?;
-                let removed = deltalake::protocol::checkpoints::cleanup_metadata(&table, None)
-                    .await
-                    .map_err(delta_err(&loc, "cleaning the expired log"))?;
-                tracing::debug!(table = %loc, version = v, removed, "checkpoint written, expired log cleaned");
+                checkpoint(&table).await?;
                 Ok(v)
             }));
         }

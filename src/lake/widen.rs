@@ -10,13 +10,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::Action;
-use deltalake::protocol::DeltaOperation;
 use deltalake::DeltaTable;
 use tracing::{info, warn};
 
 use super::bridge::to_record_batches;
+use super::commit::{commit, Change, Kind};
 use super::read::{active_files, scan_files};
 use super::schema::{Evolution, TableSchema};
 use super::table::{self, delta_err, schema_of};
@@ -59,35 +58,25 @@ pub async fn widen_columns(
                 all.push(Action::Remove(r));
             }
         }
-        let props = CommitProperties::default()
-            .with_metadata(HashMap::from([(
-                "lakectl.reason".to_string(),
-                serde_json::json!(reason),
-            )]))
-            // A concurrent append would slip past the rewrite: fail and start again.
-            .with_max_retries(0);
-        let op = DeltaOperation::Optimize {
-            predicate: None,
-            target_size: 0,
-        };
-        let snapshot = table.snapshot().map_err(delta_err(&path, "committing"))?;
-        match CommitBuilder::from(props)
-            .with_actions(all)
-            .build(Some(snapshot), table.log_store(), op)
-            .await
+        let metadata = HashMap::from([("lakectl.reason".to_string(), serde_json::json!(reason))]);
+        // A concurrent append would slip past the rewrite: the one commit path refuses a
+        // rewrite of the whole table after any other commit's files, and this starts again.
+        match commit(
+            table,
+            Change::new(Kind::Rewrite, all).with_metadata(metadata),
+        )
+        .await
         {
-            Ok(finalized) => {
-                let version = finalized.version();
-                table.state = Some(finalized.snapshot());
+            Ok(version) => {
                 info!(table = %path, version, %evolution, files = rels.len(), "schema evolved: columns widened, files rewritten");
                 return Ok(());
             }
             Err(e) => {
                 table::discard_files(table, &actions).await;
-                warn!(table = %path, attempt, error = %e, "widening conflicted with a concurrent commit; starting again on the new snapshot");
-                if attempt == ATTEMPTS {
-                    return Err(delta_err(&path, "widening columns")(e));
+                if attempt == ATTEMPTS || !matches!(e, LakeError::Conflict { .. }) {
+                    return Err(e);
                 }
+                warn!(table = %path, attempt, error = %e, "widening conflicted with a concurrent commit; starting again on the new snapshot");
             }
         }
     }

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deltalake::protocol::DeltaOperation;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::lake::commit::{commit, Change, Kind};
 use crate::lake::read::{active_files, scan};
 use crate::lake::{bridge, optimize, table, vacuum, LakeError, TableSchema};
 use crate::storage::Location;
@@ -406,38 +406,59 @@ pub struct Maintenance {
 /// the files no longer referenced for an hour.
 pub async fn maintain(lake: &Location, retention: Duration) -> Result<Maintenance, LakeError> {
     let path = runs_path(lake);
-    let Some(mut t) = table::open(&path).await? else {
+    if table::open(&path).await?.is_none() {
         return Ok(Maintenance::default());
-    };
+    }
     let cutoff = (Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default())
         .format("%Y-%m-%d")
         .to_string();
-    let old: BTreeSet<String> = active_files(&t)?
-        .into_iter()
-        .filter(|f| {
-            f.partition
-                .get("day")
-                .cloned()
-                .flatten()
-                .is_some_and(|d| d < cutoff)
-        })
-        .map(|f| f.rel)
-        .collect();
-    let mut m = Maintenance::default();
-    if !old.is_empty() {
-        let days: BTreeSet<&str> = old.iter().filter_map(|r| r.split('/').next()).collect();
-        m.days_dropped = days.len();
-        let actions = table::remove_actions(&t, &old)?;
-        let op = DeltaOperation::Delete {
-            predicate: Some(format!("day < '{cutoff}'")),
-        };
-        table::commit(&mut t, actions, vec![], HashMap::new(), op).await?;
-    }
+    let mut m = Maintenance {
+        days_dropped: drop_days(&path, &cutoff).await?,
+        ..Maintenance::default()
+    };
     let r = optimize::optimize(&path, &optimize::OptimizeOptions::default()).await?;
     m.files_compacted = r.files_removed;
     let v = vacuum::vacuum(&path, Duration::from_secs(3600), false, true).await?;
     m.files_vacuumed = v.files.len();
     Ok(m)
+}
+
+/// Removes the days before `cutoff` from the history table; returns how many. Another
+/// scheduler dropping the same days at once makes one commit lose: it plans again on the new
+/// snapshot, where those days are gone.
+async fn drop_days(path: &Location, cutoff: &str) -> Result<usize, LakeError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut t = table::open_existing(path).await?;
+        let old: BTreeSet<String> = active_files(&t)?
+            .into_iter()
+            .filter(|f| {
+                f.partition
+                    .get("day")
+                    .cloned()
+                    .flatten()
+                    .is_some_and(|d| d.as_str() < cutoff)
+            })
+            .map(|f| f.rel)
+            .collect();
+        if old.is_empty() {
+            return Ok(0);
+        }
+        let days: BTreeSet<&str> = old.iter().filter_map(|r| r.split('/').next()).collect();
+        let dropped = days.len();
+        let kind = Kind::Delete {
+            predicate: format!("day < '{cutoff}'"),
+        };
+        let removes = table::remove_actions(&t, &old)?;
+        match commit(&mut t, Change::new(kind, removes)).await {
+            Ok(_) => return Ok(dropped),
+            Err(e @ LakeError::Conflict { .. }) if attempt < 5 => {
+                tracing::warn!(table = %path, attempt, error = %e, "dropping old days conflicted with a concurrent commit; retrying on the new snapshot");
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Writes history rows as they come (grouped into one commit when several are waiting), and

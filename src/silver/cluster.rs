@@ -13,6 +13,7 @@ use polars::prelude::*;
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 
+use crate::lake::commit::{commit, Change, Kind};
 use crate::spec::job_modes::ClusterSpec;
 
 /// Column of the centres table: how many rows the cluster has.
@@ -77,12 +78,8 @@ pub async fn write_centres(
                 )),
             ),
         ]);
-        let op = deltalake::protocol::DeltaOperation::Write {
-            mode: deltalake::protocol::SaveMode::Overwrite,
-            partition_by: None,
-            predicate: None,
-        };
-        table::commit(&mut t, actions, Vec::new(), meta, op).await
+        let change = Change::new(Kind::Overwrite, actions).with_metadata(meta);
+        commit(&mut t, change).await
     }
     .await;
     if let Err(e) = result {

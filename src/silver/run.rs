@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use deltalake::protocol::{DeltaOperation, SaveMode};
 use polars::prelude::*;
 use tokio::task::block_in_place;
 
@@ -18,6 +17,7 @@ use super::expect::Checks;
 use super::prepare::{partition_key, prepare};
 use super::{app_id, SilverError};
 use crate::lake::changes::{self, AddedFile, PartitionKey};
+use crate::lake::commit::{commit, Change, Kind};
 use crate::lake::read::{active_files, DataFile};
 use crate::lake::{bridge, table, DeltaTable, TableSchema};
 use crate::spec::job::{JobSpec, OnSchemaChange, OnViolation, WriteMode};
@@ -165,8 +165,38 @@ fn fmt_keys(keys: &BTreeSet<PartitionKey>) -> String {
     }
 }
 
-/// Runs one job.
+/// Attempts of a run whose commit loses to compactions of its target.
+const ATTEMPTS: usize = 5;
+
+/// Runs one job. A run whose commit lost to a compaction of its target (which changed no
+/// data) is planned again on the new snapshot; one that lost to another run of the job fails
+/// with nothing committed.
 pub async fn run_job(
+    spec: &PipelineSpec,
+    checked: &CheckedJobs,
+    job: &JobSpec,
+    opts: &RunOptions,
+) -> Result<JobReport, SilverError> {
+    let mut attempt = 1;
+    loop {
+        match run_once(spec, checked, job, opts).await {
+            Err(SilverError::Lake {
+                source:
+                    e @ crate::lake::LakeError::Conflict {
+                        by_compaction: true,
+                        ..
+                    },
+                ..
+            }) if attempt < ATTEMPTS => {
+                tracing::warn!(job = %job.name, attempt, error = %e, "the job's commit lost to a compaction of its target; planning again on the new snapshot");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn run_once(
     spec: &PipelineSpec,
     checked: &CheckedJobs,
     job: &JobSpec,
@@ -246,7 +276,7 @@ pub async fn run_job(
                         source_schema_changed: true,
                         ..*opts
                     };
-                    return Box::pin(run_job(spec, checked, job, &again)).await;
+                    return Box::pin(run_once(spec, checked, job, &again)).await;
                 }
                 Some(diff) => {
                     return Err(lake_err(crate::lake::LakeError::SchemaMismatch {
@@ -377,19 +407,15 @@ pub async fn run_job(
     .map_err(lake_err)?;
     let written = actions.clone();
     actions.extend(removes);
-    let op = DeltaOperation::Write {
-        mode: if matches!(prepared.scope, Some(Scope::NewFiles(_))) {
-            SaveMode::Append
-        } else {
-            SaveMode::Overwrite
-        },
-        partition_by: (!job.partition_by.is_empty()).then(|| job.partition_by.clone()),
-        predicate: match &prepared.scope {
-            Some(Scope::Partitions(keys)) if job.mode == WriteMode::ReplacePartitions => Some(
-                format!("{} IN ({})", job.partition_by.join(","), fmt_keys(keys)),
-            ),
-            _ => None,
-        },
+    let kind = match &prepared.scope {
+        Some(Scope::NewFiles(_)) => Kind::Append,
+        Some(Scope::Partitions(keys)) if job.mode == WriteMode::ReplacePartitions => {
+            Kind::ReplacePartitions {
+                predicate: format!("{} IN ({})", job.partition_by.join(","), fmt_keys(keys)),
+            }
+        }
+        Some(Scope::Keys { .. }) => Kind::ReplaceFiles,
+        _ => Kind::Overwrite,
     };
     let meta = HashMap::from([
         ("lakectl.job".to_string(), serde_json::json!(job.name)),
@@ -426,7 +452,10 @@ pub async fn run_job(
             }),
         ),
     ]);
-    let version = match table::commit(target, actions, prepared.txns, meta, op).await {
+    let change = Change::new(kind, actions)
+        .with_txns(prepared.txns)
+        .with_metadata(meta);
+    let version = match commit(target, change).await {
         Ok(v) => v,
         Err(e) => {
             // Not committed: the files written for it are nobody's.
@@ -464,6 +493,7 @@ async fn create_target(
         return Err(lake_err(crate::lake::LakeError::Conflict {
             table: path.to_string(),
             what: format!("job {} (another run committed first)", job.name),
+            by_compaction: false,
         }));
     }
     Ok(t)

@@ -21,6 +21,7 @@ mod jobs_spec;
 mod maintenance;
 mod produce;
 mod query;
+mod races;
 mod s3;
 mod schedule;
 mod segments;
