@@ -244,7 +244,7 @@ pub async fn gather(
     spec: &PipelineSpec,
     checked: &CheckedJobs,
     kafka_timeout: Duration,
-) -> Dashboard {
+) -> Result<Dashboard, crate::lake::LakeError> {
     let mut cx = Ctx {
         spec,
         checked,
@@ -398,7 +398,7 @@ pub async fn gather(
         }
     }
 
-    let status = crate::status::gather(spec, checked, kafka_timeout).await;
+    let status = crate::status::gather(spec, checked, kafka_timeout).await?;
     let now = Utc::now();
     let age = |t: &Option<String>| {
         t.as_deref()
@@ -435,7 +435,7 @@ pub async fn gather(
         })
         .collect();
 
-    Dashboard {
+    Ok(Dashboard {
         generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         kpis,
         top_clients,
@@ -447,7 +447,7 @@ pub async fn gather(
         pipelines,
         jobs,
         problems: cx.problems,
-    }
+    })
 }
 
 /// `1234567.891` → `1,234,567.89`.

@@ -16,6 +16,7 @@ use crate::kafka::admin::topic_partitions;
 use crate::kafka::consumer::Drain;
 use crate::lake::catalog::TableKind;
 use crate::lake::read::{active_files, scan};
+use crate::lake::LakeError;
 use crate::lake::{table, DeltaTable};
 use crate::silver::CheckedJobs;
 use crate::spec::{DataLossPolicy, PipelineSpec};
@@ -114,11 +115,18 @@ async fn last_commit_ms(t: &DeltaTable) -> Option<i64> {
 }
 
 /// Gathers the status (the broker is asked for high watermarks, at most `kafka_timeout` each).
-pub async fn gather(spec: &PipelineSpec, checked: &CheckedJobs, kafka_timeout: Duration) -> Status {
+/// A table that does not exist yet is "not created"; one that cannot be read (an
+/// unreachable store, refused credentials, a corrupt log) is an error: a status that says
+/// "nothing there" when the lake is merely unreadable would mislead whoever reads it.
+pub async fn gather(
+    spec: &PipelineSpec,
+    checked: &CheckedJobs,
+    kafka_timeout: Duration,
+) -> Result<Status, LakeError> {
     let lake = &spec.lake;
     let mut pipelines = Vec::new();
     for b in &spec.bronze {
-        let bronze = table::open(&lake.join(&b.table)).await.ok().flatten();
+        let bronze = table::open(&lake.join(&b.table)).await?;
         let mut ps = PipelineStatus {
             name: b.name.clone(),
             topic: b.topic.clone(),
@@ -195,7 +203,7 @@ pub async fn gather(spec: &PipelineSpec, checked: &CheckedJobs, kafka_timeout: D
             last_commit: None,
             by_reason: None,
         };
-        if let Ok(Some(dt)) = table::open(&lake.join(&t.path)).await {
+        if let Some(dt) = table::open(&lake.join(&t.path)).await? {
             ts.version = dt.version();
             if let Some(v) = ts.version {
                 versions.insert(t.name.clone(), v);
@@ -224,7 +232,7 @@ pub async fn gather(spec: &PipelineSpec, checked: &CheckedJobs, kafka_timeout: D
             last_run: None,
             age_seconds: None,
         };
-        if let Ok(Some(t)) = table::open(&lake.join(&j.to)).await {
+        if let Some(t) = table::open(&lake.join(&j.to)).await? {
             js.source_version_read = table::txn_version(&t, &crate::silver::app_id(&j.name))
                 .await
                 .ok()
@@ -243,11 +251,11 @@ pub async fn gather(spec: &PipelineSpec, checked: &CheckedJobs, kafka_timeout: D
         }
         jobs.push(js);
     }
-    Status {
+    Ok(Status {
         pipelines,
         tables,
         jobs,
-    }
+    })
 }
 
 fn reasons(t: &DeltaTable) -> Option<BTreeMap<String, u64>> {

@@ -107,3 +107,28 @@ fn a_broker_that_is_down_is_reported_and_the_lake_still_shown() {
     );
     assert_eq!(s["tables"][0]["rows"], 50);
 }
+
+/// A table whose log cannot be read (here a corrupt commit file) is not "not created yet":
+/// `status` and `dashboard` name the table and fail with the lake's exit code (5), no panic.
+#[test]
+fn an_unreadable_table_is_an_error_not_an_empty_lake() {
+    let ws = Workspace::new("status_corrupt", 1);
+    ws.produce(50, &["--seed", "7"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let log = ws.table("bronze/ventes_stream").join("_delta_log");
+    let last = std::fs::read_dir(&log)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .max()
+        .expect("a commit file");
+    std::fs::write(&last, b"{\"add\": not json\n").unwrap();
+    for args in [&["status", "--json"][..], &["dashboard", "--json"]] {
+        let out = ws.lakectl(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(5), "{args:?}: {err}");
+        assert!(err.contains("ventes_stream"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(stdout(&out).trim().is_empty(), "{args:?}: {}", stdout(&out));
+    }
+}
