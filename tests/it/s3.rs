@@ -1,7 +1,7 @@
 //! The lake on a real local S3 server (moto, started by `scripts/test.sh`): exactly-once under
-//! SIGKILL, incremental silver, two workers and an optimize at once, every command, other
-//! readers (Python `deltalake`, DuckDB), the store checks of `doctor`, and credentials that
-//! never show. Each test has a prefix of its own in the bucket.
+//! SIGKILL, incremental silver, two workers and an optimize at once, two workers that both
+//! compact, every command, other readers (Python `deltalake`, DuckDB), the store checks of
+//! `doctor`, and credentials that never show. Each test has a prefix of its own in the bucket.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -171,6 +171,75 @@ fn s3_two_workers_and_an_optimize_at_once_lose_and_duplicate_nothing() {
     );
     let history = ws.ok(&["history", "ventes", "--limit", "1000"]);
     assert!(history.contains("OPTIMIZE"), "{history}");
+}
+
+/// Two `--worker`s on one S3 table, each compacting it every second (`optimize: {every}`),
+/// while records keep arriving: the two compactions race each other and both workers'
+/// appends, and every record is in the table once.
+#[test]
+fn s3_two_workers_that_both_compact_duplicate_nothing() {
+    let Some(ws) = Workspace::on_s3(
+        "s3compact",
+        4,
+        "{max_records: 100, max_bytes: 1MiB, max_wait: 200ms}",
+        "    optimize: {every: 1s, target_size: 64MiB}\n",
+    ) else {
+        return;
+    };
+    ws.produce(2000, &["--seed", "93"]);
+    let logs: Vec<_> = (0..2)
+        .map(|i| ws.dir.path().join(format!("worker{i}.log")))
+        .collect();
+    let mut workers: Vec<_> = (0..2)
+        .map(|i| {
+            spawn(
+                &ws,
+                &["run", "bronze", "--worker", &format!("{i}/2")],
+                &logs[i],
+            )
+        })
+        .collect();
+    let mut produced = 2000;
+    for round in 0..8 {
+        std::thread::sleep(Duration::from_millis(1200));
+        ws.produce(
+            1000,
+            &[
+                "--seed",
+                &(94 + round).to_string(),
+                "--first-id",
+                &(100_000 * (round + 1)).to_string(),
+            ],
+        );
+        produced += 1000;
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut compactions = String::new();
+    for (w, log) in workers.iter_mut().zip(&logs) {
+        let status = sigterm(&mut w.0);
+        let log = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(status.success(), "a worker failed ({status}):\n{log}");
+        assert!(!log.contains("ERROR"), "{log}");
+        compactions.extend(
+            log.lines()
+                .filter(|l| l.contains("optimize"))
+                .map(|l| format!("{l}\n")),
+        );
+    }
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert_exactly_once(&ws, produced);
+    let h: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["history", "ventes", "--limit", "1000", "--json"])).unwrap();
+    let optimizes = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["operation"] == "OPTIMIZE")
+        .count();
+    assert!(
+        optimizes >= 2,
+        "the workers compacted {optimizes} times:\n{compactions}"
+    );
 }
 
 /// Runs `args` with debug logs; asserts success; returns stdout + stderr.
