@@ -1,6 +1,7 @@
 //! Writers that race on one table: two compactions while bronze appends, a silver job and a
 //! compaction of its target, a slowly changing dimension and a compaction. Every command
-//! exits 0 (the loser re-plans on the new snapshot) and no row is ever duplicated.
+//! exits 0 (the loser re-plans on the new snapshot) and no row is ever duplicated. Also a
+//! widening rewrite racing compactions.
 
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;
@@ -229,5 +230,52 @@ fn a_dimension_and_an_optimize_of_it_keep_one_current_row_per_client() {
             clients.len(),
             "round {round}: one current row per client"
         );
+    }
+}
+
+/// A widening rewrite (`quantite: int` → `long`) and compactions of the same table at once:
+/// whichever commits first, the other plans again; every row once, and every active file
+/// of the wider type (no compaction put narrow files back).
+#[test]
+fn an_optimize_during_a_widening_rewrite_loses_nothing() {
+    let ws = Workspace::with_batch("widen_opt", 2, SMALL, "");
+    ws.produce(1500, &["--seed", "71"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let widened = ws.dir.path().join("widened.yaml");
+    let spec = std::fs::read_to_string(ws.config()).unwrap();
+    std::fs::write(&widened, spec.replace("quantite: int", "quantite: long")).unwrap();
+    ws.produce(200, &["--seed", "72", "--first-id", "100000"]);
+    let widen = std::process::Command::new(env!("CARGO_BIN_EXE_lakectl"))
+        .current_dir(ws.dir.path())
+        .arg("--config")
+        .arg(&widened)
+        .args(["run", "bronze", "--until-caught-up"])
+        .env("KAFKA_BROKERS", brokers())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the widening run");
+    let optimizes: Vec<Child> = (0..3)
+        .map(|i| {
+            std::thread::sleep(Duration::from_millis(150 * i));
+            start(&ws, &["optimize", "ventes", "--json"])
+        })
+        .collect();
+    let w = finish(widen, "the widening run");
+    let mut raced = stderr(&w).contains("widening conflicted");
+    for (i, o) in optimizes.into_iter().enumerate() {
+        let o = finish(o, &format!("optimize {i}"));
+        raced |= stderr(&o).contains("retrying on the new snapshot");
+    }
+    assert!(raced, "neither the widening nor an optimize lost a race");
+    assert_exactly_once(&ws, 1700);
+    let check = r#"
+import sys, pyarrow.parquet as pq
+from deltalake import DeltaTable
+t = DeltaTable(sys.argv[1])
+print(t.to_pyarrow_table().num_rows, sorted({str(pq.read_schema(u.replace("file://", "")).field("quantite").type) for u in t.file_uris()}))
+"#;
+    if let Some((out, err)) = python_check(check, &[&ws.table("bronze/ventes_stream")]) {
+        assert_eq!(out, "1700 ['int64']", "{err}");
     }
 }
