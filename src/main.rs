@@ -22,7 +22,13 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", lakectl::redact::text(&message(&e)));
+            // Not eprintln!: it panics when stderr is a closed pipe.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                lakectl::redact::text(&message(&e))
+            );
             ExitCode::from(lakectl::exit::of(&e))
         }
     }

@@ -93,14 +93,18 @@ pub fn stderr() -> RedactingStderr {
 pub struct RedactingStderr;
 
 impl Write for RedactingStderr {
+    /// A log line that cannot be written (stderr a pipe whose reader is gone) is dropped:
+    /// failing here would make tracing report it on stderr again, which panics, and a
+    /// panicking signal task would never stop the run.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let s = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(text(&s).as_bytes())?;
+        let _ = std::io::stderr().write_all(text(&s).as_bytes());
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        let _ = std::io::stderr().flush();
+        Ok(())
     }
 }
 

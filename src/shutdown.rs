@@ -83,10 +83,12 @@ pub fn install() -> StopFlag {
             wait_signal().await;
             count += 1;
             if count == 1 {
+                // The flag first: nothing (a log line to a closed pipe) may stand between a
+                // signal and the stop.
+                f.set();
                 tracing::warn!(
                     "stop requested: finishing the current batch (signal again to exit at once)"
                 );
-                f.set();
             } else {
                 tracing::warn!("second signal: exiting now");
                 std::process::exit(i32::from(crate::exit::INTERRUPTED));

@@ -454,3 +454,79 @@ fn sigint_finishes_the_current_batch_and_exits_zero() {
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     assert_exactly_once(&ws, 6000);
 }
+
+/// Sends `sig` (`TERM`, `INT`) to `child` `times` times, 300 ms apart, and waits (30 s at
+/// most) for it to exit.
+fn signal_and_wait(
+    child: &mut std::process::Child,
+    sig: &str,
+    times: usize,
+) -> std::process::ExitStatus {
+    for _ in 0..times {
+        let _ = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("lakectl did not stop within 30 s of SIG{sig} ×{times}");
+}
+
+/// `run bronze` and `schedule` whose stdout and stderr are pipes nobody reads any more
+/// (`| head`, a log shipper that restarted), then SIGTERM or SIGINT, once or twice: each
+/// stops within the grace period (0 after one signal; 130, or 0 if already stopped, after two), every time, and what
+/// bronze wrote is exactly once. (The stop used to wait on a log line that could not be
+/// written: the signal task panicked before it set the stop flag.)
+#[test]
+fn runs_with_closed_output_pipes_still_stop_on_signals() {
+    let ws = Workspace::with_batch(
+        "closed_pipes",
+        1,
+        "{max_records: 50, max_bytes: 1MiB, max_wait: 200ms}",
+        "",
+    );
+    let mut produced = 0;
+    let mut round = 0;
+    for cmd in [&["run", "bronze"][..], &["schedule"]] {
+        for (sig, times) in [("TERM", 1), ("INT", 1), ("TERM", 2), ("INT", 2)] {
+            round += 1;
+            ws.produce(
+                100,
+                &[
+                    "--seed",
+                    &(20 + round).to_string(),
+                    "--first-id",
+                    &(10_000 * round).to_string(),
+                ],
+            );
+            produced += 100;
+            let mut c = ws
+                .command(cmd)
+                .env("RUST_LOG", "lakectl=debug")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start lakectl");
+            // The readers go away; lakectl keeps logging into closed pipes.
+            drop(c.stdout.take());
+            drop(c.stderr.take());
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            let status = signal_and_wait(&mut c, sig, times);
+            // After two signals: 130, or 0 when the first had already stopped it.
+            let ok: &[i32] = if times == 1 { &[0] } else { &[0, 130] };
+            assert!(
+                status.code().is_some_and(|c| ok.contains(&c)),
+                "{cmd:?}, SIG{sig} ×{times}: {status}"
+            );
+        }
+    }
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    assert_exactly_once(&ws, produced);
+}
