@@ -431,9 +431,24 @@ pub fn valid_sales(topic: &str, partitions: i32, expect: usize) -> Vec<serde_jso
 
 /// Sends SIGTERM to `child` and waits (30 s at most) for it to exit; returns its status.
 pub fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    signal_and_wait(child, "TERM", 1)
+}
+
+/// Sends `sig` (`TERM`, `INT`) to `child` `times` times, 300 ms apart, and waits (30 s at
+/// most) for it to exit; returns its status.
+pub fn signal_and_wait(
+    child: &mut std::process::Child,
+    sig: &str,
+    times: usize,
+) -> std::process::ExitStatus {
+    for i in 0..times {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status();
+    }
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while std::time::Instant::now() < deadline {
         if let Some(s) = child.try_wait().expect("wait") {
@@ -442,7 +457,19 @@ pub fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = child.kill();
-    panic!("lakectl did not stop within 30 s of SIGTERM");
+    panic!("lakectl did not stop within 30 s of SIG{sig} ×{times}");
+}
+
+/// How many commits of the pipeline's bronze table (`history ventes`) are `operation`.
+pub fn bronze_commits(ws: &Workspace, operation: &str) -> usize {
+    let h: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["history", "ventes", "--limit", "1000", "--json"]))
+            .expect("history json");
+    h.as_array()
+        .expect("history rows")
+        .iter()
+        .filter(|c| c["operation"] == operation)
+        .count()
 }
 
 /// Every (partition, offset) of the topic is in bronze or quarantine exactly once, and

@@ -455,30 +455,6 @@ fn sigint_finishes_the_current_batch_and_exits_zero() {
     assert_exactly_once(&ws, 6000);
 }
 
-/// Sends `sig` (`TERM`, `INT`) to `child` `times` times, 300 ms apart, and waits (30 s at
-/// most) for it to exit.
-fn signal_and_wait(
-    child: &mut std::process::Child,
-    sig: &str,
-    times: usize,
-) -> std::process::ExitStatus {
-    for _ in 0..times {
-        let _ = std::process::Command::new("kill")
-            .args([&format!("-{sig}"), &child.id().to_string()])
-            .status();
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::time::Instant::now() < deadline {
-        if let Some(s) = child.try_wait().expect("wait") {
-            return s;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    panic!("lakectl did not stop within 30 s of SIG{sig} ×{times}");
-}
-
 /// `run bronze` and `schedule` whose stdout and stderr are pipes nobody reads any more
 /// (`| head`, a log shipper that restarted), then SIGTERM or SIGINT, once or twice: each
 /// stops within the grace period (0 after one signal; 130, or 0 if already stopped, after two), every time, and what

@@ -386,14 +386,7 @@ fn the_spec_can_ask_a_running_pipeline_to_compact_itself() {
     std::thread::sleep(Duration::from_millis(1500));
     sigterm(&mut bronze);
     ws.ok(&["run", "bronze", "--until-caught-up"]);
-    let h: serde_json::Value =
-        serde_json::from_str(&ws.ok(&["history", "ventes", "--limit", "1000", "--json"])).unwrap();
-    let optimizes = h
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["operation"] == "OPTIMIZE")
-        .count();
+    let optimizes = bronze_commits(&ws, "OPTIMIZE");
     assert!(optimizes >= 2, "periodic optimize ran {optimizes} times");
     assert_exactly_once(&ws, 1000);
 }

@@ -213,7 +213,11 @@ fn s3_two_workers_that_both_compact_duplicate_nothing() {
         );
         produced += 1000;
     }
-    std::thread::sleep(Duration::from_millis(2500));
+    // The workers compact on their own clock: wait for it (a loaded machine is slower), not
+    // a fixed time.
+    wait_for(120, "a compaction by the workers", || {
+        bronze_commits(&ws, "OPTIMIZE") >= 2
+    });
     let mut compactions = String::new();
     for (w, log) in workers.iter_mut().zip(&logs) {
         let status = sigterm(&mut w.0);
@@ -228,14 +232,8 @@ fn s3_two_workers_that_both_compact_duplicate_nothing() {
     }
     ws.ok(&["run", "bronze", "--until-caught-up"]);
     assert_exactly_once(&ws, produced);
-    let h: serde_json::Value =
-        serde_json::from_str(&ws.ok(&["history", "ventes", "--limit", "1000", "--json"])).unwrap();
-    let optimizes = h
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["operation"] == "OPTIMIZE")
-        .count();
+    // The compactions ran (7-8 per run on an idle machine).
+    let optimizes = bronze_commits(&ws, "OPTIMIZE");
     assert!(
         optimizes >= 2,
         "the workers compacted {optimizes} times:\n{compactions}"
