@@ -1,4 +1,5 @@
-//! The documented exit codes (`lakectl --help`), and which error means which: one place.
+//! The documented exit codes (`lakectl --help`). Each error type says which is its own, in
+//! its own module ([`ExitCode`]); `cli::exit_code` finds it in an error's chain.
 //!
 //! | code | meaning |
 //! |---|---|
@@ -30,80 +31,4 @@ pub const INTERRUPTED: u8 = 130;
 pub trait ExitCode {
     /// The documented exit code of this error.
     fn exit_code(&self) -> u8;
-}
-
-impl ExitCode for crate::spec::SpecError {
-    fn exit_code(&self) -> u8 {
-        SPEC
-    }
-}
-
-impl ExitCode for crate::kafka::KafkaError {
-    fn exit_code(&self) -> u8 {
-        KAFKA
-    }
-}
-
-impl ExitCode for crate::lake::LakeError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Self::Conflict { .. } => TAKEN_OVER,
-            _ => LAKE,
-        }
-    }
-}
-
-impl ExitCode for crate::bronze::BronzeError {
-    fn exit_code(&self) -> u8 {
-        use crate::bronze::BronzeError as E;
-        match self {
-            E::Kafka { source, .. } => source.exit_code(),
-            E::Lake { source, .. } => source.exit_code(),
-            E::OwnershipLost { .. } => TAKEN_OVER,
-            E::Partitions { .. } => USAGE,
-            E::Batch { .. } | E::Spec { .. } | E::Runtime { .. } => FAILURE,
-        }
-    }
-}
-
-impl ExitCode for crate::silver::SilverError {
-    fn exit_code(&self) -> u8 {
-        use crate::silver::SilverError as E;
-        match self {
-            E::Lake { source, .. } => source.exit_code(),
-            E::NoSource { .. } => LAKE,
-            E::Compute { .. } | E::Expectation { .. } => FAILURE,
-        }
-    }
-}
-
-impl ExitCode for crate::query::QueryError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Self::Lake(e) => e.exit_code(),
-            _ => FAILURE,
-        }
-    }
-}
-
-/// The exit code of an error: that of the outermost cause lakectl knows, else [`FAILURE`].
-pub fn of(e: &anyhow::Error) -> u8 {
-    for cause in e.chain() {
-        macro_rules! known {
-            ($($t:ty),*) => {$(
-                if let Some(x) = cause.downcast_ref::<$t>() {
-                    return x.exit_code();
-                }
-            )*};
-        }
-        known!(
-            crate::spec::SpecError,
-            crate::kafka::KafkaError,
-            crate::lake::LakeError,
-            crate::bronze::BronzeError,
-            crate::silver::SilverError,
-            crate::query::QueryError
-        );
-    }
-    FAILURE
 }

@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
+    lakectl::lake::quiet_caught_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
                 "error: {}",
                 lakectl::redact::text(&message(&e))
             );
-            ExitCode::from(lakectl::exit::of(&e))
+            ExitCode::from(cli::exit_code(&e))
         }
     }
 }
@@ -64,7 +65,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("lakectl=info,librdkafka=warn,warn"));
+        .unwrap_or_else(|_| EnvFilter::new("lakectl=info,librdkafka=warn,delta_kernel=off,warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(lakectl::redact::stderr)

@@ -81,6 +81,19 @@ pub enum BronzeError {
     },
 }
 
+impl crate::exit::ExitCode for BronzeError {
+    fn exit_code(&self) -> u8 {
+        use crate::exit::{FAILURE, TAKEN_OVER, USAGE};
+        match self {
+            Self::Kafka { source, .. } => source.exit_code(),
+            Self::Lake { source, .. } => source.exit_code(),
+            Self::OwnershipLost { .. } => TAKEN_OVER,
+            Self::Partitions { .. } => USAGE,
+            Self::Batch { .. } | Self::Spec { .. } | Self::Runtime { .. } => FAILURE,
+        }
+    }
+}
+
 /// The `txn` appId of a partition of a pipeline.
 pub fn app_id(pipeline: &str, partition: i32) -> String {
     format!("lakectl/{pipeline}/{partition}")

@@ -216,3 +216,27 @@ pub async fn table_path(
         known.join(", ")
     )
 }
+
+/// The exit code of an error: that of the outermost cause lakectl knows, else
+/// [`crate::exit::FAILURE`]. Each stage's error type knows its own code.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    use crate::exit::ExitCode as _;
+    for cause in e.chain() {
+        macro_rules! known {
+            ($($t:ty),*) => {$(
+                if let Some(x) = cause.downcast_ref::<$t>() {
+                    return x.exit_code();
+                }
+            )*};
+        }
+        known!(
+            crate::spec::SpecError,
+            crate::kafka::KafkaError,
+            crate::lake::LakeError,
+            crate::bronze::BronzeError,
+            crate::silver::SilverError,
+            crate::query::QueryError
+        );
+    }
+    crate::exit::FAILURE
+}

@@ -196,7 +196,10 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
             Err(e) => out.push(Check::fail(
                 name,
                 first_line(&e.to_string()),
-                format!("check the Delta log under {path}"),
+                match &e {
+                    crate::lake::LakeError::Store { trouble, .. } => trouble.hint().to_string(),
+                    _ => format!("check the Delta log under {path}"),
+                },
             )),
         }
     }

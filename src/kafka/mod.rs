@@ -62,3 +62,9 @@ pub enum KafkaError {
         source: Box<rdkafka::error::KafkaError>,
     },
 }
+
+impl crate::exit::ExitCode for KafkaError {
+    fn exit_code(&self) -> u8 {
+        crate::exit::KAFKA
+    }
+}

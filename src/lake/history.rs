@@ -29,15 +29,11 @@ pub struct Commit {
 pub async fn history(path: &Location, limit: Option<usize>) -> Result<Vec<Commit>, LakeError> {
     let t = table::open_existing(path).await?;
     let latest = t.version().unwrap_or(0);
-    let infos: Vec<_> =
-        t.history(limit)
-            .try_collect()
-            .await
-            .map_err(|source| LakeError::Delta {
-                table: path.to_string(),
-                what: "reading history".into(),
-                source: Box::new(source),
-            })?;
+    let infos: Vec<_> = t
+        .history(limit)
+        .try_collect()
+        .await
+        .map_err(|e| LakeError::delta(path, "reading history", e))?;
     Ok(infos
         .into_iter()
         .enumerate()

@@ -38,11 +38,9 @@ pub struct DataFile {
 /// The active files of the loaded snapshot. Refuses features Polars cannot honour.
 pub fn active_files(table: &DeltaTable) -> Result<Vec<DataFile>, LakeError> {
     let name = name_of(table);
-    let snap = table.snapshot().map_err(|source| LakeError::Delta {
-        table: name.clone(),
-        what: "listing files".into(),
-        source: Box::new(source),
-    })?;
+    let snap = table
+        .snapshot()
+        .map_err(|e| LakeError::delta(&name, "listing files", e))?;
     let cfg = snap.metadata().configuration();
     if cfg
         .get("delta.columnMapping.mode")
@@ -103,10 +101,11 @@ async fn file_exists(table: &DeltaTable, rel: &str) -> Result<bool, LakeError> {
     match table.object_store().head(&object_path(rel)).await {
         Ok(_) => Ok(true),
         Err(Error::NotFound { .. }) => Ok(false),
-        Err(e) => Err(LakeError::Convert {
-            table: name_of(table),
-            message: format!("checking file {rel}: {e}"),
-        }),
+        Err(e) => Err(LakeError::store(
+            name_of(table),
+            &format!("checking file {rel}"),
+            &e,
+        )),
     }
 }
 

@@ -42,11 +42,7 @@ pub(crate) fn delta_err(
 ) -> impl Fn(deltalake::DeltaTableError) -> LakeError {
     let table = table.to_string();
     let what = what.to_string();
-    move |source| LakeError::Delta {
-        table: table.clone(),
-        what: what.clone(),
-        source: Box::new(source),
-    }
+    move |e| LakeError::delta(&table, &what, e)
 }
 
 /// How a table is named in messages: its folder, or its URL.
@@ -208,10 +204,8 @@ async fn open_or_create_inner(
         Some(t) => t,
         None => {
             if let Some(dir) = path.local_path() {
-                std::fs::create_dir_all(&dir).map_err(|e| LakeError::Convert {
-                    table: path.to_string(),
-                    message: format!("cannot create the folder: {e}"),
-                })?;
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| LakeError::store(path, "creating its folder", &e))?;
             }
             crate::storage::register_handlers();
             let created = CreateBuilder::new()

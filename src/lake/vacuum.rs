@@ -37,11 +37,7 @@ pub async fn vacuum(
         .with_enforce_retention_duration(!allow_short)
         .with_dry_run(dry_run)
         .await
-        .map_err(|source| LakeError::Delta {
-            table: path.to_string(),
-            what: "vacuuming".into(),
-            source: Box::new(source),
-        })?;
+        .map_err(|e| LakeError::delta(path, "vacuuming", e))?;
     let mut files = metrics.files_deleted;
     files.sort();
     Ok(VacuumReport { dry_run, files })

@@ -35,6 +35,15 @@ pub enum QueryError {
     Lake(#[from] LakeError),
 }
 
+impl crate::exit::ExitCode for QueryError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Lake(e) => e.exit_code(),
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
 /// Replaces every ``delta.`path` `` by a generated table name; returns the paths.
 fn extract_delta_paths(sql: &str) -> (String, Vec<(String, String)>) {
     let mut out = String::with_capacity(sql.len());

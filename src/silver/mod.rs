@@ -59,6 +59,17 @@ pub enum SilverError {
     },
 }
 
+impl crate::exit::ExitCode for SilverError {
+    fn exit_code(&self) -> u8 {
+        use crate::exit::{FAILURE, LAKE};
+        match self {
+            Self::Lake { source, .. } => source.exit_code(),
+            Self::NoSource { .. } => LAKE,
+            Self::Compute { .. } | Self::Expectation { .. } => FAILURE,
+        }
+    }
+}
+
 impl SilverError {
     /// Wraps a lake error of `job`.
     pub fn lake_of(job: &str) -> impl Fn(crate::lake::LakeError) -> Self + Copy + '_ {

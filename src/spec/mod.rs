@@ -68,6 +68,12 @@ pub enum SpecError {
     },
 }
 
+impl crate::exit::ExitCode for SpecError {
+    fn exit_code(&self) -> u8 {
+        crate::exit::SPEC
+    }
+}
+
 /// Loads and validates the pipeline spec at `path`.
 pub fn load_pipeline(path: &Path) -> Result<PipelineSpec, SpecError> {
     let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {

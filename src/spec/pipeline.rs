@@ -171,12 +171,20 @@ impl Default for RecordLimits {
 }
 
 /// A table's path relative to the lake, normalised (`./a//b/` → `a/b`). Refused: absolute
-/// paths, `..` (a table outside the lake), and the lake's reserved folders.
+/// paths, `..` (a table outside the lake), `%`, and the lake's reserved folders.
 pub fn lake_relative(path: &str) -> Result<String, String> {
     let p = path.trim();
     if p.starts_with('/') || p.starts_with('\\') || p.contains(':') {
         return Err(format!(
             "`{p}` must be a path relative to the lake (e.g. silver/my_table)"
+        ));
+    }
+    // delta-rs 1.1 decodes a table's URL twice when it reads the log (object_store's
+    // `Path::from_url_path` then `Path::parse`), while it writes through one decoding: a
+    // table created as `a%20b/` is then looked for in `a b/`. Refused before anything runs.
+    if p.contains('%') {
+        return Err(format!(
+            "`{p}` contains `%`, which delta-rs reads back as an escape (a table created as `a%20b` would be opened as `a b`): use another character (spaces, `#`, `?` and accents are fine)"
         ));
     }
     let mut parts = Vec::new();

@@ -217,6 +217,7 @@ impl Workspace {
 }
 
 pub mod delta;
+pub mod proxy;
 pub mod s3;
 
 use delta::{parquet_batches, snapshot_files};

@@ -527,3 +527,81 @@ fn validate_shows_a_pending_bronze_column_and_refuses_a_breaking_change() {
         "{err}"
     );
 }
+
+/// Table paths with spaces, `#`, `?` and accents are created where the spec says and found
+/// there again by `validate`, `run`, `query` and `optimize`; a `%` (which delta-rs reads back
+/// as an escape) is refused by `validate` at its line and column, before anything runs.
+#[test]
+fn table_paths_that_need_encoding_round_trip_and_a_percent_is_refused() {
+    let ws = Workspace::new("tablepaths", 1);
+    let spec = std::fs::read_to_string(ws.config()).unwrap();
+    std::fs::write(
+        ws.config(),
+        spec.replace(
+            "table: bronze/ventes_stream",
+            "table: \"bronze/ventes #1?é\"",
+        )
+        .replace(
+            "quarantine: bronze/ventes_quarantine",
+            "quarantine: \"bronze/mis à part\"",
+        ),
+    )
+    .unwrap();
+    let job = ws.dir.path().join("jobs/par_pays.yaml");
+    std::fs::write(
+        &job,
+        "name: par_pays\nfrom: ventes\ngroup_by: [pays]\naggregate: {n: count(*)}\n\
+         to: \"silver/par pays ?#ü\"\nmode: overwrite\n",
+    )
+    .unwrap();
+    ws.produce(300, &["--seed", "31", "--malformed-fraction", "0.05"]);
+    ws.ok(&["validate"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    ws.ok(&["run", "par_pays"]);
+    for (table, optimize) in [
+        ("bronze/ventes #1?é", "ventes"),
+        ("silver/par pays ?#ü", "par_pays"),
+    ] {
+        assert!(ws.table(table).join("_delta_log").is_dir(), "{table}");
+        ws.ok(&["optimize", optimize]);
+    }
+    assert!(ws.table("bronze/mis à part").join("_delta_log").is_dir());
+    ws.ok(&["validate"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let q = |sql: &str| ws.ok(&["query", sql, "--format", "csv"]);
+    let bronze: usize = q("SELECT count(*) AS n FROM ventes")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let quarantined: usize = q("SELECT count(*) AS n FROM ventes_quarantine")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(bronze + quarantined, 300);
+    let per_country: usize = q("SELECT sum(n) AS n FROM par_pays")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(per_country, bronze);
+    assert_eq!(count_rows(ws.tbl("bronze/ventes #1?é")), bronze);
+
+    // `%`: refused where it is written.
+    std::fs::write(
+        &job,
+        "name: par_pays\nfrom: ventes\ngroup_by: [pays]\naggregate: {n: count(*)}\n\
+         to: silver/par%20pays\nmode: overwrite\n",
+    )
+    .unwrap();
+    let out = ws.lakectl(&["validate"]);
+    let err = stdout(&out) + &stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("jobs/par_pays.yaml:5:5"), "{err}");
+    assert!(err.contains("contains `%`"), "{err}");
+    assert!(!ws.table("silver/par%20pays").exists() && !ws.table("silver/par pays").exists());
+}

@@ -442,3 +442,95 @@ con.execute(f"CREATE SECRET (TYPE S3, KEY_ID '{key}', SECRET '{secret}', REGION 
             f"ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false)")
 print("duckdb", con.execute(f"SELECT count(*) FROM delta_scan('{url}')").fetchone()[0])
 "#;
+
+/// The store goes away while `run bronze` writes, then stays away for every command: each
+/// says the store cannot be reached, with a non-zero exit, no panic text and no secret;
+/// once it is back, one more run loses and doubles nothing.
+#[test]
+fn s3_an_outage_is_reported_as_one_and_loses_nothing() {
+    let Some(ws) = Workspace::on_s3("s3outage", 2, SMALL_BATCHES, "") else {
+        return;
+    };
+    let proxy = crate::common::proxy::Proxy::start(&crate::common::s3::endpoint().unwrap());
+    let via = |args: &[&str]| {
+        let mut c = ws.command(args);
+        c.env("AWS_ENDPOINT_URL", proxy.url());
+        c
+    };
+    let said = |what: &str, out: &std::process::Output| {
+        let text = format!("{}\n{}", stdout(out), stderr(out));
+        assert!(!out.status.success(), "{what} succeeded:\n{text}");
+        assert!(
+            text.contains("the store cannot be reached"),
+            "{what}:\n{text}"
+        );
+        for bad in [
+            "panicked",
+            "Already shut down",
+            "Failed to parse parquet",
+            crate::common::s3::SECRET_ACCESS_KEY,
+        ] {
+            assert!(!text.contains(bad), "{what} shows {bad:?}:\n{text}");
+        }
+        text
+    };
+    ws.produce(3000, &["--seed", "11"]);
+    assert!(via(&["run", "bronze", "--until-caught-up"])
+        .status()
+        .unwrap()
+        .success());
+    let before = bronze_commits(&ws, "WRITE");
+
+    // The store goes while a run writes.
+    let producer = ws
+        .command(&[
+            "produce",
+            "--count",
+            "20000",
+            "--rate",
+            "4000",
+            "--seed",
+            "12",
+            "--first-id",
+            "100000",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("producer");
+    let run = via(&["run", "bronze"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run bronze");
+    wait_for(60, "a commit of the running bronze", || {
+        bronze_commits(&ws, "WRITE") > before + 1
+    });
+    proxy.cut();
+    let out = run.wait_with_output().expect("run bronze");
+    said("run bronze during the outage", &out);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+
+    // Every command while it is gone.
+    for (args, code) in [
+        (&["status", "--json"][..], 5),
+        (&["dashboard"], 5),
+        (&["doctor"], 1),
+        (&["query", "SELECT count(*) AS n FROM ventes"], 5),
+        (&["run", "bronze", "--until-caught-up"], 5),
+    ] {
+        let out = via(args).output().expect("lakectl");
+        said(&format!("{args:?}"), &out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+    }
+
+    // Back: the records that arrived meanwhile are ingested once.
+    proxy.restore();
+    let mut producer = producer;
+    assert!(producer.wait().unwrap().success());
+    assert!(via(&["run", "bronze", "--until-caught-up"])
+        .status()
+        .unwrap()
+        .success());
+    assert_exactly_once(&ws, 23_000);
+}

@@ -109,7 +109,8 @@ fn a_broker_that_is_down_is_reported_and_the_lake_still_shown() {
 }
 
 /// A table whose log cannot be read (here a corrupt commit file) is not "not created yet":
-/// `status` and `dashboard` name the table and fail with the lake's exit code (5), no panic.
+/// `status` and `dashboard` name the table and fail with the lake's exit code (5), no panic;
+/// every command says the log is corrupt and where to look.
 #[test]
 fn an_unreadable_table_is_an_error_not_an_empty_lake() {
     let ws = Workspace::new("status_corrupt", 1);
@@ -128,7 +129,28 @@ fn an_unreadable_table_is_an_error_not_an_empty_lake() {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(5), "{args:?}: {err}");
         assert!(err.contains("ventes_stream"), "{args:?}: {err}");
+        assert!(
+            err.contains("the table's log is corrupt"),
+            "{args:?}: {err}"
+        );
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(stdout(&out).trim().is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    // The other commands say the same.
+    for (args, code) in [
+        (&["doctor"][..], 1),
+        (&["run", "bronze", "--until-caught-up"], 5),
+        (&["query", "SELECT count(*) FROM ventes"], 5),
+        (&["optimize", "ventes"], 5),
+    ] {
+        let out = ws.lakectl(args);
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {text}");
+        assert!(
+            text.contains("the table's log is corrupt"),
+            "{args:?}: {text}"
+        );
+        assert!(text.contains("_delta_log"), "{args:?}: {text}");
+        assert!(!text.contains("panicked"), "{args:?}: {text}");
     }
 }
