@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use lakectl::bronze::buffer::BatchBuffer;
 use lakectl::bronze::{decode, frame};
 use lakectl::kafka::consumer::RecordSink;
-use lakectl::lake::{bridge, table, TableSchema};
+use lakectl::lake::{bridge, Table, TableSchema};
 use lakectl::produce::{GeneratorOptions, SaleGenerator};
 
 #[tokio::main(flavor = "multi_thread")]
@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first_id: i64 = a.get(5).map(|s| s.parse()).transpose()?.unwrap_or(1);
     let b = spec.bronze.first().ok_or("no bronze pipeline")?;
     let schema = TableSchema::from_polars(&frame::bronze_schema(b)?, &b.partition_by)?;
-    let mut t = table::open_or_create(&spec.table_path(&b.table), &schema, &b.name).await?;
+    let mut t = Table::open_or_create(&spec.table_path(&b.table), &schema, &b.name, &[]).await?;
     let mut g = SaleGenerator::new(GeneratorOptions {
         seed: Some(first_id as u64),
         late_fraction: 0.0,
@@ -60,13 +60,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let d = decode::decode(&buf, b.format, &b.schema, &b.event_time)?;
         let mut df = frame::enrich(b, d.df, &buf, &d.rows, Utc::now())?;
         let batches = bridge::to_record_batches(&mut df, &schema.arrow())?;
-        table::append(&mut t, batches, vec![], HashMap::new()).await?;
+        t.append(batches, vec![], HashMap::new()).await?;
         done += n;
         eprintln!("gen_bronze: {done}/{rows} rows");
     }
-    println!(
-        "gen_bronze: wrote {rows} rows, version {}",
-        t.version().unwrap_or(0)
-    );
+    println!("gen_bronze: wrote {rows} rows, version {}", t.version());
     Ok(())
 }

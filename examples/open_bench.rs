@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use lakectl::bronze::buffer::BatchBuffer;
 use lakectl::bronze::{decode, frame};
 use lakectl::kafka::consumer::RecordSink;
-use lakectl::lake::{bridge, table, TableSchema};
+use lakectl::lake::{bridge, Table, TableSchema};
 use lakectl::produce::{GeneratorOptions, SaleGenerator};
 
 async fn median_open_ms(
@@ -20,7 +20,7 @@ async fn median_open_ms(
     let mut times = Vec::new();
     for _ in 0..7 {
         let t0 = Instant::now();
-        let t = table::open(path).await?.ok_or("no table")?;
+        let t = Table::open(path).await?.ok_or("no table")?;
         std::hint::black_box(t.version());
         times.push(t0.elapsed().as_secs_f64() * 1e3);
     }
@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let b = spec.bronze.first().ok_or("no bronze pipeline")?;
     let schema = TableSchema::from_polars(&frame::bronze_schema(b)?, &b.partition_by)?;
     let path = spec.table_path(&b.table);
-    let mut t = table::open_or_create(&path, &schema, &b.name).await?;
+    let mut t = Table::open_or_create(&path, &schema, &b.name, &[]).await?;
     let mut g = SaleGenerator::new(GeneratorOptions {
         seed: Some(7),
         late_fraction: 0.0,
@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let d = decode::decode(&buf, b.format, &b.schema, &b.event_time)?;
         let mut df = frame::enrich(b, d.df, &buf, &d.rows, Utc::now())?;
         let batches = bridge::to_record_batches(&mut df, &schema.arrow())?;
-        table::append(&mut t, batches, vec![], HashMap::new()).await?;
+        t.append(batches, vec![], HashMap::new()).await?;
         if (c + 1) % 500 == 0 {
             eprintln!("open_bench: {} commits", c + 1);
         }

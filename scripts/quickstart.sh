@@ -7,18 +7,24 @@
 #   scripts/quickstart.sh --s3         the same with the lake on a local S3 server
 #                                      (scripts/s3.sh; lake s3://lakectl/lake), then reads
 #                                      the tables back with Python deltalake and DuckDB
+#   scripts/quickstart.sh --reset      start over: removes the local lake first (the topic's
+#                                      records stay and are ingested again, once)
+# The local broker keeps its topics in memory: after a broker restart the topic is new, and a
+# lake that holds the old topic's offsets is moved aside (the run says where) for a fresh one.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo"
 
-schedule=0 s3=0
+schedule=0 s3=0 reset=0
 for arg in "$@"; do
   case "$arg" in
     --schedule) schedule=1 ;;
     --s3) s3=1 ;;
-    *) die "usage: scripts/quickstart.sh [--s3] [--schedule]" ;;
+    --reset) reset=1 ;;
+    *) die "usage: scripts/quickstart.sh [--s3] [--schedule] [--reset]" ;;
   esac
 done
+[[ $s3 == 1 && $reset == 1 ]] && die "--reset is for the local lake; the S3 server keeps its objects in memory: scripts/s3.sh stop, then run again"
 
 ensure_system_packages
 build_lakectl
@@ -40,9 +46,24 @@ fi
 step "lakectl validate"
 "$lakectl" validate
 
+# The local lake's folder (the spec says `lake: ${LAKECTL_LAKE:-./lake}`).
+lake_dir="${LAKECTL_LAKE:-./lake}"
+if [[ $reset == 1 && $s3 == 0 && -d "$lake_dir" ]]; then
+  step "--reset: removing the lake $lake_dir"
+  rm -rf -- "$lake_dir"
+fi
+
 step "lakectl topic create ventes_stream --partitions 3"
 topic_out="$("$lakectl" topic create ventes_stream --partitions 3)"
 echo "$topic_out"
+# A topic created just now beside a lake that already ingested one: the broker lost its
+# topics (the in-memory broker was restarted), and the lake's offsets describe the old
+# topic. Keep that lake aside and start a fresh one, rather than stop on "offsets past the end".
+if [[ "$topic_out" == created* && $s3 == 0 && -d "$lake_dir/bronze/ventes_stream/_delta_log" ]]; then
+  aside="$lake_dir.before-$(date -u +%Y%m%dT%H%M%SZ)"
+  mv -- "$lake_dir" "$aside"
+  echo "The topic ventes_stream is new (the local broker keeps its topics in memory, and a restart empties them), but $lake_dir held the offsets of the topic as it was: moved that lake to $aside and starting a fresh one." >&2
+fi
 
 n="${QUICKSTART_COUNT:-5000}"
 clients="${QUICKSTART_CLIENTS:-2000}"

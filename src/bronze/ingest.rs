@@ -15,28 +15,23 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use deltalake::arrow::datatypes::SchemaRef;
-use deltalake::kernel::Transaction;
 use indicatif::{ProgressBar, ProgressStyle};
-use polars::prelude::*;
 use tokio::task::block_in_place;
 use tracing::{debug, info, warn};
 
-use super::buffer::BatchBuffer;
-use super::decode::{decode, Reason};
-use super::frame::{self, QuarantineRow};
-use super::metrics::{fmt_us, BatchMetrics};
+use super::frame;
+use super::metrics::fmt_us;
 pub use super::poll::added_partitions;
 use super::poll::{poll_loop, Discover, Polled};
+use super::prepare::{load_decided, BatchPreparer, PreparedBatch};
 use super::watermark::WatermarkState;
-use super::writer::{write_loop, Prepared};
-use super::{app_id, owner_app_id, BronzeError};
+use super::writer::write_loop;
+use super::{app_id, BronzeError};
 use crate::kafka::admin::topic_partitions;
 use crate::kafka::consumer::Drain;
-use crate::lake::read::scan;
-use crate::lake::{bridge, table, DeltaTable, TableSchema};
+use crate::lake::{Table, TableSchema};
 use crate::shutdown::StopFlag;
-use crate::spec::{BronzeSpec, LatePolicy, PipelineSpec};
+use crate::spec::{BronzeSpec, PipelineSpec};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -108,23 +103,6 @@ pub struct PipelineSummary {
     pub elapsed: Duration,
     /// Bronze table version at the end.
     pub bronze_version: Option<u64>,
-}
-
-/// The stage that turns a polled batch into what the writer commits: decode, derive,
-/// watermark classification and quarantine rows. It holds the watermark state and the
-/// decisions replayed after a crash.
-struct BatchPreparer<'a> {
-    b: &'a BronzeSpec,
-    bronze_arrow: SchemaRef,
-    quarantine_arrow: SchemaRef,
-    wm: WatermarkState,
-    /// Partition → (quarantine txn version, offsets already in quarantine) for records whose
-    /// fate was decided before a crash between the two commits.
-    decided: BTreeMap<i32, (i64, HashSet<i64>)>,
-    /// This writer's claim on its partitions, carried by every commit.
-    epoch: i64,
-    /// This writer's partitions.
-    parts: Vec<i32>,
 }
 
 /// Runs one bronze pipeline until stopped (or caught up). A continuous run that sees
@@ -199,10 +177,10 @@ async fn run_once(
         TableSchema::from_polars(&frame::quarantine_schema(), &[]).map_err(spec_err)?;
     let props = b.table_properties();
     let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let bronze = table::open_or_create_with(&lake.join(&b.table), &bronze_ts, &b.name, &props)
+    let bronze = Table::open_or_create(&lake.join(&b.table), &bronze_ts, &b.name, &props)
         .await
         .map_err(lake_err)?;
-    let quarantine = table::open_or_create_with(
+    let quarantine = Table::open_or_create(
         &lake.join(&b.quarantine),
         &quarantine_ts,
         &format!("{}_quarantine", b.name),
@@ -248,10 +226,8 @@ async fn run_once(
     let mut decided = BTreeMap::new();
     for &p in &parts {
         let id = app_id(&b.name, p);
-        let bt = table::txn_version(&bronze, &id).await.map_err(lake_err)?;
-        let qt = table::txn_version(&quarantine, &id)
-            .await
-            .map_err(lake_err)?;
+        let bt = bronze.txn_version(&id).await.map_err(lake_err)?;
+        let qt = quarantine.txn_version(&id).await.map_err(lake_err)?;
         starts.insert(p, bt.map(|v| v + 1));
         if let Some(q) = qt.filter(|q| *q > bt.unwrap_or(-1)) {
             decided.insert(p, (q, HashSet::new()));
@@ -315,7 +291,7 @@ async fn run_once(
     .map_err(|e| runtime_err(format!("cannot start the poller thread: {e}")))?;
 
     // Stage 3: the writer task, committing in order.
-    let (prep_tx, prep_rx) = tokio::sync::mpsc::channel::<Prepared>(1);
+    let (prep_tx, prep_rx) = tokio::sync::mpsc::channel::<PreparedBatch>(1);
     let writer = {
         let (stop, claim) = (
             stop.clone(),
@@ -402,7 +378,7 @@ async fn compact_loop(
 async fn decode_loop(
     d: &mut BatchPreparer<'_>,
     rx: Receiver<Polled>,
-    tx: &tokio::sync::mpsc::Sender<Prepared>,
+    tx: &tokio::sync::mpsc::Sender<PreparedBatch>,
 ) -> Result<(), BronzeError> {
     // Owned (a `&Receiver` is not Send), and dropped on return so the poller stops.
     while let Ok(polled) = block_in_place(|| rx.recv()) {
@@ -412,211 +388,6 @@ async fn decode_loop(
         }
     }
     Ok(())
-}
-
-fn load_decided(
-    quarantine: &DeltaTable,
-    decided: &mut BTreeMap<i32, (i64, HashSet<i64>)>,
-) -> PolarsResult<()> {
-    let lf = scan(quarantine, &|_| true).map_err(|e| polars_err!(ComputeError: "{e}"))?;
-    let df = lf.select([col("partition"), col("offset")]).collect()?;
-    let p = df.column("partition")?.i32()?.clone();
-    let o = df.column("offset")?.i64()?.clone();
-    for (p, o) in p.iter().zip(o.iter()) {
-        if let (Some(p), Some(o)) = (p, o) {
-            if let Some((q, set)) = decided.get_mut(&p) {
-                if o <= *q {
-                    set.insert(o);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn offsets_desc(buf: &BatchBuffer) -> String {
-    let mut r: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
-    for rec in &buf.records {
-        let e = r.entry(rec.partition).or_insert((rec.offset, rec.offset));
-        e.0 = e.0.min(rec.offset);
-        e.1 = e.1.max(rec.offset);
-    }
-    r.iter()
-        .map(|(p, (a, b))| format!("{p}:{a}-{b}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-impl BatchPreparer<'_> {
-    /// Decodes, derives, applies the watermark and splits a batch into bronze and quarantine
-    /// record batches. Updates the watermark state for the next batch.
-    fn prepare(&mut self, polled: &Polled) -> Result<Prepared, BronzeError> {
-        let b = self.b;
-        let buf = &polled.buf;
-        let batch_err = |message: String| BronzeError::Batch {
-            pipeline: b.name.clone(),
-            offsets: offsets_desc(buf),
-            message,
-        };
-        let now = Utc::now();
-        let t_decode = Instant::now();
-
-        let mut m = BatchMetrics {
-            rows_in: buf.records.len() as u64,
-            lag: polled.lag,
-            ..Default::default()
-        };
-        let mut end_offsets: BTreeMap<i32, i64> = BTreeMap::new();
-        for r in &buf.records {
-            let e = end_offsets.entry(r.partition).or_insert(r.offset);
-            *e = (*e).max(r.offset);
-        }
-
-        let dec = decode(buf, b.format, &b.schema, &b.event_time)
-            .map_err(|e| batch_err(format!("decoding: {e}")))?;
-        let (mut df, rows, derive_failed) = frame::enrich_isolating(b, dec.df, buf, &dec.rows, now)
-            .map_err(|e| batch_err(format!("deriving columns: {e}")))?;
-
-        // Watermark: classify with the watermark of the batches before this one (as Spark and
-        // Flink do), then fold this batch's per-partition max event times in for the next one.
-        let et = df
-            .column(&b.event_time)
-            .and_then(|c| c.cast(&DataType::Int64))
-            .map_err(|e| batch_err(e.to_string()))?;
-        let et: Vec<i64> = et
-            .i64()
-            .map_err(|e| batch_err(e.to_string()))?
-            .into_no_null_iter()
-            .collect();
-        let delay_us = b.watermark.as_micros() as i64;
-        let future_us = now
-            .timestamp_micros()
-            .saturating_add(b.future_tolerance.as_micros() as i64);
-        // A partition in this batch counts as waiting too: its first records are never judged
-        // by the other partitions' progress alone.
-        let mut waiting = polled.waiting.clone();
-        waiting.extend(end_offsets.keys().copied());
-        let watermark = self.wm.watermark_us(delay_us, &waiting);
-
-        let decided = |p: i32, o: i64| self.decided.get(&p).is_some_and(|(q, _)| o <= *q);
-        let already_quarantined = |p: i32, o: i64| {
-            self.decided
-                .get(&p)
-                .is_some_and(|(q, s)| o <= *q && s.contains(&o))
-        };
-        let mut keep = Vec::with_capacity(et.len());
-        let mut quarantine: Vec<QuarantineRow> = Vec::new();
-        for (i, &t) in et.iter().enumerate() {
-            let r = buf.records[rows[i]];
-            let undecided = !decided(r.partition, r.offset);
-            if already_quarantined(r.partition, r.offset) {
-                keep.push(false);
-            } else if undecided && t > future_us {
-                // Never observed: one record dated far ahead cannot make the rest late.
-                keep.push(false);
-                quarantine.push(QuarantineRow {
-                    record: rows[i],
-                    reason: Reason::Future,
-                    error: format!(
-                        "event time {} is later than now + future_tolerance ({})",
-                        fmt_us(t),
-                        fmt_us(future_us)
-                    ),
-                });
-            } else if undecided && watermark.is_some_and(|w| t < w) {
-                keep.push(false);
-                match b.late {
-                    LatePolicy::Quarantine => quarantine.push(QuarantineRow {
-                        record: rows[i],
-                        reason: Reason::Late,
-                        error: format!(
-                            "event time {} is older than the watermark {}",
-                            fmt_us(t),
-                            watermark.map(fmt_us).unwrap_or_default()
-                        ),
-                    }),
-                    LatePolicy::Drop => m.late_dropped += 1,
-                }
-            } else {
-                keep.push(true);
-            }
-        }
-        let rejected = dec
-            .rejected
-            .iter()
-            .map(|r| (r.record, r.reason, r.error.clone()))
-            .chain(
-                derive_failed
-                    .into_iter()
-                    .map(|(record, error)| (record, Reason::Derive, error)),
-            );
-        for (record, reason, error) in rejected {
-            let rec = buf.records[record];
-            if !decided(rec.partition, rec.offset) {
-                quarantine.push(QuarantineRow {
-                    record,
-                    reason,
-                    error,
-                });
-            }
-        }
-        for (i, &t) in et.iter().enumerate() {
-            if t <= future_us {
-                self.wm.observe(buf.records[rows[i]].partition, t);
-            }
-        }
-        m.watermark = self.wm.watermark_us(delay_us, &waiting).map(fmt_us);
-        if keep.iter().any(|k| !k) {
-            let mask = BooleanChunked::from_iter_values("keep".into(), keep.iter().copied());
-            df = df.filter(&mask).map_err(|e| batch_err(e.to_string()))?;
-        }
-        m.rows_written = df.height() as u64;
-        for q in &quarantine {
-            *m.quarantined
-                .entry(q.reason.as_str().to_string())
-                .or_default() += 1;
-        }
-        quarantine.sort_by_key(|q| q.record);
-        let quarantine = if quarantine.is_empty() {
-            Vec::new()
-        } else {
-            let mut qdf = frame::quarantine_frame(&b.topic, buf, &quarantine, now)
-                .map_err(|e| batch_err(e.to_string()))?;
-            bridge::to_record_batches(&mut qdf, &self.quarantine_arrow).map_err(batch_err)?
-        };
-        let bronze = bridge::to_record_batches(&mut df, &self.bronze_arrow).map_err(batch_err)?;
-        // The offsets of the batch's partitions, and the owner txns of ALL this writer's
-        // partitions: a commit by anyone else on any of them since this writer's snapshot
-        // makes this commit fail, including on partitions this batch did not touch.
-        let txns = end_offsets
-            .iter()
-            .map(|(&p, &o)| Transaction::new(app_id(&b.name, p), o))
-            .chain(
-                self.parts
-                    .iter()
-                    .map(|&p| Transaction::new(owner_app_id(&b.name, p), self.epoch)),
-            )
-            .collect();
-        // Decisions made before the crash are only needed until the replay has passed them.
-        self.decided
-            .retain(|p, (q, _)| end_offsets.get(p).is_none_or(|e| e < q));
-        m.end_offsets = end_offsets;
-        m.set_times(
-            polled.poll,
-            t_decode.elapsed(),
-            Duration::ZERO,
-            Duration::ZERO,
-        );
-        Ok(Prepared {
-            bronze,
-            quarantine,
-            txns,
-            watermark_state: serde_json::to_value(&self.wm)
-                .map_err(|e| batch_err(format!("serialising the watermark state: {e}")))?,
-            metrics: m,
-            offsets: offsets_desc(buf),
-        })
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod ownership;
 mod poll;
+mod prepare;
 mod tape;
 pub mod watermark;
 mod writer;
@@ -107,17 +108,14 @@ pub fn owner_app_id(pipeline: &str, partition: i32) -> String {
 /// Each partition's last offset committed to `bronze` (its `txn`), None when it has none
 /// (or the table does not exist yet).
 pub async fn committed_offsets(
-    bronze: Option<&crate::lake::DeltaTable>,
+    bronze: Option<&crate::lake::Table>,
     pipeline: &str,
     partitions: &[i32],
 ) -> std::collections::BTreeMap<i32, Option<i64>> {
     let mut out = std::collections::BTreeMap::new();
     for &p in partitions {
         let committed = match bronze {
-            Some(t) => crate::lake::table::txn_version(t, &app_id(pipeline, p))
-                .await
-                .ok()
-                .flatten(),
+            Some(t) => t.txn_version(&app_id(pipeline, p)).await.ok().flatten(),
             None => None,
         };
         out.insert(p, committed);

@@ -22,7 +22,7 @@ use tracing::debug;
 
 use super::watermark::WatermarkState;
 use super::{owner_app_id, BronzeError, WATERMARK_KEY};
-use crate::lake::{table, DeltaTable};
+use crate::lake::Table;
 use crate::spec::{BronzeSpec, PipelineSpec};
 
 /// Claims `parts` at once, for a command that is not a writer: one commit to the quarantine
@@ -33,8 +33,8 @@ use crate::spec::{BronzeSpec, PipelineSpec};
 pub async fn claim_partitions(
     b: &BronzeSpec,
     parts: &[i32],
-    quarantine: &mut DeltaTable,
-    bronze: &mut DeltaTable,
+    quarantine: &mut Table,
+    bronze: &mut Table,
     watermark: Option<&WatermarkState>,
 ) -> Result<i64, BronzeError> {
     let lake_err = |source| BronzeError::Lake {
@@ -50,7 +50,8 @@ pub async fn claim_partitions(
         "lakectl.claim".to_string(),
         serde_json::json!({ "pipeline": b.name, "partitions": parts, "epoch": epoch }),
     )]);
-    table::claim(quarantine, owners.clone(), meta.clone(), true)
+    quarantine
+        .claim(owners.clone(), meta.clone(), true)
         .await
         .map_err(lake_err)?;
     let mut bronze_meta = meta;
@@ -63,7 +64,8 @@ pub async fn claim_partitions(
             })?,
         );
     }
-    table::claim(bronze, owners, bronze_meta, true)
+    bronze
+        .claim(owners, bronze_meta, true)
         .await
         .map_err(lake_err)?;
     debug!(pipeline = %b.name, ?parts, epoch, "partitions claimed");
@@ -106,8 +108,13 @@ impl Claim {
         if self.made || self.quarantine_claimed {
             return Ok(());
         }
-        let claim = (Vec::new(), self.owners.clone(), self.meta.clone());
-        quarantine.commit(claim).await?;
+        quarantine
+            .commit(
+                crate::lake::Draft::default(),
+                self.owners.clone(),
+                self.meta.clone(),
+            )
+            .await?;
         self.quarantine_claimed = true;
         Ok(())
     }
@@ -142,10 +149,10 @@ pub async fn reset_watermark(
         source,
     };
     let lake = &spec.lake;
-    let mut bronze = table::open_existing(&lake.join(&b.table))
+    let mut bronze = Table::open_existing(&lake.join(&b.table))
         .await
         .map_err(lake_err)?;
-    let mut quarantine = table::open_existing(&lake.join(&b.quarantine))
+    let mut quarantine = Table::open_existing(&lake.join(&b.quarantine))
         .await
         .map_err(lake_err)?;
     let before = WatermarkState::stored(&bronze, None)
@@ -160,6 +167,6 @@ pub async fn reset_watermark(
     Ok(WatermarkReset {
         pipeline: b.name.clone(),
         before,
-        version: bronze.version(),
+        version: Some(bronze.version()),
     })
 }

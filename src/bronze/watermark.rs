@@ -49,10 +49,10 @@ impl WatermarkState {
 
     /// The state stored in `bronze`'s last 500 commits, for `partitions` (all when None).
     pub async fn stored(
-        bronze: &crate::lake::DeltaTable,
+        bronze: &crate::lake::Table,
         partitions: Option<&[i32]>,
     ) -> Result<Self, crate::lake::LakeError> {
-        let values = crate::lake::table::commit_values(bronze, super::WATERMARK_KEY, 500).await?;
+        let values = bronze.commit_values(super::WATERMARK_KEY, 500).await?;
         Ok(Self::merge_newest(
             values
                 .into_iter()

@@ -5,34 +5,23 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use deltalake::arrow::array::RecordBatch;
-use deltalake::kernel::Transaction;
 use indicatif::ProgressBar;
 use tracing::info;
 
 use super::metrics::BatchMetrics;
+use super::prepare::PreparedBatch;
 use super::{BronzeError, PipelineSummary, BATCH_KEY, WATERMARK_KEY};
 use crate::lake::append::Appender;
 use crate::lake::upkeep::Upkeep;
-use crate::lake::{DeltaTable, LakeError};
+use crate::lake::{Draft, LakeError, Table};
 use crate::spec::BronzeSpec;
-
-/// A decoded and classified batch, handed from the preparer to the writer.
-pub(super) struct Prepared {
-    pub(super) bronze: Vec<RecordBatch>,
-    pub(super) quarantine: Vec<RecordBatch>,
-    pub(super) txns: Vec<Transaction>,
-    pub(super) watermark_state: serde_json::Value,
-    pub(super) metrics: BatchMetrics,
-    pub(super) offsets: String,
-}
 
 pub(super) async fn write_loop(
     b: BronzeSpec,
     mut claim: super::ownership::Claim,
-    bronze: DeltaTable,
-    quarantine: DeltaTable,
-    mut rx: tokio::sync::mpsc::Receiver<Prepared>,
+    bronze: Table,
+    quarantine: Table,
+    mut rx: tokio::sync::mpsc::Receiver<PreparedBatch>,
     pb: Option<ProgressBar>,
     on_batch: Option<super::metrics::BatchObserver>,
 ) -> Result<(PipelineSummary, Option<u64>), BronzeError> {
@@ -44,8 +33,8 @@ pub(super) async fn write_loop(
         pipeline: b.name.clone(),
         source,
     };
-    let mut bronze = Appender::new(bronze).map_err(lake_err)?;
-    let mut quarantine = Appender::new(quarantine).map_err(lake_err)?;
+    let mut bronze = bronze.appender().map_err(lake_err)?;
+    let mut quarantine = quarantine.appender().map_err(lake_err)?;
     let mut last_commit: Option<Instant> = None;
     let mut upkeep = (Upkeep::new(&bronze), Upkeep::new(&quarantine));
     while let Some(p) = rx.recv().await {
@@ -95,7 +84,7 @@ async fn commit_batch(
     claim: &mut super::ownership::Claim,
     bronze: &mut Appender,
     quarantine: &mut Appender,
-    p: Prepared,
+    p: PreparedBatch,
 ) -> Result<BatchMetrics, BronzeError> {
     let p_parts: Vec<i32> = p.metrics.end_offsets.keys().copied().collect();
     let lake_err = |source| match source {
@@ -120,16 +109,20 @@ async fn commit_batch(
     } else {
         let meta = HashMap::from([("lakectl.pipeline".to_string(), serde_json::json!(b.name))]);
         let tc = Instant::now();
-        let actions = quarantine
-            .write_files(p.quarantine)
+        let mut draft = Draft::default();
+        quarantine
+            .write(&mut draft, p.quarantine)
             .await
             .map_err(lake_err)?;
-        let commit = (actions, p.txns.clone(), meta);
-        quarantine.commit(commit).await.map_err(lake_err)?;
+        quarantine
+            .commit(draft, p.txns.clone(), meta)
+            .await
+            .map_err(lake_err)?;
         crate::failpoint::hit(crate::failpoint::AFTER_QUARANTINE_COMMIT);
         commit_time += tc.elapsed();
     }
-    let actions = bronze.write_files(p.bronze).await.map_err(lake_err)?;
+    let mut draft = Draft::default();
+    bronze.write(&mut draft, p.bronze).await.map_err(lake_err)?;
     let write_time = t_write.elapsed() - commit_time;
     let poll = Duration::from_secs_f64(m.poll_ms / 1e3);
     let decode = Duration::from_secs_f64(m.decode_ms / 1e3);
@@ -149,10 +142,7 @@ async fn commit_batch(
     let tc = Instant::now();
     // Refused: taken over (exit 6), or another writer changed the schema (a writer on the
     // edited spec widened or added a column): then this one must restart on the new spec.
-    let version = bronze
-        .commit((actions, p.txns, meta))
-        .await
-        .map_err(lake_err)?;
+    let version = bronze.commit(draft, p.txns, meta).await.map_err(lake_err)?;
     crate::failpoint::hit(crate::failpoint::AFTER_BRONZE_COMMIT);
     claim.made();
     commit_time += tc.elapsed();

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::lake::history::history;
+use crate::lake::commits::history;
 
 /// Arguments of `history`.
 #[derive(Debug, clap::Args)]
@@ -32,9 +32,10 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
         "operation"
     );
     for c in &commits {
-        let mut details: Vec<String> = c
-            .parameters
-            .iter()
+        // In a stable order, whatever order delta-rs wrote them in.
+        let parameters: std::collections::BTreeMap<_, _> = c.parameters.iter().collect();
+        let mut details: Vec<String> = parameters
+            .into_iter()
             .filter(|(_, v)| !v.is_null() && v.as_str() != Some("null"))
             .map(|(k, v)| {
                 format!(
@@ -44,7 +45,8 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
             })
             .collect();
         if let Some(b) = c.info.get(crate::bronze::BATCH_KEY) {
-            for k in ["batch_id", "rows_in", "rows_written", "quarantined"] {
+            // (Its batch is the commit's version: the figures are written before it is known.)
+            for k in ["rows_in", "rows_written", "quarantined"] {
                 if let Some(v) = b.get(k) {
                     details.push(format!("{k}={v}"));
                 }

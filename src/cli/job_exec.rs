@@ -11,9 +11,9 @@ pub struct Args {}
 pub async fn run(_args: &Args) -> anyhow::Result<()> {
     let mut body = String::new();
     std::io::stdin().read_to_string(&mut body)?;
-    let req: crate::schedule::exec::ExecRequest = serde_json::from_str(&body)
+    let req: crate::schedule::child::ExecRequest = serde_json::from_str(&body)
         .map_err(|e| anyhow::anyhow!("job-exec is run by `lakectl schedule`; bad request: {e}"))?;
-    let out = crate::schedule::exec::execute(req).await?;
+    let out = crate::schedule::child::execute(req).await?;
     crate::outln!("{}", serde_json::to_string(&out)?);
     Ok(())
 }

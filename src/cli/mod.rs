@@ -141,10 +141,27 @@ impl Cli {
     /// The global flags.
     pub fn globals(&self) -> Globals {
         Globals {
-            config: self.config.clone(),
+            config: find_spec(&self.config),
             overrides: self.overrides.clone(),
         }
     }
+}
+
+/// The spec file `config` names. The default `pipelines.yaml`, when the current folder has
+/// none, is looked for in its parents, nearest first (as git finds `.git`): a command run from
+/// `jobs/` finds `../pipelines.yaml`. Paths in the spec are relative to its own folder.
+fn find_spec(config: &std::path::Path) -> PathBuf {
+    if config != std::path::Path::new("pipelines.yaml") || config.exists() {
+        return config.to_path_buf();
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return config.to_path_buf();
+    };
+    cwd.ancestors()
+        .skip(1)
+        .map(|d| d.join(config))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| config.to_path_buf())
 }
 
 /// The arguments of a report command whose only option is `--json` (`status`, `jobs`,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use tracing::info;
+use tracing::debug;
 
 use crate::kafka::producer::SalesProducer;
 use crate::produce::{GeneratorOptions, RecordKind, SaleGenerator};
@@ -162,7 +162,7 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
                     RecordKind::Late => "late sale",
                     RecordKind::Malformed => "malformed record",
                 };
-                info!("sent {kind}: {}", String::from_utf8_lossy(&buf));
+                debug!("sent {kind}: {}", String::from_utf8_lossy(&buf));
             }
             if let Some(b) = &bar {
                 if sent.is_multiple_of(1024) {

@@ -1,18 +1,18 @@
-//! `lakectl run bronze [NAME…]`, `lakectl run silver`, `lakectl run JOB…`
+//! `lakectl run bronze [NAME…]`, `lakectl run silver [JOB…]`, `lakectl run JOB…`
 
 use anyhow::bail;
 
 use crate::bronze::{run_pipeline, IngestOptions, PipelineSummary};
-use crate::schedule::exec::ExecOutcome;
-use crate::schedule::history::{new_run_id, HistoryWriter, RunRecord, RunStatus};
+use crate::schedule::child::ExecOutcome;
+use crate::schedule::runs::{new_run_id, HistoryWriter, RunRecord, RunStatus};
 use crate::shutdown::StopFlag;
 use crate::silver::{self, run::select, RunOptions};
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// `bronze [NAME…]` (bronze pipelines; none = all), `silver` (every job, in dependency
-    /// order), or job names.
+    /// `bronze [NAME…]` (bronze pipelines; none = all), `silver [JOB…]` (those jobs, or every
+    /// job, in dependency order), or job names (`silver bronze` runs a job named `bronze`).
     #[arg(required = true)]
     pub targets: Vec<String>,
     /// Bronze: stop once every partition has reached its end (instead of running until Ctrl-C).
@@ -40,11 +40,8 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
         .unwrap_or(("", &[]));
     match kind {
         "bronze" => run_bronze(&spec, names, args, stop).await,
-        "silver" if names.is_empty() => run_jobs(&spec, &[], args).await,
-        "silver" => bail!(
-            "`run silver` runs every job; to run some, name them: `lakectl run {}`",
-            names.join(" ")
-        ),
+        // `run silver JOB…`: those jobs (so a job may be named `bronze` or `silver`).
+        "silver" => run_jobs(&spec, names, args).await,
         _ => run_jobs(&spec, &args.targets, args).await,
     }
 }

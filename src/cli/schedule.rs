@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::schedule::metrics::{self, Metrics};
+use crate::schedule::prometheus::{self, Metrics};
 use crate::schedule::{self as sched, ScheduleOptions};
 use crate::shutdown::StopFlag;
 
@@ -34,7 +34,7 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
 pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Result<()> {
     let metrics = Metrics::default();
     if let Some(addr) = &args.metrics_addr {
-        let bound = metrics::serve(addr, metrics.clone()).map_err(|source| {
+        let bound = prometheus::serve(addr, metrics.clone()).map_err(|source| {
             sched::ScheduleError::Metrics {
                 addr: addr.clone(),
                 source,

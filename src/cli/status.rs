@@ -38,6 +38,9 @@ fn print_text(s: &Status) {
                 q.partition,
                 opt(&q.lag)
             );
+            if q.offsets_past_end {
+                crate::outln!("      the committed offset is past the partition's end: the topic was recreated (a restart empties the local in-memory broker), so the lake describes the old topic; start a new lake (scripts/quickstart.sh --reset, or move the lake's folder away)");
+            }
         }
     }
     crate::outln!("TABLES");

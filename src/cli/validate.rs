@@ -1,6 +1,6 @@
 //! `lakectl validate`
 
-use crate::lake::{table, LakeError, TableSchema};
+use crate::lake::{LakeError, Table, TableSchema};
 
 /// Arguments of `validate` (none besides the global `--config`).
 #[derive(Debug, clap::Args)]
@@ -19,14 +19,14 @@ pub async fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
     let lake = &spec.lake;
     for b in &spec.bronze {
         let path = lake.join(&b.table);
-        let Some(t) = table::open(&path).await? else {
+        let Some(t) = Table::open(&path).await? else {
             continue;
         };
         let wanted = crate::bronze::frame::bronze_schema(b)
             .map_err(|e| e.to_string())
             .and_then(|s| TableSchema::from_polars(&s, &b.partition_by))
             .map_err(anyhow::Error::msg)?;
-        let actual = table::schema_of(&t)?;
+        let actual = t.schema()?;
         let Some(diff) = wanted.diff(&actual) else {
             continue;
         };
@@ -38,7 +38,7 @@ pub async fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
             Some(e) => pending.push(format!(
                 "pipeline {}: pending schema change, applied by the next run in one commit that rewrites the table's {} file(s) with the wider types (the same data, history and offsets): {e}",
                 b.name,
-                crate::lake::read::active_files(&t)?.len()
+                t.files()?.len()
             )),
             None => {
                 return Err(LakeError::SchemaMismatch {
@@ -47,7 +47,7 @@ pub async fn run(g: &super::Globals, _args: &Args) -> anyhow::Result<()> {
                     hint: format!(
                         "pipeline {}: the next run will refuse this change before consuming anything; {}",
                         b.name,
-                        table::EVOLUTION_HINT
+                        crate::lake::table::EVOLUTION_HINT
                     ),
                 }
                 .into())

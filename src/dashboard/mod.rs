@@ -245,6 +245,7 @@ pub async fn gather(
     checked: &CheckedJobs,
     kafka_timeout: Duration,
 ) -> Result<Dashboard, crate::lake::LakeError> {
+    crate::lake::require_lake(&spec.lake)?;
     let mut cx = Ctx {
         spec,
         checked,

@@ -15,7 +15,7 @@ use crate::kafka::consumer::Drain;
 use crate::kafka::KafkaError;
 use crate::lake::catalog::TableKind;
 use crate::lake::schema::TableSchema;
-use crate::lake::table;
+use crate::lake::Table;
 use crate::silver::CheckedJobs;
 use crate::spec::{DataLossPolicy, PipelineSpec};
 
@@ -157,13 +157,13 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
             TableKind::Bronze { .. } | TableKind::Quarantine { .. } => "lakectl run bronze",
             TableKind::Silver { .. } | TableKind::Centres { .. } => "lakectl run silver",
         };
-        match table::open(&path).await {
+        match Table::open(&path).await {
             Ok(None) => out.push(Check::pass(
                 name,
                 format!("{} not created yet ({producer} creates it)", t.path),
             )),
             Ok(Some(dt)) => {
-                let actual = table::schema_of(&dt);
+                let actual = dt.schema();
                 let diff = match (expected, &actual) {
                     (Some(e), Ok(a)) => TableSchema::from_polars(e, &partition_by)
                         .ok()
@@ -189,7 +189,7 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
                     )),
                     (Ok(_), None) => out.push(Check::pass(
                         name,
-                        format!("{} version {}", t.path, dt.version().unwrap_or(0)),
+                        format!("{} version {}", t.path, dt.version()),
                     )),
                 }
             }
@@ -218,7 +218,7 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
             ));
             continue;
         };
-        let bronze = table::open(&spec.table_path(&b.table)).await.ok().flatten();
+        let bronze = Table::open(&spec.table_path(&b.table)).await.ok().flatten();
         let starts: BTreeMap<i32, Option<i64>> = committed_offsets(bronze.as_ref(), &b.name, parts)
             .await
             .into_iter()
@@ -306,10 +306,17 @@ fn existing_ancestor(p: &Path) -> PathBuf {
 
 fn lake_writable(lake: &Path) -> Check {
     let name = "lake writable";
+    // A lake is created by the commands that write it, never by a check: a mistyped --lake
+    // must not turn into a new, empty lake that passes.
+    if !lake.is_dir() {
+        return Check::fail(
+            name,
+            format!("no lake at {}", lake.display()),
+            "check `lake:` in the spec, --lake or LAKECTL_LAKE; `lakectl run bronze` creates the lake",
+        );
+    }
     let probe = lake.join(format!(".lakectl-doctor-{}", std::process::id()));
-    let r = std::fs::create_dir_all(lake)
-        .and_then(|_| std::fs::write(&probe, b"ok"))
-        .and_then(|_| std::fs::remove_file(&probe));
+    let r = std::fs::write(&probe, b"ok").and_then(|_| std::fs::remove_file(&probe));
     match r {
         Ok(()) => Check::pass(name, lake.display().to_string()),
         Err(e) => Check::fail(

@@ -42,7 +42,7 @@ pub enum KafkaError {
     /// The next offset to read is past the end of the partition: the topic was deleted and
     /// recreated (or the spec points at another cluster). Reading on would silently skip
     /// the new topic's first records, so lakectl stops (Spark's failOnDataLoss).
-    #[error("offsets of {topic}[{partition}] are past its end: the next offset to read is {next} but the partition ends at {end}; the topic was deleted and recreated, or points at another cluster, so the offsets stored in the table do not describe it\n    hint: point the pipeline at a new table (the stored offsets belong to the old topic), or restore the topic")]
+    #[error("offsets of {topic}[{partition}] are past its end: the next offset to read is {next} but the partition ends at {end}; the topic was deleted and recreated, or points at another cluster, so the offsets stored in the table do not describe it (the local broker of scripts/broker.sh keeps its topics in memory: a restart empties them)\n    hint: start a new lake (move the lake's folder away, or `scripts/quickstart.sh --reset`), point the pipeline at a new table, or restore the topic")]
     OffsetAhead {
         /// Topic.
         topic: String,

@@ -23,7 +23,7 @@ use deltalake::DeltaTable;
 use serde_json::Value;
 
 use super::commit::{write, Intent, Kind};
-use super::table::{delta_err, location_of, name_of, schema_of, write_files};
+use super::table::{delta_err, location_of, name_of, schema_of, write_files, Draft};
 use super::LakeError;
 use crate::storage::Location;
 
@@ -39,9 +39,6 @@ pub struct Appender {
     operation: DeltaOperation,
     name: String,
 }
-
-/// A commit's content: the adds, the txns, the commitInfo entries.
-pub type Commit = (Vec<Action>, Vec<Transaction>, HashMap<String, Value>);
 
 impl Appender {
     /// An appender on `table`, at the version it was loaded at: its first commit is refused
@@ -76,14 +73,28 @@ impl Appender {
         &self.table
     }
 
-    /// Writes `batches` as Parquet files of the table; their adds, not yet committed.
-    pub async fn write_files(&self, batches: Vec<RecordBatch>) -> Result<Vec<Action>, LakeError> {
-        write_files(&self.table, batches).await
+    /// Writes `batches` as Parquet files of the table for `draft` (not committed yet).
+    pub async fn write(
+        &self,
+        draft: &mut Draft,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), LakeError> {
+        draft
+            .written
+            .extend(write_files(&self.table, batches).await?);
+        Ok(())
     }
 
-    /// Commits `actions` with `txns` and `metadata` (in commitInfo) atomically at the next
-    /// free version, through lakectl's one commit path ([`super::commit::write`]); returns it.
-    pub async fn commit(&mut self, (actions, txns, metadata): Commit) -> Result<u64, LakeError> {
+    /// Commits the files written for `draft` with `txns` and the commitInfo entries
+    /// `metadata` atomically at the next free version, through lakectl's one commit path
+    /// ([`super::commit::write`]); returns it. An empty draft with txns is a claim.
+    pub async fn commit(
+        &mut self,
+        draft: Draft,
+        txns: Vec<Transaction>,
+        metadata: HashMap<String, Value>,
+    ) -> Result<u64, LakeError> {
+        let actions: Vec<Action> = draft.written;
         let state = self
             .table
             .snapshot()

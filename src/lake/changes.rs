@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use deltalake::DeltaTable;
+use super::Table;
 
 use serde_json::Value;
 
@@ -47,13 +47,9 @@ pub struct Changes {
 /// Reads commits `from..=to` of `table`'s log, in order (through its log store: a local folder
 /// or an object store). None when the log cannot say (a commit is gone, or a commit changed the
 /// table's metadata): the caller recomputes fully.
-pub async fn between(
-    table: &DeltaTable,
-    from: u64,
-    to: u64,
-    columns: &[String],
-) -> Option<Changes> {
+pub async fn between(table: &Table, from: u64, to: u64, columns: &[String]) -> Option<Changes> {
     use futures::StreamExt;
+    let table = table.delta();
     let log = table.log_store();
     let mut out = Changes::default();
     // In order, 16 reads in flight: on an object store each commit is a request.

@@ -58,6 +58,12 @@ pub enum LakeError {
         /// What creates it.
         hint: String,
     },
+    /// The lake itself is not there (a local lake's folder does not exist).
+    #[error("no lake at {lake}\n    hint: check `lake:` in the spec, --lake or LAKECTL_LAKE; `lakectl run bronze` creates the lake")]
+    NoLake {
+        /// The lake's location.
+        lake: String,
+    },
     /// Converting data between Polars and Arrow failed.
     #[error("table {table}: converting data: {message}")]
     Convert {

@@ -8,15 +8,14 @@
 use crate::storage::Location;
 use std::collections::BTreeMap;
 
-use deltalake::kernel::Action;
 use polars::prelude::*;
 use serde::Serialize;
 use tracing::{info, warn};
 
 use super::bridge::to_record_batches;
-use super::commit::{commit, Change, Kind};
-use super::read::{active_files, scan_files, DataFile};
-use super::table::{self, schema_of, write_files};
+use super::commit::Kind;
+use super::read::{scan_files, DataFile};
+use super::table::{Draft, Table};
 use super::LakeError;
 use crate::spec::expr::parse_expr;
 
@@ -166,9 +165,9 @@ async fn optimize_once(
     path: &Location,
     opts: &OptimizeOptions,
 ) -> Result<OptimizeReport, LakeError> {
-    let mut t = table::open_existing(path).await?;
-    let schema = schema_of(&t)?;
-    let files = active_files(&t)?;
+    let mut t = Table::open_existing(path).await?;
+    let schema = t.schema()?;
+    let files = t.files()?;
     let keys = select_partitions(path, &files, &schema.partition_by, opts.filter.as_deref())?;
     let mut report = OptimizeReport {
         partitions: keys.len(),
@@ -182,7 +181,7 @@ async fn optimize_once(
             .push(f.clone());
     }
     let arrow_schema = schema.arrow();
-    let mut actions: Vec<Action> = Vec::new();
+    let mut draft = Draft::default();
     let mut removed = std::collections::BTreeSet::new();
     for key in &keys {
         let bins = plan_bins(
@@ -208,14 +207,7 @@ async fn optimize_once(
                     message,
                 }
             })?;
-            for a in write_files(&t, batches).await? {
-                if let Action::Add(mut add) = a {
-                    add.data_change = false;
-                    report.files_added += 1;
-                    report.bytes_added += add.size;
-                    actions.push(Action::Add(add));
-                }
-            }
+            t.write(&mut draft, batches).await?;
             for f in &bin {
                 report.files_removed += 1;
                 report.bytes_removed += f.size;
@@ -227,31 +219,19 @@ async fn optimize_once(
         report.files_after = files.len();
         return Ok(report);
     }
-    for a in table::remove_actions(&t, &removed)? {
-        if let Action::Remove(mut r) = a {
-            r.data_change = false;
-            actions.push(Action::Remove(r));
-        }
-    }
+    report.files_added = draft.files_written();
+    report.bytes_added = draft.bytes_written();
+    t.remove(&mut draft, &removed)?;
     let kind = Kind::Compact {
         predicate: opts.filter.clone(),
         target_size: opts.target_size,
     };
-    let written: Vec<Action> = actions
-        .iter()
-        .filter(|a| matches!(a, Action::Add(_)))
-        .cloned()
-        .collect();
-    let version = match commit(&mut t, Change::new(kind, actions)).await {
-        Ok(v) => v,
-        Err(e) => {
-            // Not committed: the compacted copies are nobody's.
-            table::discard_files(&t, &written).await;
-            return Err(e);
-        }
-    };
+    // Not committed: the compacted copies are deleted by `commit`.
+    let version = t
+        .commit(kind, draft, Vec::new(), Default::default())
+        .await?;
     report.version = Some(version);
-    report.files_after = active_files(&t)?.len();
+    report.files_after = t.files()?.len();
     info!(
         table = %path,
         version,

@@ -7,7 +7,7 @@ use deltalake::DeltaTable;
 use polars::prelude::*;
 
 use super::schema::polars_type;
-use super::table::{location_of, name_of, schema_of};
+use super::table::{location_of, name_of, schema_of, Table};
 use super::LakeError;
 use crate::storage::Location;
 
@@ -36,7 +36,7 @@ pub struct DataFile {
 }
 
 /// The active files of the loaded snapshot. Refuses features Polars cannot honour.
-pub fn active_files(table: &DeltaTable) -> Result<Vec<DataFile>, LakeError> {
+pub(super) fn active_files(table: &DeltaTable) -> Result<Vec<DataFile>, LakeError> {
     let name = name_of(table);
     let snap = table
         .snapshot()
@@ -84,10 +84,11 @@ pub fn object_path(rel: &str) -> deltalake::Path {
 /// (a vacuum may have deleted it), or None. Checked 16 at a time: on an object store each is
 /// a request.
 pub async fn first_missing<'a>(
-    table: &DeltaTable,
+    table: &Table,
     rels: &[&'a str],
 ) -> Result<Option<&'a str>, LakeError> {
     use futures::{StreamExt, TryStreamExt};
+    let table = table.delta();
     let present: Vec<bool> = futures::stream::iter(rels.iter().map(|rel| file_exists(table, rel)))
         .buffered(16)
         .try_collect()
@@ -133,16 +134,21 @@ fn hive_consistent(f: &DataFile, partition_by: &[String]) -> bool {
 
 /// A LazyFrame over the loaded snapshot of `table`, restricted to the files that pass `keep`
 /// (file pruning, e.g. on partition values). Columns are in table order.
-pub fn scan(table: &DeltaTable, keep: &dyn Fn(&DataFile) -> bool) -> Result<LazyFrame, LakeError> {
-    let files: Vec<DataFile> = active_files(table)?
-        .into_iter()
-        .filter(|f| keep(f))
-        .collect();
+pub fn scan(table: &Table, keep: &dyn Fn(&DataFile) -> bool) -> Result<LazyFrame, LakeError> {
+    let files: Vec<DataFile> = table.files()?.into_iter().filter(|f| keep(f)).collect();
     scan_files(table, files)
 }
 
 /// A LazyFrame over the given active files of `table`.
-pub fn scan_files(table: &DeltaTable, files: Vec<DataFile>) -> Result<LazyFrame, LakeError> {
+pub fn scan_files(table: &Table, files: Vec<DataFile>) -> Result<LazyFrame, LakeError> {
+    scan_delta_files(table.delta(), files)
+}
+
+/// [`scan_files`] for the lake's own passes over a delta-rs table.
+pub(super) fn scan_delta_files(
+    table: &DeltaTable,
+    files: Vec<DataFile>,
+) -> Result<LazyFrame, LakeError> {
     let name = name_of(table);
     let schema = schema_of(table)?;
     let pl_schema = read_schema(&schema);

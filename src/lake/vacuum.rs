@@ -7,8 +7,8 @@ use crate::storage::Location;
 use deltalake::operations::vacuum::VacuumMode;
 use serde::Serialize;
 
-use super::table;
 use super::LakeError;
+use super::Table;
 
 /// What a vacuum did (or would do, on a dry run).
 #[derive(Debug, Clone, Serialize)]
@@ -28,9 +28,10 @@ pub async fn vacuum(
     dry_run: bool,
     allow_short: bool,
 ) -> Result<VacuumReport, LakeError> {
-    let t = table::open_existing(path).await?;
+    let t = Table::open_existing(path).await?;
     let retain = chrono::Duration::from_std(retain).unwrap_or(chrono::Duration::MAX);
     let (_, metrics) = t
+        .into_delta()
         .vacuum()
         .with_mode(VacuumMode::Full)
         .with_retention_period(retain)

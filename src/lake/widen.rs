@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::bridge::to_record_batches;
 use super::commit::{commit, Change, Kind};
-use super::read::{active_files, scan_files};
+use super::read::{active_files, scan_delta_files};
 use super::schema::{Evolution, TableSchema};
 use super::table::{self, delta_err, schema_of};
 use super::LakeError;
@@ -97,7 +97,7 @@ async fn rewrite(
     for f in &files {
         let written = async {
             let mut df = tokio::task::block_in_place(|| {
-                scan_files(table, vec![f.clone()])?
+                scan_delta_files(table, vec![f.clone()])?
                     .collect()
                     .map_err(|e| LakeError::Polars {
                         table: path.to_string(),

@@ -1,14 +1,14 @@
 //! The sales simulator behind `lakectl produce`: a reproducible stream of sales in the seed
 //! schema, with optional late events and malformed records for testing.
 
-pub mod catalog;
+pub mod shop;
 
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use catalog::{Client, PRODUCTS};
+use shop::{Client, PRODUCTS};
 
 /// What kind of record was generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,7 @@ impl Default for GeneratorOptions {
             late_fraction: 0.0,
             malformed_fraction: 0.0,
             first_id: 1,
-            clients: catalog::CLIENTS.len(),
+            clients: shop::CLIENTS.len(),
             client_changes: 0.0,
         }
     }
@@ -97,7 +97,7 @@ impl SaleGenerator {
         Self {
             rng,
             next_id: opts.first_id,
-            clients: catalog::clients(opts.clients.max(1)),
+            clients: shop::clients(opts.clients.max(1)),
             opts,
         }
     }
@@ -154,7 +154,7 @@ impl SaleGenerator {
 /// Moves `c` to another country, or switches its segment (an even chance of each).
 fn change_client(rng: &mut SmallRng, c: &mut Client) {
     if rng.random_bool(0.5) {
-        let others: Vec<&'static str> = catalog::COUNTRIES
+        let others: Vec<&'static str> = shop::COUNTRIES
             .iter()
             .copied()
             .filter(|p| *p != c.pays)
@@ -232,7 +232,7 @@ mod tests {
             client_changes: 0.2,
             ..Default::default()
         });
-        let seeds: std::collections::HashMap<i64, (&str, &str)> = catalog::CLIENTS
+        let seeds: std::collections::HashMap<i64, (&str, &str)> = shop::CLIENTS
             .iter()
             .map(|c| (c.id, (c.pays, c.segment)))
             .collect();

@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use crate::lake::catalog::Catalog;
 use crate::lake::read::scan;
-use crate::lake::{table, LakeError};
+use crate::lake::{LakeError, Table};
 use crate::silver::plan::run_sql;
 use crate::spec::expr::clean_polars_error;
 use crate::spec::PipelineSpec;
@@ -26,6 +26,12 @@ pub enum QueryError {
         name: String,
         /// The known names.
         known: String,
+    },
+    /// A statement that would change a table (DML, DDL): `query` only reads.
+    #[error("`{keyword}` is not run: `lakectl query` only reads the lake\n    hint: tables change through the pipeline (`run`, `schedule`) and its maintenance (`optimize`, `vacuum`); a SELECT shows what a change would keep")]
+    ReadOnly {
+        /// The statement's first keyword.
+        keyword: String,
     },
     /// The SQL is invalid or failed.
     #[error("query failed: {0}")]
@@ -69,6 +75,40 @@ fn extract_delta_paths(sql: &str) -> (String, Vec<(String, String)>) {
     (out, paths)
 }
 
+/// Refuses a statement that would change a table: Polars' SQL context accepts `DELETE`,
+/// `TRUNCATE`, `DROP` or `CREATE TABLE` on its in-memory frames and prints a result, while the
+/// Delta table stays as it was, which would read as done.
+fn refuse_changes(sql: &str) -> Result<(), QueryError> {
+    const CHANGES: &[&str] = &[
+        "INSERT", "UPDATE", "DELETE", "TRUNCATE", "DROP", "CREATE", "ALTER", "MERGE", "REPLACE",
+        "COPY", "UPSERT", "GRANT", "REVOKE",
+    ];
+    {
+        let mut rest = sql.trim_start();
+        // Leading comments and parentheses.
+        loop {
+            if let Some(r) = rest.strip_prefix("--") {
+                rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
+            } else if let Some(r) = rest.strip_prefix("/*") {
+                rest = r.split_once("*/").map_or("", |(_, r)| r).trim_start();
+            } else if let Some(r) = rest.strip_prefix('(') {
+                rest = r.trim_start();
+            } else {
+                break;
+            }
+        }
+        let keyword: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if CHANGES.contains(&keyword.as_str()) {
+            return Err(QueryError::ReadOnly { keyword });
+        }
+    }
+    Ok(())
+}
+
 /// Runs `sql` over the lake (tables at `version` if given: time travel) and returns the result.
 pub async fn execute(
     spec: &PipelineSpec,
@@ -76,6 +116,7 @@ pub async fn execute(
     sql: &str,
     version: Option<u64>,
 ) -> Result<DataFrame, QueryError> {
+    refuse_changes(sql)?;
     let (sql, delta_paths) = extract_delta_paths(sql);
     let names = polars::sql::extract_table_identifiers(&sql, false, true)
         .map_err(|e| QueryError::Sql(clean_polars_error(&e.to_string())))?;
@@ -97,8 +138,8 @@ pub async fn execute(
             });
         };
         let t = match version {
-            Some(v) => table::open_version(&path, v).await?,
-            None => table::open_existing(&path).await?,
+            Some(v) => Table::open_version(&path, v).await?,
+            None => Table::open_existing(&path).await?,
         };
         tables.push((name, scan(&t, &|_| true)?));
     }
@@ -111,6 +152,29 @@ pub async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_that_would_change_a_table_are_refused() {
+        for sql in [
+            "DELETE FROM ventes WHERE client_id = 1",
+            "  truncate table ventes",
+            "-- a comment\nDROP TABLE ventes",
+            "/* x */ (INSERT INTO ventes SELECT * FROM ventes)",
+            "CREATE TABLE t AS SELECT 1",
+        ] {
+            assert!(
+                matches!(refuse_changes(sql), Err(QueryError::ReadOnly { .. })),
+                "{sql}"
+            );
+        }
+        for sql in [
+            "SELECT 'a; drop table x' AS s",
+            "WITH d AS (SELECT 1) SELECT * FROM d",
+            "select deleted from t",
+        ] {
+            assert!(refuse_changes(sql).is_ok(), "{sql}");
+        }
+    }
 
     #[test]
     fn delta_paths_become_table_names() {

@@ -12,7 +12,7 @@ use rustyline::{Config, Editor};
 use super::output::{write, Format};
 use super::{execute, QueryError};
 use crate::lake::catalog::{Catalog, TableKind};
-use crate::lake::table;
+use crate::lake::Table;
 use crate::spec::PipelineSpec;
 
 const HELP: &str = "\
@@ -148,15 +148,13 @@ impl Session<'_> {
                 TableKind::Silver { .. } => "silver",
                 TableKind::Centres { .. } => "centres",
             };
-            let (version, rows) = match table::open(&self.spec.table_path(&t.path)).await {
+            let (version, rows) = match Table::open(&self.spec.table_path(&t.path)).await {
                 Ok(Some(dt)) => {
-                    let rows: usize = crate::lake::read::active_files(&dt)
+                    let rows: usize = dt
+                        .files()
                         .map(|fs| fs.iter().filter_map(|f| f.rows).sum())
                         .unwrap_or(0);
-                    (
-                        dt.version().map_or("-".into(), |v| v.to_string()),
-                        rows.to_string(),
-                    )
+                    (dt.version().to_string(), rows.to_string())
                 }
                 Ok(None) => ("-".into(), "not created".into()),
                 Err(e) => ("-".into(), format!("unreadable: {e}")),
@@ -186,9 +184,7 @@ impl Session<'_> {
                 return self.fail(&e.to_string());
             }
         };
-        let schema = table::open_existing(&path)
-            .await
-            .and_then(|dt| table::schema_of(&dt));
+        let schema = Table::open_existing(&path).await.and_then(|dt| dt.schema());
         match schema {
             Ok(s) => {
                 for c in &s.columns {

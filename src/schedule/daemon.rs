@@ -7,7 +7,7 @@
 //! - Each bronze pipeline has a supervisor: it restarts the pipeline after an error (with a
 //!   growing delay) and when its definition changes.
 //! - Each scheduled job has a loop: it sleeps until the next fire time of the definition of
-//!   the current generation, then starts a run (in a child process, see [`super::exec`]) or
+//!   the current generation, then starts a run (in a child process, see [`super::child`]) or
 //!   skips it if the previous one still runs (`concurrency: forbid`).
 //! - Every attempt is a row of the run history; metrics are updated as runs and batches end.
 
@@ -21,10 +21,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn, Instrument};
 
-use super::exec::{self, ExecError};
+use super::child::{self, ExecError};
 use super::fire::{fired_between, next_fire};
-use super::history::{self, new_run_id, RunRecord, RunStatus};
-use super::metrics::Metrics;
+use super::prometheus::Metrics;
+use super::runs::{self, new_run_id, RunRecord, RunStatus};
 use crate::bronze::metrics::BatchObserver;
 use crate::bronze::{run_pipeline, IngestOptions};
 use crate::shutdown::StopFlag;
@@ -70,7 +70,7 @@ impl Generation {
     }
 
     fn from_text(config: &std::path::Path, text: String, o: &Overrides) -> Result<Self, SpecError> {
-        let spec = exec::load_spec(config, &text, o)?;
+        let spec = child::load_spec(config, &text, o)?;
         let mut diags = Diagnostics::default();
         let job_files = read_job_files(&spec.jobs_dir, &mut diags);
         let checked = crate::silver::check::check_files(&spec, &job_files, diags)?;
@@ -109,8 +109,8 @@ impl Generation {
         self.checked.jobs.iter().filter(|j| j.cron.is_some())
     }
 
-    fn request(&self, o: &Overrides, job: &str) -> exec::ExecRequest {
-        exec::request(&self.spec, &self.config_text, &self.job_files, o, job)
+    fn request(&self, o: &Overrides, job: &str) -> child::ExecRequest {
+        child::request(&self.spec, &self.config_text, &self.job_files, o, job)
     }
 }
 
@@ -156,9 +156,9 @@ pub async fn run(opts: ScheduleOptions, stop: StopFlag) -> Result<(), ScheduleEr
     let lake = gen.spec.lake.clone();
     let retention = gen.spec.scheduler.history_retention;
     let (history_tx, history_rx) = mpsc::unbounded_channel();
-    let history_task = tokio::spawn(history::write_loop(lake.clone(), retention, history_rx));
-    let past = match history::read_all(&lake).await {
-        Ok(rows) => history::by_job(&rows),
+    let history_task = tokio::spawn(runs::write_loop(lake.clone(), retention, history_rx));
+    let past = match runs::read_all(&lake).await {
+        Ok(rows) => runs::by_job(&rows),
         Err(e) => {
             warn!("cannot read the run history ({e}); catch-up runs are skipped");
             BTreeMap::new()
@@ -403,6 +403,8 @@ async fn job_loop(
 ) {
     let mut running: Option<Running> = None;
     let mut after = Utc::now();
+    // The fire time last logged as "next run" (a reload that keeps it says nothing).
+    let mut announced = None;
     {
         let gen = gen_rx.borrow_and_update().clone();
         if let Some(job) = gen.checked.job(&name) {
@@ -432,6 +434,10 @@ async fn job_loop(
             }
             break;
         };
+        if Some(fire) != announced {
+            info!(next_run = %fire.with_timezone(&tz).to_rfc3339(), "next run");
+            announced = Some(fire);
+        }
         match sleep_until(fire, &mut gen_rx, &shared.stop).await {
             Wake::Fire => {}
             Wake::Changed => continue,
@@ -570,7 +576,7 @@ async fn run_attempts(
         metrics.set("lakectl_job_running", &jl, 1.0);
         let mut rec = RunRecord::new(&run_id, &name, attempt, trigger, fire);
         let started = rec.started;
-        let result = exec::run_in_child(&req, policy.timeout, cancel.clone()).await;
+        let result = child::run_in_child(&req, policy.timeout, cancel.clone()).await;
         let ended = Utc::now();
         rec.ended = ended;
         metrics.set("lakectl_job_running", &jl, 0.0);

@@ -2,11 +2,11 @@
 //! their cron, in one long-running process, with hot reload of the spec, a run history
 //! table, Prometheus metrics and graceful shutdown. `lakectl jobs` reads what it recorded.
 
+pub mod child;
 pub mod daemon;
-pub mod exec;
 pub mod fire;
-pub mod history;
-pub mod metrics;
+pub mod prometheus;
+pub mod runs;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -29,7 +29,7 @@ pub struct JobRow {
     /// The next three fire times.
     pub next: Vec<DateTime<Utc>>,
     /// The last attempt that ran, if any.
-    pub last_run: Option<history::RunRecord>,
+    pub last_run: Option<runs::RunRecord>,
     /// End of the last successful run.
     pub last_success: Option<DateTime<Utc>>,
 }
@@ -40,8 +40,8 @@ pub async fn list_jobs(
     checked: &CheckedJobs,
     now: DateTime<Utc>,
 ) -> Result<Vec<JobRow>, LakeError> {
-    let rows = history::read_all(&spec.lake).await?;
-    let past = history::by_job(&rows);
+    let rows = runs::read_all(&spec.lake).await?;
+    let past = runs::by_job(&rows);
     Ok(checked
         .jobs
         .iter()

@@ -39,6 +39,9 @@ impl CheckedJobs {
 /// Loads the job folder of `spec` and checks every job; all problems reported together.
 pub fn load_and_check(spec: &PipelineSpec) -> Result<CheckedJobs, SpecError> {
     let mut diags = Diagnostics::default();
+    if !spec.jobs_dir.is_dir() {
+        tracing::warn!(folder = %spec.jobs_dir.display(), "the jobs folder does not exist: no silver job is defined (`silver.jobs` in the spec names it)");
+    }
     let files = read_job_files(&spec.jobs_dir, &mut diags);
     check_files(spec, &files, diags)
 }

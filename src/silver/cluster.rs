@@ -13,7 +13,6 @@ use polars::prelude::*;
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 
-use crate::lake::commit::{commit, Change, Kind};
 use crate::spec::job_modes::ClusterSpec;
 
 /// Column of the centres table: how many rows the cluster has.
@@ -30,7 +29,8 @@ pub async fn write_centres(
     mut centres: DataFrame,
     version: u64,
 ) {
-    use crate::lake::{bridge, table, TableSchema};
+    use crate::lake::commit::Kind;
+    use crate::lake::{bridge, Draft, Table, TableSchema};
     let Some(rel) = &c.centres else { return };
     let path = lake.join(rel);
     let result = async {
@@ -41,16 +41,17 @@ pub async fn write_centres(
             }
         })?;
         // Other features (an edited job) replace the schema in the same commit.
-        let (mut t, replace) = match table::open(&path).await? {
-            Some(t) if table::schema_of(&t)? != schema => {
-                let md = table::replace_schema_action(&t, &schema)?;
-                (t, Some(md))
+        let mut draft = Draft::default();
+        let mut t = match Table::open(&path).await? {
+            Some(t) => {
+                if t.schema()? != schema {
+                    t.replace_schema(&mut draft, &schema)?;
+                }
+                t
             }
-            Some(t) => (t, None),
-            None => (
-                table::open_or_create(&path, &schema, &format!("{}_centres", job.name)).await?,
-                None,
-            ),
+            None => {
+                Table::open_or_create(&path, &schema, &format!("{}_centres", job.name), &[]).await?
+            }
         };
         let batches = bridge::to_record_batches(&mut centres, &schema.arrow()).map_err(|m| {
             crate::lake::LakeError::Convert {
@@ -58,16 +59,10 @@ pub async fn write_centres(
                 message: m,
             }
         })?;
-        let old: std::collections::BTreeSet<String> = crate::lake::read::active_files(&t)?
-            .into_iter()
-            .map(|f| f.rel)
-            .collect();
-        let mut actions = match &replace {
-            Some(_) => table::write_files_as(&t, batches, &schema).await?,
-            None => table::write_files(&t, batches).await?,
-        };
-        actions.extend(replace);
-        actions.extend(table::remove_actions(&t, &old)?);
+        let old: std::collections::BTreeSet<String> =
+            t.files()?.into_iter().map(|f| f.rel).collect();
+        t.remove(&mut draft, &old)?;
+        t.write(&mut draft, batches).await?;
         let meta = std::collections::HashMap::from([
             ("lakectl.job".to_string(), serde_json::json!(job.name)),
             (
@@ -78,8 +73,7 @@ pub async fn write_centres(
                 )),
             ),
         ]);
-        let change = Change::new(Kind::Overwrite, actions).with_metadata(meta);
-        commit(&mut t, change).await
+        t.commit(Kind::Overwrite, draft, Vec::new(), meta).await
     }
     .await;
     if let Err(e) = result {

@@ -3,9 +3,19 @@
 
 use polars::prelude::*;
 
-use super::run::ExpectationResult;
 use super::SilverError;
 use crate::spec::job::{JobSpec, OnViolation};
+
+/// Result of one expectation.
+#[derive(Debug, Clone)]
+pub struct ExpectationResult {
+    /// Name.
+    pub name: String,
+    /// Violating rows.
+    pub violations: usize,
+    /// What was done about them.
+    pub action: OnViolation,
+}
 
 /// The job's expectations, evaluated chunk by chunk with their violations summed (runs and
 /// job tests alike).

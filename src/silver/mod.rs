@@ -4,8 +4,8 @@
 //! atomically with the source version they read.
 
 pub mod check;
+pub mod chunks;
 pub mod cluster;
-pub mod exec;
 pub mod expect;
 pub mod plan;
 pub mod prepare;
@@ -14,7 +14,20 @@ pub mod scd2;
 pub mod test;
 
 pub use check::{check_jobs, load_and_check, CheckedJobs};
-pub use run::{run_job, JobReport, JobStatus, RunOptions};
+pub use run::{run_job, JobReport, JobStatus};
+
+/// How to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Recompute everything, whatever changed.
+    pub full_refresh: bool,
+    /// Compute and report, but commit nothing.
+    pub dry_run: bool,
+    /// Set by a run that found its output columns changed by a source's schema (a widened
+    /// or new bronze column) rather than by an edit of the job: it runs again from scratch
+    /// and rebuilds the table, under `on_schema_change: rebuild`.
+    pub source_schema_changed: bool,
+}
 
 /// Errors of a silver job, naming the job.
 #[derive(Debug, thiserror::Error)]

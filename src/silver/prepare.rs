@@ -2,24 +2,47 @@
 //! what is recomputed ([`Scope`]) and how ([`Execution`]), and build the plans. Nothing is
 //! computed or written here; [`super::run`] executes what this returns.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use deltalake::kernel::Transaction;
 use polars::prelude::*;
 use tokio::task::block_in_place;
 
 use super::check::CheckedJobs;
-use super::exec::{plan_execution, Execution};
+use super::chunks::{plan_execution, Execution};
 use super::plan::build;
-use super::run::{RunOptions, Scope};
+use super::RunOptions;
 use super::{app_id, definition_app_id, source_app_id, SilverError};
-use crate::lake::changes::{self, PartitionKey};
-use crate::lake::read::{active_files, scan_files, DataFile};
-use crate::lake::{table, DeltaTable, TableSchema};
+use crate::lake::changes::{self, AddedFile, PartitionKey};
+use crate::lake::read::{scan_files, DataFile};
+use crate::lake::{Table, TableSchema};
 use crate::spec::job::{JobQuery, JobSpec, OnSchemaChange, WriteMode};
 use crate::spec::PipelineSpec;
 
+/// What was (or would be) recomputed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole source.
+    Full(&'static str),
+    /// Only these source partitions.
+    Partitions(BTreeSet<PartitionKey>),
+    /// Only files added as new data since the last run (append).
+    NewFiles(Vec<AddedFile>),
+    /// Only the keys found in new source data (scd2): their versions are recomputed and the
+    /// target files holding them rewritten.
+    Keys {
+        /// Source files added since the last run.
+        new_files: usize,
+        /// Keys found in them.
+        keys: usize,
+        /// Target files rewritten (relative paths).
+        rewrite: BTreeSet<String>,
+    },
+}
+
 struct Source {
-    table: DeltaTable,
+    table: Table,
     /// Its path in the lake.
     rel: String,
     schema: TableSchema,
@@ -42,7 +65,7 @@ async fn open_source(
         })?;
     let path = spec.table_path(&t.path);
     let table =
-        table::open(&path)
+        Table::open(&path)
             .await
             .map_err(lake_err)?
             .ok_or_else(|| SilverError::NoSource {
@@ -55,8 +78,8 @@ async fn open_source(
                     _ => "run `lakectl run bronze` first".into(),
                 },
             })?;
-    let schema = table::schema_of(&table).map_err(lake_err)?;
-    let version = table.version().unwrap_or(0);
+    let schema = table.schema().map_err(lake_err)?;
+    let version = table.version();
     Ok(Source {
         table,
         rel: t.path.clone(),
@@ -156,7 +179,7 @@ async fn new_files(
             ),
         });
     }
-    let root = table::location_of(&src.table);
+    let root = src.table.location().clone();
     Ok(added
         .iter()
         .map(|a| DataFile {
@@ -175,7 +198,7 @@ async fn new_files(
 async fn prepare_scd2(
     job: &JobSpec,
     src: &Source,
-    target: Option<&DeltaTable>,
+    target: Option<&Table>,
     scope: Scope,
     last: Option<i64>,
 ) -> Result<(Work, Scope, u64), SilverError> {
@@ -184,7 +207,7 @@ async fn prepare_scd2(
     let JobQuery::Scd2 { where_, scd2 } = &job.query else {
         unreachable!("an scd2 job")
     };
-    let all = active_files(&src.table).map_err(lake_err)?;
+    let all = src.table.files().map_err(lake_err)?;
     let rows_read = all.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
     let rows = super::scd2::source_rows(
         scan_files(&src.table, all).map_err(lake_err)?,
@@ -322,7 +345,7 @@ pub(crate) struct Prepared {
     pub(crate) rows_read: u64,
     /// The target as read when deciding; the commit is built on this very snapshot, so a
     /// concurrent run of the job that committed since cannot be overlooked.
-    pub(crate) target: Option<DeltaTable>,
+    pub(crate) target: Option<Table>,
     /// The source version the job recorded in that snapshot.
     pub(crate) last: Option<i64>,
     /// The `txn`s recording what this run read.
@@ -341,12 +364,12 @@ pub(crate) async fn prepare(
     let lake = &spec.lake;
     let lake_err = SilverError::lake_of(&job.name);
     let compute_err = SilverError::compute_of(&job.name);
-    let target = table::open(&lake.join(&job.to)).await.map_err(lake_err)?;
+    let target = Table::open(&lake.join(&job.to)).await.map_err(lake_err)?;
     let stored = |id: String| {
         let t = target.as_ref();
         async move {
             match t {
-                Some(t) => table::txn_version(t, &id).await,
+                Some(t) => t.txn_version(&id).await,
                 None => Ok(None),
             }
         }
@@ -378,7 +401,7 @@ pub(crate) async fn prepare(
                 unchanged &=
                     stored(id.clone()).await.map_err(lake_err)? == Some(src.version as i64);
                 txns.push(Transaction::new(id, src.version as i64));
-                let files = active_files(&src.table).map_err(lake_err)?;
+                let files = src.table.files().map_err(lake_err)?;
                 rows += files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
                 tables.push((name, scan_files(&src.table, files).map_err(lake_err)?));
             }
@@ -452,8 +475,10 @@ async fn structured_work(
     let lake_err = SilverError::lake_of(&job.name);
     let compute_err = SilverError::compute_of(&job.name);
     let files: Vec<DataFile> = match scope {
-        Scope::Full(_) => active_files(&src.table).map_err(lake_err)?,
-        Scope::Partitions(keys) => active_files(&src.table)
+        Scope::Full(_) => src.table.files().map_err(lake_err)?,
+        Scope::Partitions(keys) => src
+            .table
+            .files()
             .map_err(lake_err)?
             .into_iter()
             .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))

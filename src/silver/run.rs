@@ -1,5 +1,5 @@
 //! Running a job: scan the source snapshot (only the changed partitions when incremental),
-//! compute (partition-wise in bounded chunks or in one streaming plan, see [`super::exec`]),
+//! compute (partition-wise in bounded chunks or in one streaming plan, see [`super::chunks`]),
 //! enforce expectations, and make ONE Delta commit to the target: the new files, the removal
 //! of the files they replace, and a `txn` recording the source version read. A crash before
 //! the commit leaves the previous version intact.
@@ -16,48 +16,16 @@ use super::check::CheckedJobs;
 use super::expect::Checks;
 use super::prepare::{partition_key, prepare};
 use super::{app_id, SilverError};
-use crate::lake::changes::{self, AddedFile, PartitionKey};
-use crate::lake::commit::{commit, Change, Kind};
-use crate::lake::read::{active_files, DataFile};
-use crate::lake::{bridge, table, DeltaTable, TableSchema};
+use crate::lake::changes::{self, PartitionKey};
+use crate::lake::commit::Kind;
+use crate::lake::read::DataFile;
+use crate::lake::{bridge, Draft, Table, TableSchema};
 use crate::spec::job::{JobSpec, OnSchemaChange, OnViolation, WriteMode};
 use crate::spec::PipelineSpec;
 
-pub use super::prepare::{plan_job, JobPlan};
-
-/// How to run.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RunOptions {
-    /// Recompute everything, whatever changed.
-    pub full_refresh: bool,
-    /// Compute and report, but commit nothing.
-    pub dry_run: bool,
-    /// Set by a run that found its output columns changed by a source's schema (a widened
-    /// or new bronze column) rather than by an edit of the job: it runs again from scratch
-    /// and rebuilds the table, under `on_schema_change: rebuild`.
-    pub source_schema_changed: bool,
-}
-
-/// What was (or would be) recomputed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// The whole source.
-    Full(&'static str),
-    /// Only these source partitions.
-    Partitions(BTreeSet<PartitionKey>),
-    /// Only files added as new data since the last run (append).
-    NewFiles(Vec<AddedFile>),
-    /// Only the keys found in new source data (scd2): their versions are recomputed and the
-    /// target files holding them rewritten.
-    Keys {
-        /// Source files added since the last run.
-        new_files: usize,
-        /// Keys found in them.
-        keys: usize,
-        /// Target files rewritten (relative paths).
-        rewrite: BTreeSet<String>,
-    },
-}
+pub use super::expect::ExpectationResult;
+pub use super::prepare::{plan_job, JobPlan, Scope};
+pub use super::RunOptions;
 
 /// Outcome of a job run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,17 +38,6 @@ pub enum JobStatus {
     Committed(u64),
     /// Dry run: nothing written.
     DryRun,
-}
-
-/// Result of one expectation.
-#[derive(Debug, Clone)]
-pub struct ExpectationResult {
-    /// Name.
-    pub name: String,
-    /// Violating rows.
-    pub violations: usize,
-    /// What was done about them.
-    pub action: OnViolation,
 }
 
 /// What a job run did.
@@ -243,64 +200,25 @@ async fn run_once(
         }
     })?;
     let path = lake.join(&job.to);
-    // A job whose output columns changed (an edit of its YAML, a source whose schema evolved)
-    // follows its `on_schema_change`: `rebuild` replaces the table (new schema, old files
-    // removed, new files added), `append_new_columns` adds the new columns to the table's
-    // schema and recomputes only what changed (older rows read null), `fail` waits for an
-    // explicit --full-refresh. Always in the run's one commit.
-    let rebuild = opts.full_refresh
-        || opts.source_schema_changed
-        || (prepared.definition_changed && job.on_schema_change == OnSchemaChange::Rebuild);
-    let append_columns = job.on_schema_change == OnSchemaChange::AppendNewColumns;
-    let mut schema_change = None;
-    let mut schema_action = None;
-    let (mut target, new_schema) = match prepared.target {
-        Some(t) => {
-            let existing = table::schema_of(&t).map_err(lake_err)?;
-            match schema.diff(&existing) {
-                None => (Some(t), false),
-                Some(diff) if rebuild => {
-                    schema_action = Some(table::replace_schema_action(&t, &schema).map_err(lake_err)?);
-                    schema_change = Some(diff);
-                    (Some(t), true)
-                }
-                Some(diff) if append_columns && schema.added_columns(&existing).is_some() => {
-                    schema_action = Some(table::evolve_schema_action(&t, &schema).map_err(lake_err)?);
-                    schema_change = Some(diff);
-                    (Some(t), true)
-                }
-                // The job is as it was: a source's schema changed its output. Under `rebuild`
-                // that is one more reason to rebuild, from scratch.
-                Some(_) if job.on_schema_change == OnSchemaChange::Rebuild => {
-                    let again = RunOptions {
-                        source_schema_changed: true,
-                        ..*opts
-                    };
-                    return Box::pin(run_once(spec, checked, job, &again)).await;
-                }
-                Some(diff) => {
-                    return Err(lake_err(crate::lake::LakeError::SchemaMismatch {
-                        table: path.to_string(),
-                        diff,
-                        hint: format!(
-                            "the job's output changed{}: rebuild the table with `lakectl run {} --full-refresh`",
-                            match job.on_schema_change {
-                                OnSchemaChange::Fail => " and it says `on_schema_change: fail`",
-                                OnSchemaChange::AppendNewColumns =>
-                                    " beyond new columns (`on_schema_change: append_new_columns` only adds columns)",
-                                OnSchemaChange::Rebuild => "",
-                            },
-                            job.name
-                        ),
-                    }))
-                }
-            }
+    let mut draft = Draft::default();
+    let (mut target, schema_change) = match schema_policy(
+        job,
+        opts,
+        prepared.target,
+        prepared.definition_changed,
+        &schema,
+        &path,
+        &mut draft,
+    )? {
+        Policy::Ready(target, change) => (target, change),
+        Policy::RebuildFromScratch => {
+            let again = RunOptions {
+                source_schema_changed: true,
+                ..*opts
+            };
+            return Box::pin(run_once(spec, checked, job, &again)).await;
         }
-        // Created when there is something to commit (a failed or stopped first run leaves
-        // no table behind).
-        None => (None, false),
     };
-    let mut actions: Vec<_> = schema_action.into_iter().collect();
 
     // Each chunk: compute, check, write its files (not committed); only the add actions stay
     // in memory. A failed expectation still counts its violations over every chunk, then the
@@ -320,9 +238,8 @@ async fn run_once(
         if checks.failed.is_some() {
             if !failed_before {
                 if let Some(t) = &target {
-                    table::discard_files(t, &actions).await;
+                    t.discard(&mut draft).await;
                 }
-                actions.clear();
             }
             continue;
         }
@@ -340,18 +257,7 @@ async fn run_once(
                 message: m,
             })?;
         drop(df);
-        let written = if new_schema {
-            table::write_files_as(t, batches, &schema).await
-        } else {
-            table::write_files(t, batches).await
-        };
-        match written {
-            Ok(adds) => actions.extend(adds),
-            Err(e) => {
-                table::discard_files(t, &actions).await;
-                return Err(lake_err(e));
-            }
-        }
+        t.write(&mut draft, batches).await.map_err(lake_err)?;
     }
     report.expectations = checks.results();
     for x in &report.expectations {
@@ -382,32 +288,122 @@ async fn run_once(
         None => target.insert(create_target(job, &path, &schema, prepared.last).await?),
     };
 
-    let existing = active_files(target).map_err(lake_err)?;
-    let replaced: Vec<&DataFile> = match (&prepared.scope, job.mode) {
+    let existing = target.files().map_err(lake_err)?;
+    let replaced = replaced_files(job, prepared.scope.as_ref(), &existing);
+    target.remove(&mut draft, &replaced).map_err(lake_err)?;
+    let kind = commit_kind(job, prepared.scope.as_ref());
+    let meta = commit_info(
+        job,
+        prepared.source_version,
+        report.rows_written,
+        prepared.scope.as_ref(),
+        schema_change.as_deref(),
+    );
+    // Not committed: `commit` deletes the files written for it.
+    let version = target
+        .commit(kind, draft, prepared.txns, meta)
+        .await
+        .map_err(lake_err)?;
+    if report.status != JobStatus::NoDataChange {
+        report.status = JobStatus::Committed(version);
+    }
+    if let (Some(c), Some(centres)) = (&job.cluster, centres) {
+        super::cluster::write_centres(lake, job, c, centres, version).await;
+    }
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// What a run does about its target's schema.
+enum Policy {
+    /// Go on with this target (None: created when there is something to commit), and the
+    /// schema change the draft carries, if any.
+    Ready(Option<Table>, Option<String>),
+    /// A source's schema changed the output of a job that says `on_schema_change: rebuild`:
+    /// run again from scratch.
+    RebuildFromScratch,
+}
+
+/// A job whose output columns changed (an edit of its YAML, a source whose schema evolved)
+/// follows its `on_schema_change`: `rebuild` replaces the table (new schema, old files
+/// removed, new files added), `append_new_columns` adds the new columns to the table's schema
+/// and recomputes only what changed (older rows read null), `fail` waits for an explicit
+/// --full-refresh. Always in the run's one commit (`draft`).
+fn schema_policy(
+    job: &JobSpec,
+    opts: &RunOptions,
+    target: Option<Table>,
+    definition_changed: bool,
+    schema: &TableSchema,
+    path: &crate::storage::Location,
+    draft: &mut Draft,
+) -> Result<Policy, SilverError> {
+    let lake_err = SilverError::lake_of(&job.name);
+    // Created when there is something to commit (a failed or stopped first run leaves no
+    // table behind).
+    let Some(t) = target else {
+        return Ok(Policy::Ready(None, None));
+    };
+    let rebuild = opts.full_refresh
+        || opts.source_schema_changed
+        || (definition_changed && job.on_schema_change == OnSchemaChange::Rebuild);
+    let append_columns = job.on_schema_change == OnSchemaChange::AppendNewColumns;
+    let existing = t.schema().map_err(lake_err)?;
+    match schema.diff(&existing) {
+        None => Ok(Policy::Ready(Some(t), None)),
+        Some(diff) if rebuild => {
+            t.replace_schema(draft, schema).map_err(lake_err)?;
+            Ok(Policy::Ready(Some(t), Some(diff)))
+        }
+        Some(diff) if append_columns && schema.added_columns(&existing).is_some() => {
+            t.evolve_schema(draft, schema).map_err(lake_err)?;
+            Ok(Policy::Ready(Some(t), Some(diff)))
+        }
+        // The job is as it was: a source's schema changed its output. Under `rebuild` that
+        // is one more reason to rebuild, from scratch.
+        Some(_) if job.on_schema_change == OnSchemaChange::Rebuild => Ok(Policy::RebuildFromScratch),
+        Some(diff) => Err(lake_err(crate::lake::LakeError::SchemaMismatch {
+            table: path.to_string(),
+            diff,
+            hint: format!(
+                "the job's output changed{}: rebuild the table with `lakectl run {} --full-refresh`",
+                match job.on_schema_change {
+                    OnSchemaChange::Fail => " and it says `on_schema_change: fail`",
+                    OnSchemaChange::AppendNewColumns =>
+                        " beyond new columns (`on_schema_change: append_new_columns` only adds columns)",
+                    OnSchemaChange::Rebuild => "",
+                },
+                job.name
+            ),
+        })),
+    }
+}
+
+/// The target's files a run replaces: none for an append of new source files, the files of
+/// the recomputed partitions or keys, or every file (a full recomputation).
+fn replaced_files(job: &JobSpec, scope: Option<&Scope>, existing: &[DataFile]) -> BTreeSet<String> {
+    let replaced = |keep: &dyn Fn(&DataFile) -> bool| {
+        existing
+            .iter()
+            .filter(|f| keep(f))
+            .map(|f| f.rel.clone())
+            .collect()
+    };
+    match (scope, job.mode) {
         // An append adds to what is there, except when it recomputes everything (first run,
         // --full-refresh, a changed definition): then it replaces the table.
-        (Some(Scope::NewFiles(_)), WriteMode::Append) => Vec::new(),
-        (Some(Scope::Partitions(keys)), WriteMode::ReplacePartitions) => existing
-            .iter()
-            .filter(|f| keys.contains(&partition_key(f, &job.partition_by)))
-            .collect(),
-        (Some(Scope::Keys { rewrite, .. }), _) => existing
-            .iter()
-            .filter(|f| rewrite.contains(&f.rel))
-            .collect(),
-        _ => existing.iter().collect(),
-    };
-    let removes = table::remove_actions(
-        target,
-        &replaced
-            .iter()
-            .map(|f| f.rel.clone())
-            .collect::<BTreeSet<_>>(),
-    )
-    .map_err(lake_err)?;
-    let written = actions.clone();
-    actions.extend(removes);
-    let kind = match &prepared.scope {
+        (Some(Scope::NewFiles(_)), WriteMode::Append) => BTreeSet::new(),
+        (Some(Scope::Partitions(keys)), WriteMode::ReplacePartitions) => {
+            replaced(&|f| keys.contains(&partition_key(f, &job.partition_by)))
+        }
+        (Some(Scope::Keys { rewrite, .. }), _) => replaced(&|f| rewrite.contains(&f.rel)),
+        _ => replaced(&|_| true),
+    }
+}
+
+/// What the run's commit does, for the conflict rules of the one commit path.
+fn commit_kind(job: &JobSpec, scope: Option<&Scope>) -> Kind {
+    match scope {
         Some(Scope::NewFiles(_)) => Kind::Append,
         Some(Scope::Partitions(keys)) if job.mode == WriteMode::ReplacePartitions => {
             Kind::ReplacePartitions {
@@ -416,21 +412,32 @@ async fn run_once(
         }
         Some(Scope::Keys { .. }) => Kind::ReplaceFiles,
         _ => Kind::Overwrite,
-    };
-    let meta = HashMap::from([
+    }
+}
+
+/// The commitInfo entries of a run: the job, the source version read, the rows written, and
+/// why it recomputed what it did (`lakectl history` shows it).
+fn commit_info(
+    job: &JobSpec,
+    source_version: u64,
+    rows_written: u64,
+    scope: Option<&Scope>,
+    schema_change: Option<&str>,
+) -> HashMap<String, serde_json::Value> {
+    HashMap::from([
         ("lakectl.job".to_string(), serde_json::json!(job.name)),
         (
             "lakectl.source_version".to_string(),
-            serde_json::json!(prepared.source_version),
+            serde_json::json!(source_version),
         ),
         (
             "lakectl.rows_written".to_string(),
-            serde_json::json!(report.rows_written),
+            serde_json::json!(rows_written),
         ),
         // Why this run recomputed what it did (`lakectl history` shows it).
         (
             "lakectl.reason".to_string(),
-            serde_json::json!(match (&prepared.scope, &schema_change) {
+            serde_json::json!(match (scope, schema_change) {
                 (Some(Scope::Full(why)), Some(diff)) => format!(
                     "{why}; output columns changed ({}): table rebuilt",
                     diff.trim().replace('\n', "; ")
@@ -451,26 +458,7 @@ async fn run_once(
                 (None, _) => String::new(),
             }),
         ),
-    ]);
-    let change = Change::new(kind, actions)
-        .with_txns(prepared.txns)
-        .with_metadata(meta);
-    let version = match commit(target, change).await {
-        Ok(v) => v,
-        Err(e) => {
-            // Not committed: the files written for it are nobody's.
-            table::discard_files(target, &written).await;
-            return Err(lake_err(e));
-        }
-    };
-    if report.status != JobStatus::NoDataChange {
-        report.status = JobStatus::Committed(version);
-    }
-    if let (Some(c), Some(centres)) = (&job.cluster, centres) {
-        super::cluster::write_centres(lake, job, c, centres, version).await;
-    }
-    report.duration = started.elapsed();
-    Ok(report)
+    ])
 }
 
 /// Creates the job's target table, or opens the one a concurrent run just created: if that
@@ -480,16 +468,12 @@ async fn create_target(
     path: &crate::storage::Location,
     schema: &TableSchema,
     last: Option<i64>,
-) -> Result<DeltaTable, SilverError> {
+) -> Result<Table, SilverError> {
     let lake_err = SilverError::lake_of(&job.name);
-    let t = table::open_or_create(path, schema, &job.name)
+    let t = Table::open_or_create(path, schema, &job.name, &[])
         .await
         .map_err(lake_err)?;
-    if table::txn_version(&t, &app_id(&job.name))
-        .await
-        .map_err(lake_err)?
-        != last
-    {
+    if t.txn_version(&app_id(&job.name)).await.map_err(lake_err)? != last {
         return Err(lake_err(crate::lake::LakeError::Conflict {
             table: path.to_string(),
             what: format!("job {} (another run committed first)", job.name),

@@ -18,8 +18,8 @@ use std::collections::BTreeSet;
 
 use polars::prelude::*;
 
-use crate::lake::read::{active_files, scan_files, DataFile};
-use crate::lake::{DeltaTable, LakeError};
+use crate::lake::read::{scan_files, DataFile};
+use crate::lake::{LakeError, Table};
 use crate::spec::expr::parse_expr;
 use crate::spec::job_modes::{Scd2Spec, IS_CURRENT, VALID_FROM, VALID_TO};
 
@@ -101,9 +101,9 @@ pub fn keys_of(rows: LazyFrame, s: &Scd2Spec) -> PolarsResult<DataFrame> {
 }
 
 /// How many members the dimension `target` has (its current rows).
-pub fn members(target: &DeltaTable) -> Result<usize, LakeError> {
-    let name = target.table_url().to_string();
-    let df = scan_files(target, active_files(target)?)?
+pub fn members(target: &Table) -> Result<usize, LakeError> {
+    let name = target.name().to_string();
+    let df = scan_files(target, target.files()?)?
         .filter(col(IS_CURRENT))
         .select([len()])
         .collect()
@@ -121,13 +121,13 @@ pub fn members(target: &DeltaTable) -> Result<usize, LakeError> {
 
 /// The active files of `target` (the dimension) holding any of `keys`.
 pub fn files_with_keys(
-    target: &DeltaTable,
+    target: &Table,
     keys: &DataFrame,
     s: &Scd2Spec,
 ) -> Result<Vec<DataFile>, LakeError> {
-    let name = target.table_url().to_string();
+    let name = target.name().to_string();
     let mut hits = Vec::new();
-    for f in active_files(target)? {
+    for f in target.files()? {
         let found = scan_files(target, vec![f.clone()])?
             .select(cols(&s.keys))
             .join(

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -15,9 +14,9 @@ use crate::bronze::watermark::WatermarkState;
 use crate::kafka::admin::topic_partitions;
 use crate::kafka::consumer::Drain;
 use crate::lake::catalog::TableKind;
-use crate::lake::read::{active_files, scan};
+use crate::lake::read::scan;
 use crate::lake::LakeError;
-use crate::lake::{table, DeltaTable};
+use crate::lake::Table;
 use crate::silver::CheckedJobs;
 use crate::spec::{DataLossPolicy, PipelineSpec};
 
@@ -30,8 +29,12 @@ pub struct PartitionStatus {
     pub committed_offset: Option<i64>,
     /// The broker's high watermark (next offset to be written), from a fetch response.
     pub high_watermark: Option<i64>,
-    /// Records in Kafka not yet in the lake.
+    /// Records in Kafka not yet in the lake (None when unknown, or when the committed offset
+    /// is past the partition's end).
     pub lag: Option<i64>,
+    /// The committed offset is past the partition's end: the topic was deleted and recreated
+    /// (or emptied by a restart of an in-memory broker), and the lake describes the old one.
+    pub offsets_past_end: bool,
 }
 
 /// One bronze pipeline.
@@ -109,11 +112,6 @@ fn fmt_ms(ms: i64) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-async fn last_commit_ms(t: &DeltaTable) -> Option<i64> {
-    let infos: Vec<_> = t.history(Some(1)).try_collect().await.ok()?;
-    infos.into_iter().next().and_then(|c| c.timestamp)
-}
-
 /// Gathers the status (the broker is asked for high watermarks, at most `kafka_timeout` each).
 /// A table that does not exist yet is "not created"; one that cannot be read (an
 /// unreachable store, refused credentials, a corrupt log) is an error: a status that says
@@ -124,9 +122,10 @@ pub async fn gather(
     kafka_timeout: Duration,
 ) -> Result<Status, LakeError> {
     let lake = &spec.lake;
+    crate::lake::require_lake(lake)?;
     let mut pipelines = Vec::new();
     for b in &spec.bronze {
-        let bronze = table::open(&lake.join(&b.table)).await?;
+        let bronze = Table::open(&lake.join(&b.table)).await?;
         let mut ps = PipelineStatus {
             name: b.name.clone(),
             topic: b.topic.clone(),
@@ -137,7 +136,7 @@ pub async fn gather(
             broker_error: None,
         };
         if let Some(t) = &bronze {
-            ps.last_batch = last_commit_ms(t).await.and_then(fmt_ms);
+            ps.last_batch = t.last_commit_ms().await.and_then(fmt_ms);
             if let Ok(wm) = WatermarkState::stored(t, None).await {
                 ps.watermark = wm
                     .watermark_us(b.watermark.as_micros() as i64, &[])
@@ -160,6 +159,7 @@ pub async fn gather(
                 committed_offset: committed,
                 high_watermark: None,
                 lag: None,
+                offsets_past_end: false,
             });
         }
         if !parts.is_empty() {
@@ -171,9 +171,12 @@ pub async fn gather(
                 Ok(Some(h)) => {
                     for p in &mut ps.partitions {
                         p.high_watermark = h.get(&p.partition).copied();
+                        let next = p.committed_offset.map_or(0, |c| c + 1);
+                        p.offsets_past_end = p.high_watermark.is_some_and(|hw| next > hw);
                         p.lag = p
                             .high_watermark
-                            .map(|hw| (hw - p.committed_offset.map_or(0, |c| c + 1)).max(0));
+                            .filter(|_| !p.offsets_past_end)
+                            .map(|hw| hw - next);
                     }
                     ps.lag = ps.partitions.iter().map(|p| p.lag).sum();
                 }
@@ -203,17 +206,17 @@ pub async fn gather(
             last_commit: None,
             by_reason: None,
         };
-        if let Some(dt) = table::open(&lake.join(&t.path)).await? {
-            ts.version = dt.version();
+        if let Some(dt) = Table::open(&lake.join(&t.path)).await? {
+            ts.version = Some(dt.version());
             if let Some(v) = ts.version {
                 versions.insert(t.name.clone(), v);
             }
-            if let Ok(files) = active_files(&dt) {
+            if let Ok(files) = dt.files() {
                 ts.files = files.len();
                 ts.bytes = files.iter().map(|f| f.size).sum();
                 ts.rows = files.iter().filter_map(|f| f.rows).sum::<usize>() as u64;
             }
-            ts.last_commit = last_commit_ms(&dt).await.and_then(fmt_ms);
+            ts.last_commit = dt.last_commit_ms().await.and_then(fmt_ms);
             if matches!(t.kind, TableKind::Quarantine { .. }) {
                 ts.by_reason = reasons(&dt);
             }
@@ -232,12 +235,13 @@ pub async fn gather(
             last_run: None,
             age_seconds: None,
         };
-        if let Some(t) = table::open(&lake.join(&j.to)).await? {
-            js.source_version_read = table::txn_version(&t, &crate::silver::app_id(&j.name))
+        if let Some(t) = Table::open(&lake.join(&j.to)).await? {
+            js.source_version_read = t
+                .txn_version(&crate::silver::app_id(&j.name))
                 .await
                 .ok()
                 .flatten();
-            if let Some(ms) = last_commit_ms(&t).await {
+            if let Some(ms) = t.last_commit_ms().await {
                 js.last_run = fmt_ms(ms);
                 js.age_seconds = Some((Utc::now().timestamp_millis() - ms) / 1000);
             }
@@ -258,7 +262,7 @@ pub async fn gather(
     })
 }
 
-fn reasons(t: &DeltaTable) -> Option<BTreeMap<String, u64>> {
+fn reasons(t: &Table) -> Option<BTreeMap<String, u64>> {
     let df = scan(t, &|_| true)
         .ok()?
         .group_by([col("reason")])

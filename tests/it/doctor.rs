@@ -40,6 +40,7 @@ fn passes_when_everything_is_up() {
 #[test]
 fn fails_with_the_fix_when_the_broker_is_down() {
     let ws = Workspace::new("doctor_down", 1);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
     // Nothing listens on port 1.
     let (ok, out) = doctor(&ws, Some("127.0.0.1:1"));
     assert!(!ok, "{out}");

@@ -290,3 +290,26 @@ fn the_prompt_in_a_terminal_keeps_a_history() {
         );
     }
 }
+
+/// `query` only reads: a DELETE, TRUNCATE, DROP or INSERT is refused with a clear message and
+/// a non-zero exit, and the table keeps every row.
+#[test]
+fn statements_that_would_change_a_table_are_refused() {
+    let ws = Workspace::new("query_dml", 1);
+    ws.produce(40, &["--seed", "5"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let before = count_rows(ws.tbl("bronze/ventes_stream"));
+    for sql in [
+        "DELETE FROM ventes WHERE client_id = 1",
+        "TRUNCATE TABLE ventes",
+        "DROP TABLE ventes",
+        "INSERT INTO ventes SELECT * FROM ventes",
+    ] {
+        let out = ws.lakectl(&["query", sql]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{sql}: {err}");
+        assert!(err.contains("is not run: `lakectl query` only reads"), "{sql}: {err}");
+        assert!(stdout(&out).trim().is_empty(), "{sql}: {}", stdout(&out));
+    }
+    assert_eq!(count_rows(ws.tbl("bronze/ventes_stream")), before);
+}

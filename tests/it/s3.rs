@@ -434,6 +434,7 @@ opts = {"AWS_ENDPOINT_URL": endpoint, "AWS_ALLOW_HTTP": "true", "AWS_REGION": "u
 print("deltalake", DeltaTable(url, storage_options=opts).to_pyarrow_table().num_rows)
 import duckdb, duckdb_extension_httpfs, duckdb_extension_delta
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 for m in (duckdb_extension_httpfs, duckdb_extension_delta):
     (ext,) = glob.glob(os.path.join(os.path.dirname(m.__file__), "extensions", "*", "*.duckdb_extension"))
     con.execute(f"LOAD '{ext}'")

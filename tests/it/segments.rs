@@ -257,6 +257,7 @@ import sys, duckdb
 from deltalake import DeltaTable
 d = DeltaTable(sys.argv[1]).to_pyarrow_table()
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 print(con.execute("select count(*), count(distinct client_id), sum(case when is_current then 1 else 0 end) from d").fetchone())
 sys.stdout.flush()
 import os; os._exit(0)

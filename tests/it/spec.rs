@@ -244,3 +244,22 @@ fn storage_options_and_lake_urls_are_checked_with_positions() {
         "{e}"
     );
 }
+
+/// Run from a folder below the spec's (here `jobs/`), lakectl finds `../pipelines.yaml`, and
+/// the spec's paths stay relative to the spec's own folder.
+#[test]
+fn the_spec_is_found_in_a_parent_folder() {
+    use crate::common::{brokers, stderr, stdout, Workspace};
+    let ws = Workspace::new("specup", 1);
+    ws.copy_jobs(&["ventes_par_pays.yaml"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lakectl"))
+        .current_dir(ws.dir.path().join("jobs"))
+        .env_remove("LAKECTL_CONFIG")
+        .env("KAFKA_BROKERS", brokers())
+        .arg("validate")
+        .output()
+        .expect("run lakectl");
+    let text = stdout(&out) + &stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(stdout(&out).starts_with("ok"), "{text}");
+}

@@ -154,3 +154,53 @@ fn an_unreadable_table_is_an_error_not_an_empty_lake() {
         assert!(!text.contains("panicked"), "{args:?}: {text}");
     }
 }
+
+/// A mistyped `--lake` is not a new, empty lake: the commands that only read say there is no
+/// lake there, exit non-zero, and create nothing.
+#[test]
+fn a_lake_that_does_not_exist_is_said_to_be_missing_and_never_created() {
+    let ws = Workspace::new("nolake", 1);
+    ws.produce(20, &["--seed", "3"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let nope = ws.dir.path().join("nope");
+    let lake = nope.to_str().unwrap();
+    for (args, code) in [
+        (&["status"][..], 5),
+        (&["status", "--json"], 5),
+        (&["dashboard"], 5),
+        (&["query", "SELECT count(*) FROM ventes"], 5),
+        (&["doctor"], 1),
+    ] {
+        let out = ws.lakectl(&[&["--lake", lake][..], args].concat());
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {text}");
+        assert!(
+            text.contains(&format!("no lake at {lake}")),
+            "{args:?}: {text}"
+        );
+        assert!(!nope.exists(), "{args:?} created {lake}");
+    }
+}
+
+/// A lake whose offsets are past the topic's end (the topic was recreated, or emptied by a
+/// restart of the in-memory broker) is not "lag 0": `status` marks the partition, and its lag
+/// is unknown.
+#[test]
+fn offsets_past_the_topic_end_are_marked_not_shown_as_caught_up() {
+    let ws = Workspace::new("pastend", 1);
+    ws.produce(50, &["--seed", "8"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    // The same lake, now reading a new topic with fewer records than it has ingested.
+    let new_topic = unique("pastend_new");
+    ws.ok(&["topic", "create", &new_topic, "--partitions", "1"]);
+    let spec = std::fs::read_to_string(ws.config()).unwrap();
+    std::fs::write(ws.config(), spec.replace(&ws.topic, &new_topic)).unwrap();
+    ws.produce(10, &["--seed", "9"]);
+    let s = status(&ws);
+    let p = &s["pipelines"][0]["partitions"][0];
+    assert_eq!(p["offsets_past_end"], true, "{s}");
+    assert!(p["lag"].is_null(), "{s}");
+    assert!(s["pipelines"][0]["lag"].is_null(), "{s}");
+    let text = ws.ok(&["status"]);
+    assert!(text.contains("past the partition's end"), "{text}");
+}

@@ -7,8 +7,8 @@ use futures::TryStreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::table;
 use super::LakeError;
+use super::Table;
 
 /// One commit.
 #[derive(Debug, Clone, Serialize)]
@@ -27,9 +27,10 @@ pub struct Commit {
 
 /// The last `limit` commits of the table at `path`, newest first.
 pub async fn history(path: &Location, limit: Option<usize>) -> Result<Vec<Commit>, LakeError> {
-    let t = table::open_existing(path).await?;
-    let latest = t.version().unwrap_or(0);
+    let t = Table::open_existing(path).await?;
+    let latest = t.version();
     let infos: Vec<_> = t
+        .delta()
         .history(limit)
         .try_collect()
         .await

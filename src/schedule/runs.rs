@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::lake::commit::{commit, Change, Kind};
-use crate::lake::read::{active_files, scan};
-use crate::lake::{bridge, optimize, table, vacuum, LakeError, TableSchema};
+use crate::lake::commit::Kind;
+use crate::lake::read::scan;
+use crate::lake::{bridge, optimize, vacuum, Draft, LakeError, Table, TableSchema};
 use crate::storage::Location;
 
 /// The history table, relative to the lake.
@@ -128,7 +128,7 @@ impl RunRecord {
 
 impl RunRecord {
     /// Fills in what a successful run did.
-    pub fn succeeded(&mut self, out: &super::exec::ExecOutcome) {
+    pub fn succeeded(&mut self, out: &super::child::ExecOutcome) {
         self.status = RunStatus::Succeeded;
         self.rows_read = out.rows_read;
         self.rows_written = out.rows_written;
@@ -222,7 +222,7 @@ pub fn runs_path(lake: &Location) -> Location {
 #[derive(Debug)]
 pub struct HistoryWriter {
     path: Location,
-    table: Option<table::DeltaTable>,
+    table: Option<Table>,
 }
 
 impl HistoryWriter {
@@ -243,7 +243,7 @@ impl HistoryWriter {
         let t = match self.table.as_mut() {
             Some(t) => t,
             None => {
-                let t = table::open_or_create_with(
+                let t = Table::open_or_create(
                     &self.path,
                     &schema,
                     "lakectl_runs",
@@ -260,7 +260,7 @@ impl HistoryWriter {
         let mut df = to_frame(rows).map_err(|e| convert(e.to_string()))?;
         let batches = bridge::to_record_batches(&mut df, &schema.arrow()).map_err(convert)?;
         let meta = HashMap::from([("lakectl.runs".to_string(), serde_json::json!(rows.len()))]);
-        if let Err(e) = table::append(t, batches, vec![], meta).await {
+        if let Err(e) = t.append(batches, vec![], meta).await {
             // Another writer (a maintenance pass) may have moved the table on: reopen next time.
             self.table = None;
             return Err(e);
@@ -272,7 +272,7 @@ impl HistoryWriter {
 /// Every row of the history under `lake` (none if it does not exist yet), oldest first.
 pub async fn read_all(lake: &Location) -> Result<Vec<RunRecord>, LakeError> {
     let path = runs_path(lake);
-    let Some(t) = table::open(&path).await? else {
+    let Some(t) = Table::open(&path).await? else {
         return Ok(Vec::new());
     };
     let polars_err = |e: PolarsError| LakeError::Polars {
@@ -406,7 +406,7 @@ pub struct Maintenance {
 /// the files no longer referenced for an hour.
 pub async fn maintain(lake: &Location, retention: Duration) -> Result<Maintenance, LakeError> {
     let path = runs_path(lake);
-    if table::open(&path).await?.is_none() {
+    if Table::open(&path).await?.is_none() {
         return Ok(Maintenance::default());
     }
     let cutoff = (Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default())
@@ -430,8 +430,9 @@ async fn drop_days(path: &Location, cutoff: &str) -> Result<usize, LakeError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut t = table::open_existing(path).await?;
-        let old: BTreeSet<String> = active_files(&t)?
+        let mut t = Table::open_existing(path).await?;
+        let old: BTreeSet<String> = t
+            .files()?
             .into_iter()
             .filter(|f| {
                 f.partition
@@ -450,8 +451,9 @@ async fn drop_days(path: &Location, cutoff: &str) -> Result<usize, LakeError> {
         let kind = Kind::Delete {
             predicate: format!("day < '{cutoff}'"),
         };
-        let removes = table::remove_actions(&t, &old)?;
-        match commit(&mut t, Change::new(kind, removes)).await {
+        let mut draft = Draft::default();
+        t.remove(&mut draft, &old)?;
+        match t.commit(kind, draft, Vec::new(), HashMap::new()).await {
             Ok(_) => return Ok(dropped),
             Err(e @ LakeError::Conflict { .. }) if attempt < 5 => {
                 tracing::warn!(table = %path, attempt, error = %e, "dropping old days conflicted with a concurrent commit; retrying on the new snapshot");
