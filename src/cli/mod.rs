@@ -28,13 +28,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::spec::{self, PipelineSpec, SpecError};
 
 /// lakectl: a real-time sales lakehouse in one binary (Kafka → Delta Bronze → Silver).
-///
-/// Exit codes: 0 success; 1 runtime failure; 2 bad command line; 3 invalid spec;
-/// 4 Kafka error (unreachable broker, missing topic, data loss); 5 lake (Delta) error;
-/// 6 another writer took over (partitions claimed by a newer bronze run, or a concurrent
-/// run of the same job committed first); 130 interrupted twice.
 #[derive(Debug, Parser)]
-#[command(name = "lakectl", version)]
+#[command(
+    name = "lakectl",
+    version,
+    after_help = "Start here:\n  lakectl validate                       # check pipelines.yaml and jobs/\n  lakectl run bronze --until-caught-up   # Kafka → the bronze table, then stop\n  lakectl run silver                     # every job of jobs/\n  lakectl query \"SELECT count(*) FROM ventes\"\n  lakectl dashboard\n\nExit codes: 0 success; 1 runtime failure; 2 bad command line; 3 invalid spec; 4 Kafka error\n(unreachable broker, missing topic, data loss); 5 lake error (unreachable store, access\ndenied, corrupt log, missing lake or table); 6 another writer took over; 130 interrupted twice."
+)]
 pub struct Cli {
     /// The pipeline spec.
     #[arg(
@@ -71,40 +70,74 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check pipelines.yaml (and the job files): prints "ok" or every problem with file:line:col.
+    #[command(
+        after_help = "Examples:\n  lakectl validate\n  lakectl --config other/pipelines.yaml validate"
+    )]
     Validate(validate::Args),
     /// Create or list Kafka topics.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  lakectl topic create ventes_stream --partitions 3\n  lakectl topic list"
+    )]
     Topic(topic::TopicCommand),
     /// Simulate sales into the Kafka topic.
+    #[command(
+        after_help = "Examples:\n  lakectl produce --rate 10                  # a live stream, Ctrl-C to stop\n  lakectl produce --count 5000 --rate max --clients 2000 --malformed-fraction 0.01"
+    )]
     Produce(produce::Args),
     /// Run pipelines: `run bronze [NAME…]`, `run silver`, or `run JOB…`.
+    #[command(
+        after_help = "Examples:\n  lakectl run bronze --until-caught-up       # ingest what the topic holds, then stop\n  lakectl run bronze --worker 0/2           # one of two workers sharing the topic\n  lakectl run silver                        # every job, in dependency order\n  lakectl run ventes_par_pays --full-refresh"
+    )]
     Run(run::Args),
     /// Where every pipeline, table and job stands: offsets, lag, watermark, sizes, freshness.
+    #[command(
+        after_help = "Examples:\n  lakectl status\n  lakectl status --json | jq '.pipelines[].lag'"
+    )]
     Status(status::Args),
     /// SQL over the lake's Delta tables.
+    #[command(
+        after_help = "Examples:\n  lakectl query \"SELECT pays, round(sum(montant), 2) AS revenue FROM ventes GROUP BY pays\"\n  lakectl query \"SELECT * FROM ventes_par_pays\" --format csv --output pays.csv\n  lakectl query                             # the SQL prompt (.tables, .schema NAME, .help)"
+    )]
     Query(query::Args),
     /// The sales analytics dashboard: KPIs, top clients, countries, segments, days, health.
+    #[command(
+        after_help = "Examples:\n  lakectl dashboard\n  lakectl dashboard --watch 5\n  lakectl dashboard --html dashboard.html"
+    )]
     Dashboard(dashboard::Args),
     /// Check the setup: spec, broker, topics, lake, tables, offsets, disk. Exit 1 if a check fails.
+    #[command(after_help = "Examples:\n  lakectl doctor\n  lakectl doctor --json")]
     Doctor(doctor::Args),
     /// Compact a table's small files (one commit, dataChange = false; safe while bronze runs).
+    #[command(
+        after_help = "Examples:\n  lakectl optimize ventes\n  lakectl optimize ventes --where \"jour = '2026-12-01'\" --target-size 64MiB"
+    )]
     Optimize(optimize::Args),
     /// Delete files a table no longer references, once older than the retention.
+    #[command(
+        after_help = "Examples:\n  lakectl vacuum ventes --dry-run\n  lakectl vacuum ventes --retain 72h"
+    )]
     Vacuum(vacuum::Args),
     /// A table's commits, newest first.
+    #[command(
+        after_help = "Examples:\n  lakectl history ventes --limit 5\n  lakectl history ventes_par_pays --json"
+    )]
     History(history::Args),
     /// Show a silver job's Polars plan and what an incremental run would recompute.
+    #[command(after_help = "Examples:\n  lakectl plan ventes_aggreges")]
     Plan(plan::Args),
     /// Print the JSON Schema of pipelines.yaml, a job file or a job-test file, for editors.
     ///
     /// The shipped YAML files point editors at the committed copies in `schemas/` with a
     /// `# yaml-language-server: $schema=…` first line (VS Code's YAML extension, Helix, Zed…).
+    #[command(after_help = "Examples:\n  lakectl schema job > schemas/job.schema.json")]
     Schema(schema::Args),
     /// Run the job tests of `jobs/tests/*.yaml` in memory, through the jobs' real plans.
     ///
     /// Each test gives rows for the tables a job reads and the rows it must output; nothing
     /// touches the lake or Kafka. A failed test prints the expected rows missing from the
     /// output and the rows that came instead; any failure exits 1.
+    #[command(after_help = "Examples:\n  lakectl test\n  lakectl test ventes_par_pays")]
     Test(test::Args),
     /// Run every bronze pipeline continuously and each job on its cron, until Ctrl-C/SIGTERM.
     ///
@@ -117,11 +150,16 @@ pub enum Command {
     /// Editing pipelines.yaml or a file of jobs/ applies the change without a restart; an
     /// invalid change is logged with file:line:col and the previous spec keeps running. Every run
     /// is recorded in the Delta table `_lakectl/runs` of the lake (`lakectl jobs` shows it).
+    #[command(
+        after_help = "Examples:\n  lakectl schedule\n  lakectl schedule --metrics-addr 127.0.0.1:9464 --no-bronze"
+    )]
     Schedule(schedule::Args),
     /// The jobs: schedule, time zone, next three fire times, last run and its status.
+    #[command(after_help = "Examples:\n  lakectl jobs\n  lakectl jobs --json")]
     Jobs(jobs::Args),
     /// Reset a bronze pipeline's event-time watermark.
     #[command(subcommand)]
+    #[command(after_help = "Examples:\n  lakectl watermark reset ventes")]
     Watermark(watermark::WatermarkCommand),
     /// Run one job for the scheduler (internal: request on stdin).
     #[command(hide = true)]

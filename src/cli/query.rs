@@ -28,7 +28,6 @@ pub struct Args {
 /// Runs the query and prints the result.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     let (spec, checked) = super::load_checked(g)?;
-    crate::lake::require_lake(&spec.lake)?;
     if args.sql.is_none() && (args.output.is_some() || args.format == Format::Parquet) {
         bail!("--output and --format parquet need a query argument (the prompt prints to the terminal)");
     }

@@ -126,9 +126,14 @@ pub async fn execute(
         let path: Location = if let Some((_, p)) = delta_paths.iter().find(|(n, _)| *n == name) {
             spec.location(p)
                 .map_err(|e| QueryError::Sql(format!("delta.`{p}`: {e}")))?
-        } else if let Some((_, t)) = sql_names.iter().find(|(n, _)| *n == name) {
-            spec.table_path(&t.path)
-        } else if let Some(t) = catalog.resolve(&name) {
+        } else if let Some(t) = sql_names
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .or_else(|| catalog.resolve(&name))
+        {
+            // A lake table: the lake must be there (a mistyped --lake is not an empty lake).
+            crate::lake::require_lake(&spec.lake)?;
             spec.table_path(&t.path)
         } else {
             let known: Vec<String> = sql_names.iter().map(|(n, _)| n.clone()).collect();

@@ -308,7 +308,10 @@ fn statements_that_would_change_a_table_are_refused() {
         let out = ws.lakectl(&["query", sql]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{sql}: {err}");
-        assert!(err.contains("is not run: `lakectl query` only reads"), "{sql}: {err}");
+        assert!(
+            err.contains("is not run: `lakectl query` only reads"),
+            "{sql}: {err}"
+        );
         assert!(stdout(&out).trim().is_empty(), "{sql}: {}", stdout(&out));
     }
     assert_eq!(count_rows(ws.tbl("bronze/ventes_stream")), before);

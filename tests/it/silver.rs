@@ -637,3 +637,36 @@ fn append_new_columns_adds_a_column_and_recomputes_only_what_changed() {
         stderr(&out)
     );
 }
+
+/// A job may be named `bronze` or `silver`: `run silver NAME…` runs those jobs by name.
+#[test]
+fn jobs_named_bronze_and_silver_run_by_name() {
+    let ws = Workspace::new("jobnames", 1);
+    for name in ["bronze", "silver"] {
+        std::fs::write(
+            ws.dir.path().join(format!("jobs/{name}.yaml")),
+            format!(
+                "name: {name}\nfrom: ventes\ngroup_by: [pays]\naggregate: {{n: count(*)}}\n\
+                 to: silver/{name}_par_pays\nmode: overwrite\n"
+            ),
+        )
+        .unwrap();
+    }
+    ws.produce(60, &["--seed", "4"]);
+    ws.ok(&["run", "bronze", "--until-caught-up"]);
+    let out = ws.ok(&["run", "silver", "bronze"]);
+    assert!(out.contains("bronze: committed version"), "{out}");
+    assert!(
+        !ws.table("silver/silver_par_pays").exists(),
+        "only the job named"
+    );
+    ws.ok(&["run", "silver", "silver"]);
+    let n: usize = ws
+        .ok(&["query", "SELECT sum(n) AS n FROM silver", "--format", "csv"])
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(n, count_rows(ws.tbl("bronze/ventes_stream")));
+}

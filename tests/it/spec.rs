@@ -263,3 +263,45 @@ fn the_spec_is_found_in_a_parent_folder() {
     assert!(out.status.success(), "{text}");
     assert!(stdout(&out).starts_with("ok"), "{text}");
 }
+
+/// Every command's `--help` ends with examples, and the top-level help says where to start
+/// and what the exit codes mean.
+#[test]
+fn every_command_has_examples_in_its_help() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lakectl"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .expect("run lakectl");
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let top = help(&[]);
+    assert!(
+        top.contains("Start here:") && top.contains("Exit codes:"),
+        "{top}"
+    );
+    for cmd in [
+        "validate",
+        "topic",
+        "produce",
+        "run",
+        "status",
+        "query",
+        "dashboard",
+        "doctor",
+        "optimize",
+        "vacuum",
+        "history",
+        "plan",
+        "schema",
+        "test",
+        "schedule",
+        "jobs",
+        "watermark",
+    ] {
+        let h = help(&[cmd]);
+        assert!(h.contains("Examples:\n  lakectl "), "{cmd}:\n{h}");
+    }
+}
