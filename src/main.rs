@@ -40,7 +40,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let config = &g;
     match &cli.command {
         Command::Validate(a) => cli::validate::run(config, a).await?,
-        Command::Topic(c) => cli::topic::run(config, c).await?,
+        Command::Topic(c) => cli::topic::run(config, c, lakectl::shutdown::install()).await?,
         Command::Produce(a) => cli::produce::run(config, a, lakectl::shutdown::install()).await?,
         Command::Run(a) => cli::run::run(config, a, lakectl::shutdown::install()).await?,
         Command::Plan(a) => cli::plan::run(config, a).await?,

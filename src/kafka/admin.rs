@@ -110,3 +110,22 @@ pub fn topic_partitions(spec: &KafkaSpec, topic: &str) -> Result<Vec<i32>, Kafka
         }),
     }
 }
+
+/// The (earliest, next) offsets of each partition of `topic`, or [`KafkaError::NoTopic`].
+pub fn watermarks(
+    spec: &KafkaSpec,
+    topic: &str,
+) -> Result<std::collections::BTreeMap<i32, (i64, i64)>, KafkaError> {
+    let c = metadata_consumer(spec)?;
+    topic_partitions(spec, topic)?
+        .into_iter()
+        .map(|p| {
+            c.fetch_watermarks(topic, p, TIMEOUT)
+                .map(|w| (p, w))
+                .map_err(client_err(
+                    spec,
+                    &format!("reading offsets of {topic}[{p}]"),
+                ))
+        })
+        .collect()
+}

@@ -159,11 +159,22 @@ impl Session<'_> {
                 Ok(None) => ("-".into(), "not created".into()),
                 Err(e) => ("-".into(), format!("unreadable: {e}")),
             };
+            // Also readable by its path's last segment (`rfm_centres` for rfm_clients_centres).
+            let aliases: Vec<String> = self
+                .catalog
+                .sql_names()
+                .into_iter()
+                .filter(|(n, r)| r.path == t.path && *n != t.name)
+                .map(|(n, _)| n)
+                .collect();
             crate::outln!(
                 "{:<24} {kind:<11} {:<34} {version:>8} {rows:>10}",
                 t.name,
                 t.path
             );
+            if !aliases.is_empty() {
+                crate::outln!("  (also readable as {})", aliases.join(", "));
+            }
         }
     }
 

@@ -226,7 +226,8 @@ fn same(expected: &Value, got: &Value) -> bool {
         (Value::String(a), Value::String(b)) => a == b,
         (a, b) if a.is_null() || b.is_null() => a.is_null() && b.is_null(),
         (Value::Bool(a), Value::Bool(b)) => a == b,
-        (a, b) => a.to_string().trim_matches('"') == b.to_string().trim_matches('"'),
+        // Values compare with their types: an expected "1" (a string) is not an integer 1.
+        (a, b) => a == b,
     }
 }
 
@@ -310,6 +311,17 @@ mod tests {
             Value::Object(m) => m,
             _ => Row::new(),
         }
+    }
+
+    #[test]
+    fn values_compare_with_their_types() {
+        use serde_json::json;
+        assert!(same(&json!(1), &json!(1.0)));
+        assert!(!same(&json!("1"), &json!(1)));
+        assert!(!same(&json!(1), &json!("1")));
+        assert!(!same(&json!("true"), &json!(true)));
+        assert!(same(&json!(null), &json!(null)));
+        assert!(same(&json!("2026-01-01"), &json!("2026-01-01")));
     }
 
     #[test]

@@ -132,3 +132,44 @@ fn produce_to_a_missing_topic_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+/// kcat's daily uses: `topic send` a given record (or stdin's lines), `topic tail` the last
+/// records, from the beginning, or from an offset.
+#[test]
+fn topic_send_and_tail_show_the_records_as_sent() {
+    let ws = Workspace::new("topictail", 1);
+    let out = ws.ok(&["topic", "send", "{\"a\": 1}", "--partition", "0"]);
+    assert!(out.contains("sent 1 record(s)"), "{out}");
+    let mut send = ws
+        .command(&["topic", "send", "-", "--partition", "0"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = send.stdin.take().unwrap();
+        stdin.write_all(b"{\"a\": 2}\n{\"a\": 3}\n").unwrap();
+    }
+    assert!(send.wait().unwrap().success());
+    let all = ws.ok(&["topic", "tail", "--from-beginning", "--count", "10"]);
+    assert_eq!(
+        all, "0:0\t{\"a\": 1}\n0:1\t{\"a\": 2}\n0:2\t{\"a\": 3}\n",
+        "{all}"
+    );
+    assert_eq!(
+        ws.ok(&["topic", "tail", "--count", "1"]),
+        "0:2\t{\"a\": 3}\n"
+    );
+    assert_eq!(
+        ws.ok(&["topic", "tail", "--offset", "0:1", "--count", "1"]),
+        "0:1\t{\"a\": 2}\n"
+    );
+    let bad = ws.lakectl(&["topic", "tail", "--offset", "x"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("is not PARTITION:OFFSET"),
+        "{}",
+        stderr(&bad)
+    );
+}
