@@ -23,7 +23,8 @@ use deltalake::DeltaTable;
 use serde_json::Value;
 
 use super::commit::{write, Intent, Kind};
-use super::table::{delta_err, location_of, name_of, schema_of, write_files, Draft};
+use super::delta::{delta_err, location_of, name_of, schema_of, write_files};
+use super::table::Draft;
 use super::LakeError;
 use crate::storage::Location;
 

@@ -31,7 +31,7 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use serde_json::Value;
 
-use super::table::{delta_err, name_of, schema_of};
+use super::delta::{delta_err, name_of, schema_of};
 use super::LakeError;
 
 /// A partition's values, as the log records them (`partitionValues`).

@@ -280,11 +280,19 @@ impl LakeError {
 
     /// A store (or file system) error while doing `what` to `table`, classified.
     pub fn store(table: impl std::fmt::Display, what: &str, e: &(dyn StdError + 'static)) -> Self {
-        Self::Store {
-            table: table.to_string(),
-            what: what.to_string(),
-            trouble: Trouble::of(e).unwrap_or(Trouble::Unreachable),
-            detail: detail_of(e),
+        match Trouble::of(e) {
+            Some(trouble) => Self::Store {
+                table: table.to_string(),
+                what: what.to_string(),
+                trouble,
+                detail: detail_of(e),
+            },
+            // Not one lakectl tells apart (a full disk, a name the store refuses): as it was.
+            None => Self::Delta {
+                table: table.to_string(),
+                what: what.to_string(),
+                source: Box::new(DeltaTableError::Generic(with_causes(e))),
+            },
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod changes;
 pub mod commit;
 pub mod commits;
+mod delta;
 mod error;
 pub mod optimize;
 pub mod read;

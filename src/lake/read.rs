@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use deltalake::DeltaTable;
 use polars::prelude::*;
 
+use super::delta::{location_of, name_of, schema_of};
 use super::schema::polars_type;
-use super::table::{location_of, name_of, schema_of, Table};
+use super::table::Table;
 use super::LakeError;
 use crate::storage::Location;
 

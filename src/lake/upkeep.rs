@@ -4,7 +4,7 @@ use tokio::task::JoinHandle;
 
 use super::append::Appender;
 use super::commit::checkpoint;
-use super::table::open_at;
+use super::delta::open_at;
 use super::LakeError;
 
 /// Keeps a long-running writer's `_delta_log` bounded and quick to read. Every

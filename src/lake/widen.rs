@@ -16,9 +16,9 @@ use tracing::{info, warn};
 
 use super::bridge::to_record_batches;
 use super::commit::{commit, Change, Kind};
+use super::delta::{self as table, delta_err, schema_of};
 use super::read::{active_files, scan_delta_files};
 use super::schema::{Evolution, TableSchema};
-use super::table::{self, delta_err, schema_of};
 use super::LakeError;
 
 /// Attempts when a concurrent commit lands while the files are rewritten.
@@ -34,7 +34,7 @@ pub async fn widen_columns(
     schema: &TableSchema,
     evolution: &Evolution,
 ) -> Result<(), LakeError> {
-    let path = super::table::name_of(table);
+    let path = super::delta::name_of(table);
     for attempt in 1..=ATTEMPTS {
         if attempt > 1 {
             table
@@ -90,7 +90,7 @@ async fn rewrite(
     table: &DeltaTable,
     schema: &TableSchema,
 ) -> Result<(Vec<Action>, BTreeSet<String>), LakeError> {
-    let path = super::table::name_of(table);
+    let path = super::delta::name_of(table);
     let target = schema.arrow();
     let files = active_files(table)?;
     let mut adds = Vec::new();
