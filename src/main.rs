@@ -2,12 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use lakectl::cli::{self, Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     init_tracing(cli.log_format);
     lakectl::lake::quiet_caught_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

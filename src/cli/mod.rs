@@ -176,6 +176,18 @@ pub struct Globals {
 }
 
 impl Cli {
+    /// Parses the process's arguments (exits with clap's message and code 2 on a bad command
+    /// line). The global flags are listed once, in `lakectl --help`: each subcommand accepts them
+    /// but its help names them in one line instead of repeating them.
+    pub fn parse_args() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = with_globals_hidden(Self::command()).get_matches();
+        match Self::from_arg_matches(&matches) {
+            Ok(cli) => cli,
+            Err(e) => e.exit(),
+        }
+    }
+
     /// The global flags.
     pub fn globals(&self) -> Globals {
         Globals {
@@ -183,6 +195,48 @@ impl Cli {
             overrides: self.overrides.clone(),
         }
     }
+}
+
+/// Gives every subcommand (and theirs) a hidden copy of the global flags: clap then does not
+/// propagate its visible one (it skips an argument a subcommand already has), values still
+/// reach the top level, and the subcommand's help says where the flags are described.
+fn with_globals_hidden(cmd: clap::Command) -> clap::Command {
+    fn hide(sub: clap::Command, globals: &[clap::Arg], names: &str) -> clap::Command {
+        let mut sub = globals
+            .iter()
+            .fold(sub, |sub, a| sub.arg(a.clone().hide(true)));
+        let note = format!("Global options ({names}): see `lakectl --help`.");
+        let after = match sub.get_after_help() {
+            Some(h) => format!("{h}\n\n{note}"),
+            None => note,
+        };
+        sub = sub.after_help(after);
+        let children: Vec<String> = sub
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        for name in children {
+            sub = sub.mut_subcommand(name, |c| hide(c, globals, names));
+        }
+        sub
+    }
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let names = globals
+        .iter()
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    subs.into_iter().fold(cmd, |cmd, name| {
+        cmd.mut_subcommand(name, |c| hide(c, &globals, &names))
+    })
 }
 
 /// The spec file `config` names. The default `pipelines.yaml`, when the current folder has

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
-use crate::query::output::{init_display, write, Format};
+use crate::lake::catalog::Catalog;
+use crate::query::output::{init_display, Format};
+use crate::spec::pipeline::KafkaSpec;
+use crate::spec::PipelineSpec;
+use crate::storage::{Location, StorageOptions};
 
 /// Arguments of `query`.
 #[derive(Debug, clap::Args)]
@@ -25,9 +29,46 @@ pub struct Args {
     pub version: Option<u64>,
 }
 
-/// Runs the query and prints the result.
+/// The spec of a query run where no `pipelines.yaml` is: the lake `--lake` names (its
+/// tables found by listing it), else the working folder, for tables read by path. S3
+/// credentials come from the `AWS_*` environment.
+fn without_spec(g: &super::Globals) -> anyhow::Result<PipelineSpec> {
+    let cwd = std::env::current_dir().context("cannot read the working folder")?;
+    let lake = g.overrides.lake.as_deref().unwrap_or(".");
+    let lake = Location::parse(lake, &cwd, StorageOptions::resolve(&Default::default()))
+        .map_err(|e| anyhow::anyhow!("--lake (env LAKECTL_LAKE): {e}"))?;
+    if g.overrides.lake.is_some() {
+        crate::lake::require_lake(&lake)?;
+    }
+    Ok(PipelineSpec {
+        file: cwd.join("pipelines.yaml"),
+        kafka: KafkaSpec {
+            brokers: g.overrides.brokers.clone().unwrap_or_default(),
+            options: Default::default(),
+        },
+        lake,
+        bronze: Vec::new(),
+        jobs_dir: cwd.join("jobs"),
+        scheduler: Default::default(),
+    })
+}
+
+/// Runs the query and prints the result. Without a `pipelines.yaml` (here or above), it reads
+/// the lake `--lake` names, or tables given by path.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
-    let (spec, checked) = super::load_checked(g)?;
+    let (spec, catalog) = match super::load_checked(g) {
+        Ok((spec, checked)) => (spec, checked.catalog),
+        // No spec here or above: the lake --lake names, or tables by path only.
+        Err(_) if !g.config.exists() => {
+            let spec = without_spec(g)?;
+            let catalog = match g.overrides.lake {
+                Some(_) => Catalog::discover(&spec.lake).await?,
+                None => Catalog::default(),
+            };
+            (spec, catalog)
+        }
+        Err(e) => return Err(e),
+    };
     if args.sql.is_none() && (args.output.is_some() || args.format == Format::Parquet) {
         bail!("--output and --format parquet need a query argument (the prompt prints to the terminal)");
     }
@@ -36,7 +77,7 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     }
     init_display();
     let Some(sql) = &args.sql else {
-        let failures = crate::query::repl::run(&spec, &checked.catalog, args.version, args.format)
+        let failures = crate::query::repl::run(&spec, &catalog, args.version, args.format)
             .await
             .context("the interactive prompt failed")?;
         if failures > 0 && !crate::term::stdin_is_tty() {
@@ -44,18 +85,29 @@ pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
         }
         return Ok(());
     };
-    let mut df = crate::query::execute(&spec, &checked.catalog, sql, args.version).await?;
     match &args.output {
         Some(p) => {
-            let mut f = std::fs::File::create(p)
+            let f = std::fs::File::create(p)
                 .with_context(|| format!("cannot create {}", p.display()))?;
-            write(&mut df, args.format, &mut f).map_err(anyhow::Error::msg)?;
-            f.flush()?;
-            eprintln!("{} rows written to {}", df.height(), p.display());
+            let mut f = std::io::BufWriter::new(f);
+            let written =
+                crate::query::run(&spec, &catalog, sql, args.version, args.format, &mut f).await?;
+            f.flush()
+                .with_context(|| format!("cannot write {}", p.display()))?;
+            eprintln!("{} rows written to {}", written.rows, p.display());
         }
         None => {
             let stdout = std::io::stdout();
-            write(&mut df, args.format, &mut stdout.lock()).map_err(anyhow::Error::msg)?;
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let written =
+                crate::query::run(&spec, &catalog, sql, args.version, args.format, &mut out)
+                    .await?;
+            if args.format == Format::Table
+                && (written.shown < written.rows || written.columns_shown < written.columns)
+            {
+                writeln!(out, "{}", written.footer())?;
+            }
+            out.flush()?;
         }
     }
     Ok(())

@@ -147,7 +147,9 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
                 .bronze(pipeline)
                 .map(|b| b.partition_by.clone())
                 .unwrap_or_default(),
-            TableKind::Quarantine { .. } | TableKind::Centres { .. } => Vec::new(),
+            TableKind::Quarantine { .. } | TableKind::Centres { .. } | TableKind::Found => {
+                Vec::new()
+            }
             TableKind::Silver { job } => checked
                 .job(job)
                 .map(|j| j.partition_by.clone())
@@ -155,7 +157,9 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
         };
         let producer = match &t.kind {
             TableKind::Bronze { .. } | TableKind::Quarantine { .. } => "lakectl run bronze",
-            TableKind::Silver { .. } | TableKind::Centres { .. } => "lakectl run silver",
+            TableKind::Silver { .. } | TableKind::Centres { .. } | TableKind::Found => {
+                "lakectl run silver"
+            }
         };
         match Table::open(&path).await {
             Ok(None) => out.push(Check::pass(

@@ -1,8 +1,12 @@
 //! The names of the lake's tables: bronze pipelines, their quarantine tables and silver job
 //! targets, by spec name, by path relative to the lake, or by the path's last segment.
 
+use deltalake::{ObjectStore as _, Path as ObjectPath};
+
+use crate::lake::LakeError;
 use crate::spec::job::JobSpec;
 use crate::spec::PipelineSpec;
+use crate::storage::Location;
 
 /// What produces a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +31,8 @@ pub enum TableKind {
         /// Job name.
         job: String,
     },
+    /// A Delta table found in a lake read without a spec (`lakectl --lake L query`).
+    Found,
 }
 
 /// One table of the lake.
@@ -92,6 +98,40 @@ impl Catalog {
             }
         }
         Self { tables }
+    }
+
+    /// The Delta tables under `lake` (folders holding a `_delta_log`, at most four levels
+    /// down), each named by its path's last segment: the catalog of a lake read without a spec.
+    pub async fn discover(lake: &Location) -> Result<Self, LakeError> {
+        const DEPTH: usize = 4;
+        let store = crate::storage::object_store(lake)
+            .map_err(|e| LakeError::delta(lake.to_string(), "listing the lake", e))?;
+        let mut tables = Vec::new();
+        let mut level: Vec<Option<ObjectPath>> = vec![None];
+        for _ in 0..DEPTH {
+            let mut next = Vec::new();
+            for dir in &level {
+                let listing = store
+                    .list_with_delimiter(dir.as_ref())
+                    .await
+                    .map_err(|e| LakeError::store(lake.to_string(), "listing the lake", &e))?;
+                let is_table = listing
+                    .common_prefixes
+                    .iter()
+                    .any(|p| p.filename() == Some("_delta_log"));
+                match dir {
+                    Some(d) if is_table => tables.push(TableRef {
+                        name: last_segment(d.as_ref()).to_string(),
+                        path: d.to_string(),
+                        kind: TableKind::Found,
+                    }),
+                    _ => next.extend(listing.common_prefixes.into_iter().map(Some)),
+                }
+            }
+            level = next;
+        }
+        tables.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Self { tables })
     }
 
     /// Every table.

@@ -2,6 +2,7 @@
 //! `<pipeline>_quarantine`, silver jobs, or a table path's last segment) or by path in the
 //! seeds' form ``delta.`lake/bronze/ventes_stream` ``.
 
+pub mod naming;
 pub mod output;
 pub mod repl;
 
@@ -20,12 +21,14 @@ use crate::spec::PipelineSpec;
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     /// A table the query names is unknown.
-    #[error("unknown table `{name}`\n    hint: tables are {known}; or use delta.`path/to/table` (or delta.`s3://bucket/table`)")]
+    #[error("unknown table `{name}`\n    hint: {}", unknown_hint(.known, .suggestion.as_deref()))]
     UnknownTable {
         /// The name.
         name: String,
-        /// The known names.
+        /// The known names, comma-separated (empty without a spec or lake).
         known: String,
+        /// The known name closest to `name`, if one is close.
+        suggestion: Option<String>,
     },
     /// A statement that would change a table (DML, DDL): `query` only reads.
     #[error("`{keyword}` is not run: `lakectl query` only reads the lake\n    hint: tables change through the pipeline (`run`, `schedule`) and its maintenance (`optimize`, `vacuum`); a SELECT shows what a change would keep")]
@@ -39,6 +42,30 @@ pub enum QueryError {
     /// A table could not be read.
     #[error(transparent)]
     Lake(#[from] LakeError),
+}
+
+fn unknown_hint(known: &str, suggestion: Option<&str>) -> String {
+    match (suggestion, known.is_empty()) {
+        (Some(s), _) => format!("did you mean `{s}`? Tables are {known}"),
+        (None, false) => format!(
+            "tables are {known}; or use delta.`path/to/table` (or delta.`s3://bucket/table`)"
+        ),
+        (None, true) => "no pipelines.yaml here or above and no --lake: read a lake with \
+             `lakectl --lake PATH query …`, or a table by path: delta.`path/to/table`"
+            .into(),
+    }
+}
+
+impl QueryError {
+    /// The error for `name`, unknown among `known`, with the closest known name if any.
+    pub fn unknown_table(name: &str, known: &[String]) -> Self {
+        let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+        Self::UnknownTable {
+            name: name.to_string(),
+            known: known.join(", "),
+            suggestion: crate::spec::diag::did_you_mean(name, refs).map(str::to_string),
+        }
+    }
 }
 
 impl crate::exit::ExitCode for QueryError {
@@ -109,13 +136,43 @@ fn refuse_changes(sql: &str) -> Result<(), QueryError> {
     Ok(())
 }
 
-/// Runs `sql` over the lake (tables at `version` if given: time travel) and returns the result.
+/// Runs `sql` over the lake (tables at `version` if given: time travel) and returns the result,
+/// collected in memory: for lakectl's own queries (the dashboard's), whose results are small.
 pub async fn execute(
     spec: &PipelineSpec,
     catalog: &Catalog,
     sql: &str,
     version: Option<u64>,
 ) -> Result<DataFrame, QueryError> {
+    let lf = plan(spec, catalog, sql, version).await?;
+    tokio::task::block_in_place(|| lf.collect())
+        .map_err(|e| QueryError::Sql(clean_polars_error(&e.to_string())))
+}
+
+/// A user's query, planned and run on the streaming engine, its result written to `w` in
+/// `format` as it comes (bounded memory; see [`output`]). Unnamed computed columns are named
+/// by their SQL text ([`naming`]).
+pub async fn run(
+    spec: &PipelineSpec,
+    catalog: &Catalog,
+    sql: &str,
+    version: Option<u64>,
+    format: output::Format,
+    w: &mut dyn std::io::Write,
+) -> Result<output::Written, QueryError> {
+    let lf = plan(spec, catalog, &naming::name_expressions(sql), version).await?;
+    let width = output::table_width();
+    tokio::task::block_in_place(|| output::stream(lf, format, w, Some(width)))
+        .map_err(|e| QueryError::Sql(clean_polars_error(&e)))
+}
+
+/// The plan of `sql` over the lake's tables (at `version` if given: time travel).
+async fn plan(
+    spec: &PipelineSpec,
+    catalog: &Catalog,
+    sql: &str,
+    version: Option<u64>,
+) -> Result<LazyFrame, QueryError> {
     refuse_changes(sql)?;
     let (sql, delta_paths) = extract_delta_paths(sql);
     let names = polars::sql::extract_table_identifiers(&sql, false, true)
@@ -137,10 +194,7 @@ pub async fn execute(
             spec.table_path(&t.path)
         } else {
             let known: Vec<String> = sql_names.iter().map(|(n, _)| n.clone()).collect();
-            return Err(QueryError::UnknownTable {
-                name,
-                known: known.join(", "),
-            });
+            return Err(QueryError::unknown_table(&name, &known));
         };
         let t = match version {
             Some(v) => Table::open_version(&path, v).await?,
@@ -148,10 +202,7 @@ pub async fn execute(
         };
         tables.push((name, scan(&t, &|_| true)?));
     }
-    let lf =
-        run_sql(&sql, &tables).map_err(|e| QueryError::Sql(clean_polars_error(&e.to_string())))?;
-    tokio::task::block_in_place(|| lf.collect())
-        .map_err(|e| QueryError::Sql(clean_polars_error(&e.to_string())))
+    run_sql(&sql, &tables).map_err(|e| QueryError::Sql(clean_polars_error(&e.to_string())))
 }
 
 #[cfg(test)]

@@ -9,20 +9,163 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 
-use super::output::{write, Format};
-use super::{execute, QueryError};
+use super::output::Format;
+use super::QueryError;
 use crate::lake::catalog::{Catalog, TableKind};
 use crate::lake::Table;
 use crate::spec::PipelineSpec;
 
 const HELP: &str = "\
 SQL statements end with `;` and may span lines. Tables are named as in `.tables`, or
-delta.`path/to/table`.
+delta.`path/to/table`. Tab completes tables, columns, keywords and dot-commands.
   .tables          the lake's tables, with their kind, version and rows
   .schema NAME     a table's columns and types
-  .format F        output format: table, csv or json
+  .mode F          output format: table, csv or json (also .format F)
+  .timer on|off    print each statement's run time
   .help            this text
   .quit            leave (Ctrl-D works too)";
+
+/// The dot-commands, for completion.
+const COMMANDS: &[&str] = &[
+    ".tables", ".schema", ".mode", ".format", ".timer", ".help", ".quit", ".exit",
+];
+
+/// SQL words offered by completion (Polars SQL's common clauses and functions).
+const KEYWORDS: &[&str] = &[
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "HAVING",
+    "LIMIT",
+    "OFFSET",
+    "DISTINCT",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS NULL",
+    "IS NOT NULL",
+    "BETWEEN",
+    "LIKE",
+    "ILIKE",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "JOIN",
+    "LEFT JOIN",
+    "INNER JOIN",
+    "ON",
+    "USING",
+    "UNION ALL",
+    "WITH",
+    "ASC",
+    "DESC",
+    "COUNT",
+    "SUM",
+    "AVG",
+    "MIN",
+    "MAX",
+    "ROUND",
+    "CAST",
+    "COALESCE",
+    "DATE_TRUNC",
+    "STRFTIME",
+];
+
+/// Tab completion: dot-commands at the start of a line; elsewhere tables, columns and SQL
+/// keywords that begin with the word under the cursor.
+struct Completion {
+    /// Table names and column names, sorted, deduplicated.
+    names: Vec<String>,
+}
+
+impl Completion {
+    fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let before = &line[..pos];
+        let start = before
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let word = &before[start..];
+        if before.trim_start().starts_with('.') && !before.trim_start().contains(' ') {
+            let start = before.len() - before.trim_start().len();
+            let word = before.trim_start();
+            let found = COMMANDS
+                .iter()
+                .filter(|c| c.starts_with(word))
+                .map(|c| c.to_string())
+                .collect();
+            return (start, found);
+        }
+        if word.is_empty() {
+            return (pos, Vec::new());
+        }
+        let lower = word.to_lowercase();
+        let mut found: Vec<String> = self
+            .names
+            .iter()
+            .filter(|n| n.to_lowercase().starts_with(&lower))
+            .cloned()
+            .collect();
+        // Keywords in the case the user types them.
+        let upper = word.chars().next().is_some_and(char::is_uppercase);
+        found.extend(
+            KEYWORDS
+                .iter()
+                .filter(|k| k.to_lowercase().starts_with(&lower))
+                .map(|k| {
+                    if upper {
+                        k.to_string()
+                    } else {
+                        k.to_lowercase()
+                    }
+                }),
+        );
+        (start, found)
+    }
+}
+
+impl rustyline::completion::Completer for Completion {
+    type Candidate = String;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok(self.candidates(line, pos))
+    }
+}
+
+impl rustyline::hint::Hinter for Completion {
+    type Hint = String;
+}
+impl rustyline::highlight::Highlighter for Completion {}
+impl rustyline::validate::Validator for Completion {}
+impl rustyline::Helper for Completion {}
+
+/// The names completion offers: every SQL name of the catalog, and the columns of the
+/// tables that exist.
+async fn completion_names(spec: &PipelineSpec, catalog: &Catalog) -> Vec<String> {
+    let mut names: Vec<String> = catalog.sql_names().into_iter().map(|(n, _)| n).collect();
+    for t in catalog.tables() {
+        if let Ok(Some(table)) = Table::open(&spec.table_path(&t.path)).await {
+            if let Ok(schema) = table.schema() {
+                names.extend(schema.columns.into_iter().map(|c| c.name));
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
 
 /// What one line of input asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -87,25 +230,36 @@ struct Session<'a> {
     catalog: &'a Catalog,
     version: Option<u64>,
     format: Format,
+    timer: bool,
     failures: usize,
 }
 
 impl Session<'_> {
     async fn run_sql(&mut self, sql: &str) {
-        match execute(self.spec, self.catalog, sql, self.version).await {
-            Ok(mut df) => {
-                let stdout = std::io::stdout();
-                let mut out = stdout.lock();
-                if let Err(e) = write(&mut df, self.format, &mut out) {
-                    self.fail(&e);
-                }
+        let started = std::time::Instant::now();
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        match super::run(
+            self.spec,
+            self.catalog,
+            sql,
+            self.version,
+            self.format,
+            &mut out,
+        )
+        .await
+        {
+            Ok(written) => {
                 if self.format == Format::Table {
-                    let _ = writeln!(out, "({} rows)", df.height());
+                    let _ = writeln!(out, "{}", written.footer());
                 }
-                let _ = out.flush();
             }
             Err(e) => self.fail(&e.to_string()),
         }
+        if self.timer {
+            let _ = writeln!(out, "Run Time: {:.3} s", started.elapsed().as_secs_f64());
+        }
+        let _ = out.flush();
     }
 
     fn fail(&mut self, msg: &str) {
@@ -121,11 +275,16 @@ impl Session<'_> {
             ".tables" => self.tables().await,
             ".schema" if arg.is_empty() => self.fail(".schema needs a table name"),
             ".schema" => self.schema(arg).await,
-            ".format" => match arg {
+            ".format" | ".mode" => match arg {
                 "table" => self.format = Format::Table,
                 "csv" => self.format = Format::Csv,
                 "json" => self.format = Format::Json,
                 other => self.fail(&format!("unknown format `{other}`: use table, csv or json")),
+            },
+            ".timer" => match arg {
+                "on" => self.timer = true,
+                "off" => self.timer = false,
+                other => self.fail(&format!("`.timer {other}`: use .timer on or .timer off")),
             },
             other => self.fail(&format!("unknown command `{other}`: try .help")),
         }
@@ -147,6 +306,7 @@ impl Session<'_> {
                 TableKind::Quarantine { .. } => "quarantine",
                 TableKind::Silver { .. } => "silver",
                 TableKind::Centres { .. } => "centres",
+                TableKind::Found => "delta",
             };
             let (version, rows) = match Table::open(&self.spec.table_path(&t.path)).await {
                 Ok(Some(dt)) => {
@@ -182,16 +342,13 @@ impl Session<'_> {
         let path = match self.catalog.resolve(name) {
             Some(t) => self.spec.table_path(&t.path),
             None => {
-                let e = QueryError::UnknownTable {
-                    name: name.into(),
-                    known: self
-                        .catalog
-                        .sql_names()
-                        .into_iter()
-                        .map(|(n, _)| n)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                };
+                let known: Vec<String> = self
+                    .catalog
+                    .sql_names()
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect();
+                let e = QueryError::unknown_table(name, &known);
                 return self.fail(&e.to_string());
             }
         };
@@ -239,7 +396,12 @@ pub async fn run(
 ) -> Result<usize, ReadlineError> {
     let interactive = crate::term::stdin_is_tty();
     let config = Config::builder().build();
-    let mut editor: Editor<(), FileHistory> = Editor::with_config(config)?;
+    let mut editor: Editor<Completion, FileHistory> = Editor::with_config(config)?;
+    if interactive {
+        editor.set_helper(Some(Completion {
+            names: completion_names(spec, catalog).await,
+        }));
+    }
     let history = history_path().filter(|_| interactive);
     if let Some(h) = &history {
         let _ = editor.load_history(h);
@@ -254,6 +416,7 @@ pub async fn run(
         catalog,
         version,
         format,
+        timer: false,
         failures: 0,
     };
     let mut reader = Reader::default();
@@ -327,6 +490,33 @@ mod tests {
         assert_eq!(r.push("SELECT 2"), Input::More);
         assert_eq!(r.finish(), Some("SELECT 2".into()));
         assert_eq!(r.finish(), None);
+    }
+
+    #[test]
+    fn tab_completes_commands_tables_columns_and_keywords() {
+        let c = Completion {
+            names: vec![
+                "montant".into(),
+                "pays".into(),
+                "ventes".into(),
+                "ventes_par_pays".into(),
+            ],
+        };
+        assert_eq!(c.candidates(".sch", 4), (0, vec![".schema".to_string()]));
+        assert_eq!(
+            c.candidates("select * from ven", 17),
+            (
+                14,
+                vec!["ventes".to_string(), "ventes_par_pays".to_string()]
+            )
+        );
+        assert_eq!(
+            c.candidates("select mon", 10),
+            (7, vec!["montant".to_string()])
+        );
+        assert_eq!(c.candidates("SEL", 3), (0, vec!["SELECT".to_string()]));
+        assert_eq!(c.candidates("sel", 3), (0, vec!["select".to_string()]));
+        assert_eq!(c.candidates("select ", 7), (7, Vec::<String>::new()));
     }
 
     #[test]

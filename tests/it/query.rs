@@ -316,3 +316,151 @@ fn statements_that_would_change_a_table_are_refused() {
     }
     assert_eq!(count_rows(ws.tbl("bronze/ventes_stream")), before);
 }
+
+/// Results as a SQL user reads them: computed columns named by their text, `(1 row)`, a wide
+/// table fitted to the terminal with its middle columns left out, a long one cut at the rows
+/// shown with a footer saying so, and CSV with every row.
+#[test]
+fn results_read_like_a_sql_client() {
+    let ws = two_days();
+    assert_eq!(
+        csv(
+            &ws,
+            "SELECT pays, count(*), round(sum(montant), 2) FROM ventes GROUP BY pays ORDER BY count(*) DESC LIMIT 1",
+            &[]
+        )[0],
+        "pays,count(*),\"round(sum(montant), 2)\"",
+        "aggregates named by their SQL, not `len` or `montant`"
+    );
+
+    let narrow = ws
+        .command(&["query", "SELECT * FROM ventes ORDER BY vente_id LIMIT 2"])
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let text = stdout(&narrow);
+    assert!(narrow.status.success(), "{}", stderr(&narrow));
+    assert!(
+        text.lines().all(|l| l.chars().count() <= 80),
+        "every line fits 80 columns:\n{text}"
+    );
+    assert!(
+        text.contains("vente_id") && text.contains("jour") && text.contains('…'),
+        "both ends kept, the middle marked:\n{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.contains("┆")).count(),
+        3,
+        "a header and two rows, one line each (no wrapped cells):\n{text}"
+    );
+    assert!(text.contains("(2 rows, 16 columns, "), "{text}");
+
+    let long = ws.ok(&["query", "SELECT vente_id FROM ventes"]);
+    assert!(
+        long.contains("(500 rows, 50 shown); all of them with --format csv --output FILE"),
+        "{long}"
+    );
+    assert_eq!(csv(&ws, "SELECT vente_id FROM ventes", &[]).len(), 501);
+}
+
+/// With no pipelines.yaml here or above, `--lake` names the lake (its tables found by
+/// listing it) and a table can be read by path; a misspelled table gets a suggestion.
+#[test]
+fn a_lake_is_queried_without_a_spec() {
+    let ws = two_days();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let lake = ws.dir.path().join("lake");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lakectl"))
+            .args(args)
+            .current_dir(elsewhere.path())
+            .env_remove("LAKECTL_CONFIG")
+            .env_remove("LAKECTL_LAKE")
+            .output()
+            .unwrap()
+    };
+    let lake_arg = lake.to_str().unwrap();
+    let o = run(&[
+        "--lake",
+        lake_arg,
+        "query",
+        "SELECT count(*) AS n FROM ventes_stream",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "n\n500\n");
+
+    let by_path = format!(
+        "SELECT count(*) AS n FROM delta.`{}` WHERE jour = '2024-12-13'",
+        lake.join("bronze/ventes_stream").display()
+    );
+    let o = run(&["query", &by_path, "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "n\n200\n");
+
+    let o = run(&["--lake", lake_arg, "query", "SELECT * FROM ventes_strem"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("did you mean `ventes_stream`?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["query", "SELECT * FROM ventes"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no pipelines.yaml here or above and no --lake"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["--lake", "/tmp/nope-no-lake-here", "query", "SELECT 1"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(!std::path::Path::new("/tmp/nope-no-lake-here").exists());
+}
+
+/// On a terminal, Tab completes a table name, `.timer on` times each statement, `.mode csv`
+/// switches the output.
+#[test]
+fn the_prompt_completes_names_and_times_statements() {
+    let ws = two_days();
+    let home = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "{} --config {} query",
+        env!("CARGO_BIN_EXE_lakectl"),
+        ws.config().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(ws.dir.path())
+        .env("KAFKA_BROKERS", brokers())
+        .env("XDG_STATE_HOME", home.path())
+        .env("TERM", "xterm-256color")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        for line in [
+            ".timer on\r",
+            ".mode csv\r",
+            // `ventes_str` + Tab: the only table it can begin is ventes_stream.
+            "SELECT count(*) AS completed FROM ventes_str\t;\r",
+            ".quit\r",
+        ] {
+            stdin.write_all(line.as_bytes()).unwrap();
+            stdin.flush().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("unknown table"), "{text}");
+    assert!(
+        text.contains("completed\r\n500"),
+        "csv of the completed table:\n{text}"
+    );
+    assert!(text.contains("Run Time: "), "{text}");
+}
