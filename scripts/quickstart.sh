@@ -85,7 +85,19 @@ step "lakectl run bronze --until-caught-up (the first wave sets the event-time w
 step "lakectl produce --count $n --rate max --clients $clients --late-fraction 0.02 --malformed-fraction 0.01 --client-changes 0.05 ${second_wave[*]}"
 "$lakectl" produce --count "$n" --rate max --clients "$clients" --late-fraction 0.02 --malformed-fraction 0.01 --client-changes 0.05 "${second_wave[@]}"
 
-step "lakectl run bronze --until-caught-up (late and malformed records go to quarantine)"
+step "lakectl run bronze --until-caught-up (malformed records, and any behind the watermark, go to quarantine with their reason)"
+"$lakectl" run bronze --until-caught-up
+
+# Sales that arrive days after they happened: their event times are behind the watermark
+# (the latest event time seen, minus 10 minutes), so bronze quarantines them as late instead
+# of rewriting days already aggregated.
+late_by="1 day ago"
+if ((${#first_wave[@]})); then late_by="3 days ago"; fi
+late_start="$(date -u -d "$late_by" +%Y-%m-%dT%H:%M:%SZ)"
+step "lakectl produce --count 25 --rate max --clients $clients --start-time $late_start (sales that arrive late)"
+"$lakectl" produce --count 25 --rate max --clients "$clients" --start-time "$late_start"
+
+step "lakectl run bronze --until-caught-up (they are behind the watermark: quarantined as late)"
 "$lakectl" run bronze --until-caught-up
 
 step "what bronze wrote"

@@ -63,8 +63,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn init_tracing(format: LogFormat) {
+    // deltalake warns of every binary column it keeps no statistics for (quarantine raw_bytes).
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("lakectl=info,librdkafka=warn,delta_kernel=off,warn"));
+        .unwrap_or_else(|_| EnvFilter::new("lakectl=info,librdkafka=warn,delta_kernel=off,deltalake_core::writer::stats=error,warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(lakectl::redact::stderr)

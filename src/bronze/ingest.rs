@@ -189,7 +189,9 @@ async fn run_once(
     .await
     .map_err(lake_err)?;
 
-    let all = block_in_place(|| topic_partitions(&spec.kafka, &b.topic)).map_err(kafka_err)?;
+    let all =
+        block_in_place(|| topic_partitions(&spec.kafka, &b.topic, crate::kafka::admin::TIMEOUT))
+            .map_err(kafka_err)?;
     let parts: Vec<i32> = match &opts.partitions {
         Some(only) => {
             if let Some(p) = only.iter().find(|p| !all.contains(p)) {

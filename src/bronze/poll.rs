@@ -53,7 +53,7 @@ pub fn added_partitions(
     worker: Option<Worker>,
     known: &[i32],
 ) -> Result<Vec<i32>, KafkaError> {
-    let all = topic_partitions(kafka, topic)?;
+    let all = topic_partitions(kafka, topic, crate::kafka::admin::TIMEOUT)?;
     let mine = match worker {
         Some(w) => w.partitions(&all),
         None => all,

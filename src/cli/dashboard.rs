@@ -27,7 +27,7 @@ pub struct Args {
 pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Result<()> {
     let (spec, checked) = super::load_checked(g)?;
     loop {
-        let d = gather(&spec, &checked, Duration::from_secs(3)).await?;
+        let d = gather(&spec, &checked, crate::kafka::admin::REPORT_TIMEOUT).await?;
         if let Some(path) = &args.html {
             let tmp = path.with_extension("html.tmp");
             std::fs::write(&tmp, crate::redact::text(&html::render(&d)).as_bytes())

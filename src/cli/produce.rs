@@ -100,7 +100,9 @@ pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Res
             .context("no --topic given and no bronze pipeline in the spec")?,
     };
     // Fail early and clearly when the topic is missing.
-    tokio::task::block_in_place(|| crate::kafka::admin::topic_partitions(&spec.kafka, &topic))?;
+    tokio::task::block_in_place(|| {
+        crate::kafka::admin::topic_partitions(&spec.kafka, &topic, crate::kafka::admin::TIMEOUT)
+    })?;
     let producer = SalesProducer::new(&spec.kafka, &topic, args.linger)?;
     let first_id = args.first_id.unwrap_or_else(|| {
         if args.seed.is_some() {

@@ -1,7 +1,5 @@
 //! `lakectl status [--json]`
 
-use std::time::Duration;
-
 use crate::status::{gather, Status};
 
 /// Arguments of `status`.
@@ -10,7 +8,7 @@ pub type Args = super::JsonOnly;
 /// Prints where every pipeline, table and job stands.
 pub async fn run(g: &super::Globals, args: &Args) -> anyhow::Result<()> {
     let (spec, checked) = super::load_checked(g)?;
-    let status = gather(&spec, &checked, Duration::from_secs(5)).await?;
+    let status = gather(&spec, &checked, crate::kafka::admin::REPORT_TIMEOUT).await?;
     super::print_report(args.json, &status, print_text)
 }
 

@@ -189,13 +189,15 @@ pub async fn run(
             if created {
                 crate::outln!("created topic {name} ({partitions} partitions)");
             } else {
-                let parts =
-                    tokio::task::block_in_place(|| admin::topic_partitions(&spec.kafka, &name))?;
+                let parts = tokio::task::block_in_place(|| {
+                    admin::topic_partitions(&spec.kafka, &name, admin::TIMEOUT)
+                })?;
                 crate::outln!("topic {name} already exists ({} partitions)", parts.len());
             }
         }
         TopicCommand::List => {
-            let topics = tokio::task::block_in_place(|| admin::list_topics(&spec.kafka))?;
+            let topics =
+                tokio::task::block_in_place(|| admin::list_topics(&spec.kafka, admin::TIMEOUT))?;
             for t in topics {
                 crate::outln!("{}\t{}", t.name, t.partitions.len());
             }
@@ -226,7 +228,9 @@ pub async fn run(
             key,
         } => {
             let topic = topic_of(&spec, topic)?;
-            tokio::task::block_in_place(|| admin::topic_partitions(&spec.kafka, &topic))?;
+            tokio::task::block_in_place(|| {
+                admin::topic_partitions(&spec.kafka, &topic, admin::TIMEOUT)
+            })?;
             let producer = SalesProducer::new(&spec.kafka, &topic, Duration::ZERO)?;
             let payloads: Vec<String> = if payload == "-" {
                 std::io::stdin()

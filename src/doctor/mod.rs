@@ -5,7 +5,6 @@ mod store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -81,7 +80,9 @@ pub async fn run_checks(spec: &PipelineSpec, checked: &CheckedJobs) -> Vec<Check
     let mut out = Vec::new();
 
     // Broker and topics.
-    let topics = tokio::task::block_in_place(|| list_topics(&spec.kafka));
+    let topics = tokio::task::block_in_place(|| {
+        list_topics(&spec.kafka, crate::kafka::admin::REPORT_TIMEOUT)
+    });
     let broker_ok = match &topics {
         Ok(t) => {
             out.push(Check::pass(
@@ -253,7 +254,7 @@ fn offsets_check(
         }
         Err(e) => return Check::fail(name, first_line(&e.to_string()), "check the broker's logs"),
     };
-    let highs = match drain.probe_high_watermarks(Duration::from_secs(5)) {
+    let highs = match drain.probe_high_watermarks(crate::kafka::admin::REPORT_TIMEOUT) {
         Ok(Some(h)) => h,
         Ok(None) => {
             return Check::fail(

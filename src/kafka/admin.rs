@@ -10,7 +10,21 @@ use super::config::{client_config, LakectlContext};
 use super::KafkaError;
 use crate::spec::KafkaSpec;
 
-const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a command that writes (or serves the pipeline) waits for the broker.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a read-only report (`status`, `dashboard`, `doctor`) waits for the broker: it
+/// shows the lake's side at once and says the broker did not answer, instead of hanging.
+pub const REPORT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `what`, with the wait when it is the short one of a report.
+fn waited(what: &str, timeout: Duration) -> String {
+    if timeout < TIMEOUT {
+        format!("{what} (no answer within {}s)", timeout.as_secs())
+    } else {
+        what.to_string()
+    }
+}
 
 /// A topic and its partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,12 +86,13 @@ fn metadata_consumer(spec: &KafkaSpec) -> Result<BaseConsumer<LakectlContext>, K
         .map_err(client_err(spec, "creating client"))
 }
 
-/// Every topic on the cluster (internal ones excluded), sorted by name.
-pub fn list_topics(spec: &KafkaSpec) -> Result<Vec<TopicInfo>, KafkaError> {
+/// Every topic on the cluster (internal ones excluded), sorted by name; the broker gets
+/// `timeout` to answer.
+pub fn list_topics(spec: &KafkaSpec, timeout: Duration) -> Result<Vec<TopicInfo>, KafkaError> {
     let c = metadata_consumer(spec)?;
     let md = c
-        .fetch_metadata(None, TIMEOUT)
-        .map_err(client_err(spec, "fetching metadata"))?;
+        .fetch_metadata(None, timeout)
+        .map_err(client_err(spec, &waited("fetching metadata", timeout)))?;
     let mut out: Vec<TopicInfo> = md
         .topics()
         .iter()
@@ -91,12 +106,16 @@ pub fn list_topics(spec: &KafkaSpec) -> Result<Vec<TopicInfo>, KafkaError> {
     Ok(out)
 }
 
-/// The partition ids of `topic`, or [`KafkaError::NoTopic`].
-pub fn topic_partitions(spec: &KafkaSpec, topic: &str) -> Result<Vec<i32>, KafkaError> {
+/// The partition ids of `topic`, or [`KafkaError::NoTopic`]; the broker gets `timeout`.
+pub fn topic_partitions(
+    spec: &KafkaSpec,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<i32>, KafkaError> {
     let c = metadata_consumer(spec)?;
     let md = c
-        .fetch_metadata(Some(topic), TIMEOUT)
-        .map_err(client_err(spec, "fetching metadata"))?;
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(client_err(spec, &waited("fetching metadata", timeout)))?;
     let t = md.topics().iter().find(|t| t.name() == topic);
     match t {
         Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
@@ -117,7 +136,7 @@ pub fn watermarks(
     topic: &str,
 ) -> Result<std::collections::BTreeMap<i32, (i64, i64)>, KafkaError> {
     let c = metadata_consumer(spec)?;
-    topic_partitions(spec, topic)?
+    topic_partitions(spec, topic, TIMEOUT)?
         .into_iter()
         .map(|p| {
             c.fetch_watermarks(topic, p, TIMEOUT)

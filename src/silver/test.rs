@@ -27,6 +27,7 @@ use super::expect::Checks;
 use super::plan::build;
 use crate::spec::job::{JobQuery, JobSpec};
 use crate::spec::job_test::{RawTest, RawTestFile, Row};
+use crate::spec::source_map::SourceMap;
 
 /// The result of one test (or of a test file that could not be read).
 #[derive(Debug, Clone)]
@@ -56,19 +57,18 @@ pub fn run_tests(checked: &CheckedJobs, files: &[PathBuf], jobs: &[String]) -> V
             name: String::new(),
             failure: Some(failure),
         };
-        let parsed = std::fs::read_to_string(file)
-            .map_err(|e| e.to_string())
-            .and_then(|text| {
-                serde_yaml::from_str::<RawTestFile>(&text).map_err(|e| match e.location() {
-                    Some(l) => {
-                        let suffix = format!(" at line {} column {}", l.line(), l.column());
-                        let msg = e.to_string();
-                        let msg = msg.strip_suffix(&suffix).unwrap_or(&msg).to_string();
-                        format!("{}:{}:{}: {msg}", file.display(), l.line(), l.column())
-                    }
-                    None => format!("{}: {e}", file.display()),
-                })
-            });
+        let text = std::fs::read_to_string(file).map_err(|e| e.to_string());
+        let parsed = text.as_deref().map_err(Clone::clone).and_then(|text| {
+            serde_yaml::from_str::<RawTestFile>(text).map_err(|e| match e.location() {
+                Some(l) => {
+                    let suffix = format!(" at line {} column {}", l.line(), l.column());
+                    let msg = e.to_string();
+                    let msg = msg.strip_suffix(&suffix).unwrap_or(&msg).to_string();
+                    format!("{}:{}:{}: {msg}", file.display(), l.line(), l.column())
+                }
+                None => format!("{}: {e}", file.display()),
+            })
+        });
         let raw = match parsed {
             Ok(r) => r,
             Err(e) => {
@@ -86,48 +86,100 @@ pub fn run_tests(checked: &CheckedJobs, files: &[PathBuf], jobs: &[String]) -> V
             ));
             continue;
         };
+        let map = SourceMap::build(text.as_deref().unwrap_or_default());
         for (name, test) in &raw.tests {
+            let at = |path: &str| {
+                let l = map.key(&format!("tests.{name}.{path}"));
+                format!("{}:{}:{}", file.display(), l.line, l.col)
+            };
             out.push(TestOutcome {
                 file: file.clone(),
                 job: job.name.clone(),
                 name: name.clone(),
-                failure: run_one(checked, job, test).err(),
+                failure: run_one(checked, job, test, &at).err(),
             });
         }
     }
     out
 }
 
-/// A frame of `rows` with exactly `schema`'s columns (missing ones null).
-fn frame(rows: &[Row], schema: &Schema, table: &str) -> Result<DataFrame, String> {
-    for r in rows {
+/// Where a path of the test stands in its file (`file:line:col`), from `given.<table>[i].col`.
+type At<'a> = &'a dyn Fn(&str) -> String;
+
+/// A frame of `rows` with exactly `schema`'s columns (missing ones null). An unknown column or
+/// a value the column's type cannot take is reported at its row and column in the file.
+fn frame(rows: &[Row], schema: &Schema, reference: &str, at: At<'_>) -> Result<DataFrame, String> {
+    let row_path = |i: usize| format!("given.{reference}[{i}]");
+    for (i, r) in rows.iter().enumerate() {
         if let Some(c) = r.keys().find(|c| schema.get(c.as_str()).is_none()) {
-            return Err(format!("given `{table}`: no column `{c}` in that table"));
+            return Err(format!(
+                "{}: given `{reference}` row {}: no column `{c}` in that table",
+                at(&format!("{}.{c}", row_path(i))),
+                i + 1
+            ));
         }
     }
     if rows.is_empty() {
         return Ok(DataFrame::empty_with_schema(schema));
     }
-    let mut ndjson = Vec::new();
-    for r in rows {
-        serde_json::to_writer(&mut ndjson, r).map_err(|e| e.to_string())?;
-        ndjson.push(b'\n');
-    }
-    JsonReader::new(Cursor::new(ndjson))
-        .with_json_format(JsonFormat::JsonLines)
-        .with_schema(std::sync::Arc::new(schema.clone()))
-        .finish()
-        .map_err(|e| format!("given `{table}`: {e}"))
+    let read = |rows: &[&Row]| -> Result<DataFrame, String> {
+        let mut ndjson = Vec::new();
+        for r in rows {
+            serde_json::to_writer(&mut ndjson, r).map_err(|e| e.to_string())?;
+            ndjson.push(b'\n');
+        }
+        JsonReader::new(Cursor::new(ndjson))
+            .with_json_format(JsonFormat::JsonLines)
+            .with_schema(std::sync::Arc::new(schema.clone()))
+            .finish()
+            .map_err(|e| crate::spec::expr::clean_polars_error(&e.to_string()))
+    };
+    let all: Vec<&Row> = rows.iter().collect();
+    read(&all).map_err(|e| {
+        // Find the value that failed: the first row that fails alone, then its first column.
+        for (i, r) in rows.iter().enumerate() {
+            if read(&[r]).is_err() {
+                for (c, v) in r {
+                    let one: Row = [(c.clone(), v.clone())].into_iter().collect();
+                    if let Err(e) = read(&[&one]) {
+                        let ty = schema
+                            .get(c.as_str())
+                            .map(|t| match crate::lake::schema::delta_type(t) {
+                                Ok(d) => crate::lake::schema::type_name(&d),
+                                Err(_) => t.to_string(),
+                            })
+                            .unwrap_or_default();
+                        return format!(
+                            "{}: given `{reference}` row {}: `{c}: {v}` is not a {ty} value ({e})",
+                            at(&format!("{}.{c}", row_path(i))),
+                            i + 1
+                        );
+                    }
+                }
+                return format!(
+                    "{}: given `{reference}` row {}: {e}",
+                    at(&row_path(i)),
+                    i + 1
+                );
+            }
+        }
+        format!(
+            "{}: given `{reference}`: {e}",
+            at(&format!("given.{reference}"))
+        )
+    })
 }
 
-fn run_one(checked: &CheckedJobs, job: &JobSpec, test: &RawTest) -> Result<(), String> {
+fn run_one(checked: &CheckedJobs, job: &JobSpec, test: &RawTest, at: At<'_>) -> Result<(), String> {
     // Every `given` table, by its catalog name.
     let mut given: IndexMap<String, (&str, &Vec<Row>)> = IndexMap::new();
     for (reference, rows) in &test.given {
-        let t = checked
-            .catalog
-            .resolve(reference)
-            .ok_or_else(|| format!("given `{reference}`: no such table"))?;
+        let t = checked.catalog.resolve(reference).ok_or_else(|| {
+            format!(
+                "{}: given `{reference}`: no such table",
+                at(&format!("given.{reference}"))
+            )
+        })?;
         given.insert(t.name.clone(), (reference.as_str(), rows));
     }
     let table_frame = |name: &str| -> Result<LazyFrame, String> {
@@ -135,8 +187,10 @@ fn run_one(checked: &CheckedJobs, job: &JobSpec, test: &RawTest) -> Result<(), S
             .schemas
             .get(name)
             .ok_or_else(|| format!("no schema for table `{name}`"))?;
-        let rows: &[Row] = given.get(name).map_or(&[], |(_, r)| r.as_slice());
-        Ok(frame(rows, schema, name)?.lazy())
+        let (reference, rows): (&str, &[Row]) = given
+            .get(name)
+            .map_or((name, &[]), |(r, rows)| (*r, rows.as_slice()));
+        Ok(frame(rows, schema, reference, at)?.lazy())
     };
     let now = chrono::Utc::now();
     let lf = match &job.query {

@@ -143,7 +143,9 @@ pub async fn gather(
                     .map(crate::bronze::metrics::fmt_us);
             }
         }
-        let parts = match tokio::task::block_in_place(|| topic_partitions(&spec.kafka, &b.topic)) {
+        let parts = match tokio::task::block_in_place(|| {
+            topic_partitions(&spec.kafka, &b.topic, kafka_timeout)
+        }) {
             Ok(p) => p,
             Err(e) => {
                 ps.broker_error =

@@ -490,6 +490,25 @@ fn shipped_job_tests_pass_and_a_broken_job_fails_with_a_diff() {
         "{}",
         stdout(&out)
     );
+
+    // A value its column cannot take, an unknown column, an unknown table: each at its place.
+    std::fs::write(
+        tests.join("bad.yaml"),
+        "job: ventes_par_pays\ntests:\n  value:\n    given:\n      ventes:\n        - {pays: France, montant: 1.0}\n        - {pays: France, montant: dix}\n    expect: []\n  \
+         column:\n    given:\n      ventes:\n        - {pays: France, montnt: 1.0}\n    expect: []\n  \
+         table:\n    given:\n      vente: []\n    expect: []\n",
+    )
+    .unwrap();
+    let out = ws.lakectl(&["test", "ventes_par_pays"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    for line in [
+        "bad.yaml:7:26: given `ventes` row 2: `montant: \"dix\"` is not a double value",
+        "bad.yaml:12:26: given `ventes` row 1: no column `montnt` in that table",
+        "bad.yaml:16:7: given `vente`: no such table",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
 }
 
 #[test]
