@@ -58,10 +58,15 @@ claim_target_dir() {
   fi
 }
 
-# Path of the built lakectl binary.
-lakectl_bin() { echo "$CARGO_TARGET_DIR/$LAKECTL_PROFILE/lakectl"; }
+# Path of the built lakectl binary (LAKECTL_BIN: a binary built already, from these sources).
+lakectl_bin() { echo "${LAKECTL_BIN:-$CARGO_TARGET_DIR/$LAKECTL_PROFILE/lakectl}"; }
 
 build_lakectl() {
+  if [[ -n "${LAKECTL_BIN:-}" ]]; then
+    [[ -x "$LAKECTL_BIN" ]] || die "LAKECTL_BIN=$LAKECTL_BIN is not an executable"
+    step "using the lakectl binary LAKECTL_BIN=$LAKECTL_BIN (no build)"
+    return 0
+  fi
   claim_target_dir
   step "building lakectl (profile $LAKECTL_PROFILE, target dir $CARGO_TARGET_DIR; the first build takes a while)"
   (cd "$repo" && cargo build --profile "$LAKECTL_PROFILE" --bin lakectl) || die "cargo build failed"

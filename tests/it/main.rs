@@ -19,6 +19,7 @@ mod evolution;
 mod guarantees;
 mod jobs_spec;
 mod maintenance;
+mod newcomer;
 mod produce;
 mod query;
 mod races;
