@@ -103,7 +103,9 @@ impl Newcomer {
         Command::new("bash")
             .args(["-c", line])
             .current_dir(&self.clone)
-            .env_remove("KAFKA_BROKERS")
+            // The tour's commands reach the broker at the spec's default, 127.0.0.1:9092; this
+            // one is on its own port.
+            .env("KAFKA_BROKERS", format!("127.0.0.1:{}", self.port))
             .env_remove("LAKECTL_LAKE")
             .env_remove("LAKECTL_CONFIG")
             .env_remove("CARGO_TARGET_DIR")
@@ -115,6 +117,7 @@ impl Newcomer {
             .env("LAKECTL_BIN", env!("CARGO_BIN_EXE_lakectl"))
             .env("QUICKSTART_COUNT", "2000")
             .env("TERM", "dumb")
+            .stdin(std::process::Stdio::null())
             .output()
             .expect("bash")
     }
@@ -155,7 +158,11 @@ fn the_readme_tour_is_one_screen_of_commands_that_run() {
         );
     }
     let blocks = tour_commands(&tour);
-    assert_eq!(blocks.len(), 3, "the two scripts, the first commands, stop/reset/uninstall");
+    assert_eq!(
+        blocks.len(),
+        3,
+        "the two scripts, the first commands, stop/reset/uninstall"
+    );
     assert_eq!(blocks[0], ["scripts/quickstart.sh", "scripts/test.sh"]);
 }
 
@@ -212,12 +219,18 @@ fn a_newcomer_session_from_a_fresh_clone() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("lake.before-"))
         .collect();
     assert_eq!(aside.len(), 1, "the old lake is kept aside");
-    assert!(n.clone.join("lake/bronze/ventes_stream/_delta_log").is_dir());
+    assert!(n
+        .clone
+        .join("lake/bronze/ventes_stream/_delta_log")
+        .is_dir());
 
     // Stop, start over, uninstall, as the tour prints them.
     for cmd in &blocks[2] {
         n.ok(cmd);
     }
     assert!(!n.clone.join("lake").exists(), "uninstalled: no lake");
-    assert!(!n.home.join(".local/bin/lakectl").exists(), "uninstalled: no link");
+    assert!(
+        !n.home.join(".local/bin/lakectl").exists(),
+        "uninstalled: no link"
+    );
 }
