@@ -158,6 +158,40 @@ fn errors_are_clear() {
     assert!(!stderr(&o).contains("panicked"));
 }
 
+/// Runs the prompt on a pseudo-terminal (util-linux `script`) with `TERM=term` and the history
+/// under `home`, typing `lines` 1.5 s apart; returns what the terminal showed.
+fn in_terminal(
+    ws: &Workspace,
+    home: &std::path::Path,
+    term: &str,
+    lines: &[&str],
+) -> std::process::Output {
+    use std::io::Write;
+    let cmd = format!(
+        "{} --config {} query",
+        env!("CARGO_BIN_EXE_lakectl"),
+        ws.config().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(ws.dir.path())
+        .env("KAFKA_BROKERS", brokers())
+        .env("XDG_STATE_HOME", home)
+        .env("TERM", term)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+    }
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
 /// Runs the prompt with `input` on stdin (a pipe); returns (success, stdout, stderr).
 /// TERM=dumb, where a line editor would still print its prompts (Emacs shells, some CI).
 fn prompt(ws: &Workspace, input: &str) -> (bool, String, String) {
@@ -252,29 +286,12 @@ fn the_prompt_in_a_terminal_keeps_a_history() {
     // A terminal the line editor drives, and one it cannot (TERM=dumb: no editing).
     for term in ["xterm-256color", "dumb"] {
         let home = tempfile::tempdir().unwrap();
-        let lakectl = env!("CARGO_BIN_EXE_lakectl");
-        let cmd = format!("{lakectl} --config {} query", ws.config().display());
-        // util-linux `script` runs the prompt on a pseudo-terminal fed from our stdin.
-        let mut child = std::process::Command::new("script")
-            .args(["-qec", &cmd, "/dev/null"])
-            .current_dir(ws.dir.path())
-            .env("KAFKA_BROKERS", brokers())
-            .env("XDG_STATE_HOME", home.path())
-            .env("TERM", term)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("script (util-linux)");
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            for line in ["SELECT count(*) AS n FROM ventes;\r", ".quit\r"] {
-                stdin.write_all(line.as_bytes()).unwrap();
-                stdin.flush().unwrap();
-                std::thread::sleep(std::time::Duration::from_millis(1500));
-            }
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = in_terminal(
+            &ws,
+            home.path(),
+            term,
+            &["SELECT count(*) AS n FROM ventes;\r", ".quit\r"],
+        );
         let text = stdout(&out);
         assert!(out.status.success(), "TERM={term}: {text}");
         assert!(
@@ -424,37 +441,18 @@ fn a_lake_is_queried_without_a_spec() {
 fn the_prompt_completes_names_and_times_statements() {
     let ws = two_days();
     let home = tempfile::tempdir().unwrap();
-    let cmd = format!(
-        "{} --config {} query",
-        env!("CARGO_BIN_EXE_lakectl"),
-        ws.config().display()
-    );
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .current_dir(ws.dir.path())
-        .env("KAFKA_BROKERS", brokers())
-        .env("XDG_STATE_HOME", home.path())
-        .env("TERM", "xterm-256color")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("script (util-linux)");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        for line in [
+    let out = in_terminal(
+        &ws,
+        home.path(),
+        "xterm-256color",
+        &[
             ".timer on\r",
             ".mode csv\r",
             // `ventes_str` + Tab: the only table it can begin is ventes_stream.
             "SELECT count(*) AS completed FROM ventes_str\t;\r",
             ".quit\r",
-        ] {
-            stdin.write_all(line.as_bytes()).unwrap();
-            stdin.flush().unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-        }
-    }
-    let out = child.wait_with_output().unwrap();
+        ],
+    );
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
     assert!(!text.contains("unknown table"), "{text}");
