@@ -161,20 +161,23 @@ The broker keeps running on $KAFKA_BROKERS (scripts/broker.sh stop to stop it).$
 Tables are under ${LAKECTL_LAKE:-./lake}. Try:
   $lakectl produce --rate 10          # a live stream (Ctrl-C to stop)
   $lakectl run bronze                 # continuous ingestion (Ctrl-C to stop)
-  $lakectl schedule                   # bronze + every job on its cron, hot reload (Ctrl-C to stop)
+  $lakectl serve                      # the live dashboard: open http://127.0.0.1:8080/
+  $lakectl schedule --http 127.0.0.1:8080   # bronze + every job on its cron, hot reload, and the dashboard
   $lakectl jobs                       # schedules, next fire times, last runs
   $lakectl dashboard --watch 5        # the dashboard, redrawn every 5 s
   $lakectl query                      # the SQL prompt (.tables, .schema NAME, .help)
   $lakectl doctor                     # setup checks
-The dashboard as a web page: dashboard.html (self-contained, open it in any browser).
+The dashboard in your browser, updating itself: run `$lakectl serve` and open
+http://127.0.0.1:8080/ (a snapshot of it, self-contained, is in dashboard.html).
 MSG
 
 if [[ $schedule == 1 ]]; then
-  metrics="${LAKECTL_METRICS_ADDR:-127.0.0.1:9464}"
-  step "lakectl schedule --metrics-addr $metrics (bronze continuously, each job on its cron)"
+  http="${LAKECTL_HTTP_ADDR:-${LAKECTL_METRICS_ADDR:-127.0.0.1:8080}}"
+  step "lakectl schedule --http $http (bronze continuously, each job on its cron, the dashboard served)"
   cat >&2 <<MSG
 A producer sends 20 sales/s in the background. Edit jobs/*.yaml and the scheduler applies the
-change without a restart. Metrics: http://$metrics/metrics. In another terminal:
+change without a restart. Open the live dashboard at http://$http/ (metrics at
+http://$http/metrics). In another terminal:
   $lakectl jobs                       # schedules, next fire times, last runs
   $lakectl dashboard --watch 5
 Stop with Ctrl-C (or kill -TERM <pid of lakectl schedule>): running jobs get 30 s to finish.
@@ -182,5 +185,5 @@ MSG
   "$lakectl" produce --rate 20 >/dev/null 2>&1 &
   producer=$!
   trap 'kill "$producer" 2>/dev/null || true' EXIT
-  "$lakectl" schedule --metrics-addr "$metrics"
+  "$lakectl" schedule --http "$http"
 fi

@@ -7,18 +7,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo"
 
 # Chromium renders the dashboard's HTML page in the dashboard test (a screenshot checked for
-# its charts); `script` (util-linux) gives the query prompt a pseudo-terminal.
+# its charts) and drives the served page (DevTools protocol over a pipe); `script`
+# (util-linux) gives the query prompt a pseudo-terminal.
 ensure_system_packages chromium bsdutils
 export LAKECTL_REQUIRE_CHROMIUM=1
 
 export LAKECTL_STATE="${LAKECTL_STATE:-$repo/.lakectl}"
 # Independent checkers from PyPI: the reference JSON Schema validator for the committed
-# editor schemas, and Python `deltalake` + DuckDB reading evolved tables.
-step "a Python venv with jsonschema, PyYAML, deltalake, duckdb (independent checkers)"
+# editor schemas, Python `deltalake` + DuckDB reading evolved tables, and the Prometheus
+# project's Python client parsing /metrics.
+step "a Python venv with jsonschema, PyYAML, deltalake, duckdb, prometheus-client (independent checkers)"
 # DuckDB's httpfs and delta extensions from PyPI (its own download site is not reachable
 # from every CI machine) read the tables on S3.
 LAKECTL_TEST_PYTHON="$(ensure_venv jsonschema==4.25.1 PyYAML==6.0.3 deltalake==1.2.1 duckdb==1.4.2 pyarrow==26.0.1 \
-  duckdb-extension-httpfs==1.4.2 duckdb-extension-delta==1.4.2)"
+  duckdb-extension-httpfs==1.4.2 duckdb-extension-delta==1.4.2 prometheus-client==0.26.0)"
 export LAKECTL_TEST_PYTHON LAKECTL_REQUIRE_PYTHON=1
 # The test broker's port: LAKECTL_TEST_PORT, else 19092, or the next free one when another
 # checkout's broker holds it (a broker of this checkout is reused).

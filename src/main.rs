@@ -55,6 +55,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Vacuum(a) => cli::vacuum::run(config, a).await?,
         Command::History(a) => cli::history::run(config, a).await?,
         Command::Schedule(a) => cli::schedule::run(config, a, lakectl::shutdown::install()).await?,
+        Command::Serve(a) => cli::serve::run(config, a, lakectl::shutdown::install()).await?,
         Command::Jobs(a) => cli::jobs::run(config, a).await?,
         Command::Watermark(c) => cli::watermark::run(config, c).await?,
         Command::JobExec(a) => cli::job_exec::run(a).await?,

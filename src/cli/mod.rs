@@ -12,6 +12,7 @@ pub mod query;
 pub mod run;
 pub mod schedule;
 pub mod schema;
+pub mod serve;
 pub mod status;
 pub mod test;
 pub mod topic;
@@ -151,9 +152,19 @@ pub enum Command {
     /// invalid change is logged with file:line:col and the previous spec keeps running. Every run
     /// is recorded in the Delta table `_lakectl/runs` of the lake (`lakectl jobs` shows it).
     #[command(
-        after_help = "Examples:\n  lakectl schedule\n  lakectl schedule --metrics-addr 127.0.0.1:9464 --no-bronze"
+        after_help = "Examples:\n  lakectl schedule\n  lakectl schedule --http 127.0.0.1:8080        # with the live dashboard and /metrics\n  lakectl schedule --http 127.0.0.1:9464 --no-bronze"
     )]
     Schedule(schedule::Args),
+    /// Serve the live dashboard in the browser, its JSON and Prometheus metrics (read-only).
+    ///
+    /// Routes: / (the dashboard, updating itself), /api/dashboard, /api/status, /api/jobs
+    /// (the JSON of `dashboard --json`, `status --json`, `jobs --json`), /api/events
+    /// (server-sent events), /metrics, /healthz. It binds to loopback by default; another
+    /// address needs --token.
+    #[command(
+        after_help = "Examples:\n  lakectl serve                              # http://127.0.0.1:8080/\n  LAKECTL_HTTP_TOKEN=$(openssl rand -hex 16) lakectl serve --addr 0.0.0.0:8080"
+    )]
+    Serve(serve::Args),
     /// The jobs: schedule, time zone, next three fire times, last run and its status.
     #[command(after_help = "Examples:\n  lakectl jobs\n  lakectl jobs --json")]
     Jobs(jobs::Args),
@@ -344,7 +355,8 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             crate::lake::LakeError,
             crate::bronze::BronzeError,
             crate::silver::SilverError,
-            crate::query::QueryError
+            crate::query::QueryError,
+            crate::serve::ServeError
         );
     }
     crate::exit::FAILURE

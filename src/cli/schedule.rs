@@ -1,17 +1,26 @@
-//! `lakectl schedule [--metrics-addr HOST:PORT]`
+//! `lakectl schedule [--http HOST:PORT]`
 
 use std::time::Duration;
 
-use crate::schedule::prometheus::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::schedule::{self as sched, ScheduleOptions};
 use crate::shutdown::StopFlag;
 
 /// Arguments of `schedule`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Serve Prometheus metrics on this address, at /metrics (e.g. 127.0.0.1:9464).
-    #[arg(long, env = "LAKECTL_METRICS_ADDR", value_name = "HOST:PORT")]
-    pub metrics_addr: Option<String>,
+    /// Serve the dashboard, its JSON and Prometheus metrics (/metrics) on this address while
+    /// the pipeline runs, as `lakectl serve` does (e.g. 127.0.0.1:8080).
+    #[arg(
+        long,
+        visible_alias = "metrics-addr",
+        env = "LAKECTL_HTTP_ADDR",
+        value_name = "HOST:PORT"
+    )]
+    pub http: Option<String>,
+    /// Token and refresh interval of the server.
+    #[command(flatten)]
+    pub http_opts: super::serve::HttpArgs,
     /// Run the jobs only, not the bronze pipelines.
     #[arg(long)]
     pub no_bronze: bool,
@@ -20,7 +29,8 @@ pub struct Args {
     pub reload_interval: Duration,
 }
 
-fn parse_interval(s: &str) -> Result<Duration, String> {
+/// A duration flag: `500ms`, `2s`, `1m`; more than zero.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
     crate::spec::units::parse_duration(s).and_then(|d| {
         if d.is_zero() {
             Err("must be more than zero".into())
@@ -33,26 +43,36 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
 /// Runs the scheduler until stopped.
 pub async fn run(g: &super::Globals, args: &Args, stop: StopFlag) -> anyhow::Result<()> {
     let metrics = Metrics::default();
-    if let Some(addr) = &args.metrics_addr {
-        let bound = prometheus::serve(addr, metrics.clone()).map_err(|source| {
-            sched::ScheduleError::Metrics {
-                addr: addr.clone(),
-                source,
-            }
-        })?;
-        tracing::info!("metrics on http://{bound}/metrics");
-    }
+    // LAKECTL_METRICS_ADDR, the variable of `--metrics-addr`, keeps working.
+    let addr = args.http.clone().or_else(|| {
+        std::env::var("LAKECTL_METRICS_ADDR")
+            .ok()
+            .filter(|a| !a.is_empty())
+    });
+    let server = match &addr {
+        Some(addr) => {
+            super::load_checked(g)?;
+            Some(super::serve::bind(g, addr, &args.http_opts).await?)
+        }
+        None => None,
+    };
     let opts = ScheduleOptions {
         config: g.config.clone(),
         overrides: g.overrides.clone(),
         reload_interval: args.reload_interval,
         bronze: !args.no_bronze,
-        metrics,
+        metrics: metrics.clone(),
     };
-    match sched::run(opts, stop).await {
+    let web = server.map(|s| tokio::spawn(s.run(metrics, stop.clone())));
+    let result = sched::run(opts, stop.clone()).await;
+    if let Some(web) = web {
+        // The server ends with the scheduler.
+        stop.set();
+        let _ = web.await;
+    }
+    match result {
         Ok(()) => Ok(()),
         // Keep the spec error itself in the chain: it sets exit code 3.
         Err(sched::ScheduleError::Spec(e)) => Err(e.into()),
-        Err(e) => Err(e.into()),
     }
 }

@@ -1,7 +1,9 @@
 //! `lakectl dashboard`: the sales analytics dashboard, computed from the silver tables of the
-//! shipped jobs (`ventes_aggreges`, `ventes_par_pays`, `ventes_par_segment`) with the same SQL
-//! engine as `lakectl query`, plus pipeline health from [`crate::status`]. Rendered as text
-//! ([`text`]) or as one self-contained HTML page with SVG charts ([`html`]).
+//! shipped jobs (`ventes_aggreges`, `ventes_par_pays`, `ventes_par_segment`,
+//! `ventes_par_produit`) with the same SQL engine as `lakectl query`, plus pipeline health
+//! from [`crate::status`]. Rendered as text ([`text`]) or as one self-contained HTML page with
+//! SVG charts ([`html`]); both take every figure and its wording from here, so the terminal
+//! and the page say the same thing.
 
 pub mod html;
 pub mod text;
@@ -23,13 +25,20 @@ pub const CLIENTS_TABLE: &str = "ventes_aggreges";
 pub const COUNTRIES_TABLE: &str = "ventes_par_pays";
 /// The job whose table holds one row per segment and day.
 pub const SEGMENTS_TABLE: &str = "ventes_par_segment";
+/// The job whose table holds one row per product and day.
+pub const PRODUCTS_TABLE: &str = "ventes_par_produit";
+/// The currency of `montant`.
+pub const CURRENCY: &str = "€";
+/// Days of the period compared with the one before it.
+pub const PERIOD_DAYS: i64 = 7;
 
 /// Headline figures.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Kpis {
-    /// Total revenue (sum of `revenue_total` per country).
+    /// Total revenue: `montant` of the sales with a positive amount in the bronze tables
+    /// (live: every commit counts).
     pub revenue: f64,
-    /// Number of sales.
+    /// Sales with a positive amount in the bronze tables.
     pub transactions: u64,
     /// Revenue per sale.
     pub average_basket: f64,
@@ -65,6 +74,78 @@ pub struct Client {
     pub purchases: u64,
 }
 
+/// One of the top products.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Product {
+    /// `produit_id`.
+    pub produit_id: i64,
+    /// `produit_nom`.
+    pub name: String,
+    /// `categorie`.
+    pub category: String,
+    /// Revenue over all days.
+    pub revenue: f64,
+    /// Items sold (`quantite`) over all days.
+    pub items: u64,
+}
+
+/// The last [`PERIOD_DAYS`] days with data against the days before them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Period {
+    /// Days in each period.
+    pub days: i64,
+    /// First day of the current period.
+    pub from: String,
+    /// Last day of the current period (the latest day with sales).
+    pub to: String,
+    /// Revenue of the current period.
+    pub revenue: f64,
+    /// Sales of the current period.
+    pub transactions: u64,
+    /// Revenue of the period before.
+    pub previous_revenue: f64,
+    /// Sales of the period before.
+    pub previous_transactions: u64,
+}
+
+impl Period {
+    /// The current period against the last `days` days before it, from revenue by day.
+    pub fn of(by_day: &[Slice], days: i64) -> Option<Self> {
+        let parse = |s: &Slice| chrono::NaiveDate::parse_from_str(&s.label, "%Y-%m-%d").ok();
+        let to = by_day.iter().filter_map(parse).max()?;
+        let from = to - chrono::Duration::days(days - 1);
+        let before = from - chrono::Duration::days(days);
+        let mut p = Self {
+            days,
+            from: from.to_string(),
+            to: to.to_string(),
+            revenue: 0.0,
+            transactions: 0,
+            previous_revenue: 0.0,
+            previous_transactions: 0,
+        };
+        for s in by_day {
+            match parse(s) {
+                Some(d) if d >= from => {
+                    p.revenue += s.revenue;
+                    p.transactions += s.count;
+                }
+                Some(d) if d >= before => {
+                    p.previous_revenue += s.revenue;
+                    p.previous_transactions += s.count;
+                }
+                _ => {}
+            }
+        }
+        Some(p)
+    }
+
+    /// The change of `now` against `before` as `+4.2 %`, or None without a previous figure.
+    pub fn change(now: f64, before: f64) -> Option<String> {
+        (before > 0.0).then(|| format!("{:+.1} %", 100.0 * (now - before) / before))
+    }
+}
+
 /// The customer segments a job's `cluster:` step found.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Segmentation {
@@ -81,6 +162,9 @@ pub struct Segmentation {
 pub struct ClusterProfile {
     /// Cluster id.
     pub id: i64,
+    /// What it is, in words: how its means compare with all clients' ("recent, frequent,
+    /// high spend").
+    pub name: String,
     /// Rows (clients) in it.
     pub size: u64,
     /// Mean of each feature, in the order of [`Segmentation::features`].
@@ -138,7 +222,7 @@ pub struct JobHealth {
 }
 
 /// Everything the dashboard shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Dashboard {
     /// When it was computed (RFC 3339).
     pub generated_at: String,
@@ -152,8 +236,15 @@ pub struct Dashboard {
     pub by_segment: Vec<Slice>,
     /// Revenue by day (`jour`), oldest first.
     pub by_day: Vec<Slice>,
-    /// Premium / Standard / Economy (`segment_depense` of the client-days).
+    /// Premium / Standard / Economy (`segment_depense` of the client-days): revenue, and
+    /// client-days as the count.
     pub spend_classes: Vec<Slice>,
+    /// Revenue by product category, largest first.
+    pub by_category: Vec<Slice>,
+    /// Top 10 products by revenue.
+    pub top_products: Vec<Product>,
+    /// The last days against the days before.
+    pub period: Option<Period>,
     /// The segments of every job with a `cluster:` step.
     pub segmentations: Vec<Segmentation>,
     /// Bronze pipelines.
@@ -220,6 +311,36 @@ impl Ctx<'_> {
             .ok()
     }
 
+    /// Sales with a positive amount and their revenue over every bronze table with a
+    /// `montant` column; None when there is none, or one cannot be read (then named in
+    /// `problems`).
+    async fn live_totals(&mut self) -> Option<(u64, f64)> {
+        let names: Vec<String> = self
+            .spec
+            .bronze
+            .iter()
+            .filter(|b| b.schema.iter().any(|(c, _)| c == "montant"))
+            .map(|b| b.name.clone())
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        let (mut n, mut revenue) = (0u64, 0.0);
+        for name in names {
+            let sql = format!(
+                "SELECT count(*) AS n, sum(montant) AS revenue FROM \"{name}\" WHERE montant > 0"
+            );
+            let df = self.sql("live revenue and sales", &sql).await?;
+            let (c, r) = self.read(
+                "live revenue and sales",
+                ints(&df, "n").and_then(|c| Ok((c, floats(&df, "revenue")?))),
+            )?;
+            n += c.first().copied().unwrap_or(0).max(0) as u64;
+            revenue += r.first().copied().unwrap_or(0.0);
+        }
+        Some((n, revenue))
+    }
+
     /// Revenue and transactions of `table` per value of `label`, in `order`: one panel.
     async fn slices_by(
         &mut self,
@@ -246,6 +367,16 @@ pub async fn gather(
     kafka_timeout: Duration,
 ) -> Result<Dashboard, crate::lake::LakeError> {
     crate::lake::require_lake(&spec.lake)?;
+    let mut d = figures(spec, checked).await;
+    let status = crate::status::gather(spec, checked, kafka_timeout).await?;
+    d.set_health(spec, &status, Utc::now());
+    Ok(d)
+}
+
+/// The sales figures, from the silver tables (the health panels left empty: see
+/// [`Dashboard::set_health`]). A panel whose table is missing or unreadable is named in
+/// `problems`, the others still computed.
+pub async fn figures(spec: &PipelineSpec, checked: &CheckedJobs) -> Dashboard {
     let mut cx = Ctx {
         spec,
         checked,
@@ -261,8 +392,19 @@ pub async fn gather(
             "revenue DESC, pays",
         )
         .await;
-    kpis.revenue = by_country.iter().map(|s| s.revenue).sum();
-    kpis.transactions = by_country.iter().map(|s| s.count).sum();
+    // Revenue and sales are live: counted in the bronze tables, which every commit updates,
+    // not in the silver ones, which change when their jobs run. With the jobs up to date both
+    // are the same sum.
+    match cx.live_totals().await {
+        Some((n, revenue)) => {
+            kpis.transactions = n;
+            kpis.revenue = revenue;
+        }
+        None => {
+            kpis.revenue = by_country.iter().map(|s| s.revenue).sum();
+            kpis.transactions = by_country.iter().map(|s| s.count).sum();
+        }
+    }
     kpis.average_basket = if kpis.transactions > 0 {
         kpis.revenue / kpis.transactions as f64
     } else {
@@ -338,6 +480,53 @@ pub async fn gather(
         }
     }
 
+    let by_category = cx
+        .slices_by(
+            "revenue by category",
+            PRODUCTS_TABLE,
+            "categorie",
+            "revenue DESC, categorie",
+        )
+        .await;
+    let top_products = match cx
+        .sql(
+            "top products",
+            &format!(
+                "SELECT produit_id, produit_nom, categorie, sum(revenue_total) AS revenue, \
+                 sum(items_sold) AS n FROM {PRODUCTS_TABLE} \
+                 GROUP BY produit_id, produit_nom, categorie \
+                 ORDER BY revenue DESC, produit_id LIMIT 10"
+            ),
+        )
+        .await
+    {
+        Some(df) => {
+            let r = (|| {
+                let ids = ints(&df, "produit_id")?;
+                let names = strings(&df, "produit_nom")?;
+                let cats = strings(&df, "categorie")?;
+                let rev = floats(&df, "revenue")?;
+                let n = ints(&df, "n")?;
+                Ok(ids
+                    .into_iter()
+                    .zip(names)
+                    .zip(cats)
+                    .zip(rev)
+                    .zip(n)
+                    .map(|((((produit_id, name), category), revenue), n)| Product {
+                        produit_id,
+                        name,
+                        category,
+                        revenue,
+                        items: n.max(0) as u64,
+                    })
+                    .collect())
+            })();
+            cx.read("top products", r).unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+
     let spend_classes = match cx
         .sql(
             "spend classes",
@@ -385,12 +574,14 @@ pub async fn gather(
                 .enumerate()
                 .map(|(r, (&id, n))| ClusterProfile {
                     id,
+                    name: String::new(),
                     size: n.max(0) as u64,
                     means: cols.iter().map(|col| col[r]).collect(),
                 })
-                .collect())
+                .collect::<Vec<_>>())
         })();
-        if let Some(clusters) = cx.read(&panel, read) {
+        if let Some(mut clusters) = cx.read(&panel, read) {
+            name_segments(&c.features, &mut clusters);
             segmentations.push(Segmentation {
                 job: j.name.clone(),
                 features: c.features.clone(),
@@ -399,56 +590,198 @@ pub async fn gather(
         }
     }
 
-    let status = crate::status::gather(spec, checked, kafka_timeout).await?;
-    let now = Utc::now();
-    let age = |t: &Option<String>| {
-        t.as_deref()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| (now - t.with_timezone(&Utc)).num_seconds())
-    };
-    let pipelines = status
-        .pipelines
-        .iter()
-        .map(|p| {
-            let quarantine = spec
-                .bronze(&p.name)
-                .and_then(|b| status.tables.iter().find(|t| t.path == b.quarantine))
-                .and_then(|t| t.by_reason.clone())
-                .unwrap_or_default();
-            PipelineHealth {
-                name: p.name.clone(),
-                lag: p.lag,
-                watermark: p.watermark.clone(),
-                freshness_seconds: age(&p.last_batch),
-                last_batch: p.last_batch.clone(),
-                quarantine,
-                broker_error: p.broker_error.clone(),
-            }
-        })
-        .collect();
-    let jobs = status
-        .jobs
-        .iter()
-        .map(|j| JobHealth {
-            name: j.name.clone(),
-            stale: j.stale,
-            age_seconds: j.age_seconds,
-        })
-        .collect();
-
-    Ok(Dashboard {
-        generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    let period = Period::of(&by_day, PERIOD_DAYS);
+    Dashboard {
+        generated_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         kpis,
         top_clients,
         by_country,
         by_segment,
         by_day,
         spend_classes,
+        by_category,
+        top_products,
+        period,
         segmentations,
-        pipelines,
-        jobs,
+        pipelines: Vec::new(),
+        jobs: Vec::new(),
         problems: cx.problems,
-    })
+    }
+}
+
+impl Dashboard {
+    /// Fills the pipeline and job panels from `status`, as of `now`.
+    pub fn set_health(
+        &mut self,
+        spec: &PipelineSpec,
+        status: &crate::status::Status,
+        now: DateTime<Utc>,
+    ) {
+        let age = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| (now - t.with_timezone(&Utc)).num_seconds())
+        };
+        self.pipelines = status
+            .pipelines
+            .iter()
+            .map(|p| {
+                let quarantine = spec
+                    .bronze(&p.name)
+                    .and_then(|b| status.tables.iter().find(|t| t.path == b.quarantine))
+                    .and_then(|t| t.by_reason.clone())
+                    .unwrap_or_default();
+                PipelineHealth {
+                    name: p.name.clone(),
+                    lag: p.lag,
+                    watermark: p.watermark.clone(),
+                    freshness_seconds: age(&p.last_batch),
+                    last_batch: p.last_batch.clone(),
+                    quarantine,
+                    broker_error: p.broker_error.clone(),
+                }
+            })
+            .collect();
+        self.jobs = status
+            .jobs
+            .iter()
+            .map(|j| JobHealth {
+                name: j.name.clone(),
+                stale: j.stale,
+                age_seconds: j.age_seconds,
+            })
+            .collect();
+        self.generated_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    }
+
+    /// Spend classes in their order (Premium, Standard, Economy), each with its share of
+    /// the classes' revenue: the one definition the terminal and the page show.
+    pub fn spend_shares(&self) -> Vec<(&'static str, f64)> {
+        let total: f64 = self.spend_classes.iter().map(|s| s.revenue).sum();
+        ["Premium", "Standard", "Economy"]
+            .iter()
+            .map(|c| {
+                let r = self
+                    .spend_classes
+                    .iter()
+                    .find(|s| s.label == *c)
+                    .map_or(0.0, |s| s.revenue);
+                (*c, if total > 0.0 { r / total } else { 0.0 })
+            })
+            .collect()
+    }
+
+    /// Every calendar day from the first to the last day with sales, each with its figures
+    /// or None (a day without sales: a gap, not a line bridged over it).
+    pub fn calendar(&self) -> Vec<(String, Option<&Slice>)> {
+        let parse = |s: &Slice| chrono::NaiveDate::parse_from_str(&s.label, "%Y-%m-%d").ok();
+        let dated: BTreeMap<chrono::NaiveDate, &Slice> = self
+            .by_day
+            .iter()
+            .filter_map(|s| Some((parse(s)?, s)))
+            .collect();
+        let (Some((&first, _)), Some((&last, _))) =
+            (dated.first_key_value(), dated.last_key_value())
+        else {
+            return self
+                .by_day
+                .iter()
+                .map(|s| (s.label.clone(), Some(s)))
+                .collect();
+        };
+        first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .map(|d| (d.to_string(), dated.get(&d).copied()))
+            .collect()
+    }
+}
+
+/// A feature in words: `recence_jours` → "days since last purchase".
+pub fn feature_label(feature: &str) -> String {
+    match feature {
+        "recence_jours" => "days since last purchase".into(),
+        "frequence" => "purchases".into(),
+        "montant_total" => format!("total spend ({CURRENCY})"),
+        f => f.replace('_', " "),
+    }
+}
+
+/// Whether a feature is money (shown with the currency).
+pub fn is_money(feature: &str) -> bool {
+    feature.starts_with("montant") || feature.contains("depense") || feature.contains("revenue")
+}
+
+/// Names each cluster by how its means compare with the mean of all rows: a mean over 15 %
+/// above or below it gives a word ("recent" / "lapsed", "frequent" / "occasional", "high
+/// spend" / "low spend", or "high X" / "low X"); a cluster near the mean on every feature is
+/// "typical". Two clusters that would share a name get their id added.
+pub fn name_segments(features: &[String], clusters: &mut [ClusterProfile]) {
+    let total: u64 = clusters.iter().map(|c| c.size).sum();
+    if total == 0 {
+        return;
+    }
+    let overall: Vec<f64> = (0..features.len())
+        .map(|i| {
+            clusters
+                .iter()
+                .map(|c| c.means.get(i).copied().unwrap_or(0.0) * c.size as f64)
+                .sum::<f64>()
+                / total as f64
+        })
+        .collect();
+    for c in clusters.iter_mut() {
+        let words: Vec<String> = features
+            .iter()
+            .zip(&c.means)
+            .zip(&overall)
+            .filter_map(|((f, &m), &all)| {
+                let high = if all.abs() < f64::EPSILON {
+                    return None;
+                } else if m > all * 1.15 {
+                    true
+                } else if m < all * 0.85 {
+                    false
+                } else {
+                    return None;
+                };
+                let (hi, lo) = if f.starts_with("recence") {
+                    ("lapsed", "recent")
+                } else if f.starts_with("frequence") || f.starts_with("nb_") {
+                    ("frequent", "occasional")
+                } else if is_money(f) {
+                    ("high spend", "low spend")
+                } else {
+                    return Some(format!(
+                        "{} {}",
+                        if high { "high" } else { "low" },
+                        feature_label(f)
+                    ));
+                };
+                Some(if high { hi } else { lo }.to_string())
+            })
+            .collect();
+        c.name = if words.is_empty() {
+            "typical".into()
+        } else {
+            words.join(", ")
+        };
+    }
+    let names: Vec<String> = clusters.iter().map(|c| c.name.clone()).collect();
+    for c in clusters.iter_mut() {
+        if names.iter().filter(|n| **n == c.name).count() > 1 {
+            c.name = format!("{} ({})", c.name, c.id);
+        }
+    }
+}
+
+/// An amount with the currency: `€1,234,567.89`.
+pub fn eur(v: f64) -> String {
+    let m = money(v);
+    match m.strip_prefix('-') {
+        Some(m) => format!("-{CURRENCY}{m}"),
+        None => format!("{CURRENCY}{m}"),
+    }
 }
 
 /// `1234567.891` → `1,234,567.89`.
@@ -494,6 +827,77 @@ pub fn age(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn day(label: &str, revenue: f64, count: u64) -> Slice {
+        Slice {
+            label: label.into(),
+            revenue,
+            count,
+        }
+    }
+
+    #[test]
+    fn segments_are_named_by_how_they_differ_from_all_clients() {
+        let features: Vec<String> = ["recence_jours", "frequence", "montant_total"]
+            .map(String::from)
+            .to_vec();
+        let c = |id, size, means: [f64; 3]| ClusterProfile {
+            id,
+            name: String::new(),
+            size,
+            means: means.to_vec(),
+        };
+        let mut cs = vec![
+            c(0, 100, [2.0, 8.0, 5000.0]),
+            c(1, 100, [30.0, 1.0, 100.0]),
+            c(2, 100, [16.0, 4.5, 2550.0]),
+            c(3, 100, [16.0, 4.5, 2550.0]),
+        ];
+        name_segments(&features, &mut cs);
+        assert_eq!(cs[0].name, "recent, frequent, high spend");
+        assert_eq!(cs[1].name, "lapsed, occasional, low spend");
+        // Near the mean on every feature, twice: told apart by their id.
+        assert_eq!(cs[2].name, "typical (2)");
+        assert_eq!(cs[3].name, "typical (3)");
+    }
+
+    #[test]
+    fn the_period_is_the_last_days_with_data_against_the_days_before() {
+        let days = [
+            day("2026-11-01", 5.0, 1),
+            day("2026-11-20", 10.0, 2),
+            day("2026-11-24", 1.0, 1),
+            day("2026-11-26", 20.0, 4),
+            day("2026-12-02", 30.0, 3),
+        ];
+        let p = Period::of(&days, 7).unwrap();
+        assert_eq!(
+            (p.from.as_str(), p.to.as_str()),
+            ("2026-11-26", "2026-12-02")
+        );
+        assert_eq!((p.revenue, p.transactions), (50.0, 7));
+        assert_eq!((p.previous_revenue, p.previous_transactions), (11.0, 3));
+        assert_eq!(Period::change(50.0, 40.0).as_deref(), Some("+25.0 %"));
+        assert_eq!(Period::change(50.0, 0.0), None);
+        assert_eq!(Period::of(&[], 7), None);
+    }
+
+    #[test]
+    fn the_calendar_has_every_day_and_gaps_for_days_without_sales() {
+        let d = Dashboard {
+            by_day: vec![day("2026-11-29", 1.0, 1), day("2026-12-02", 2.0, 1)],
+            ..Default::default()
+        };
+        let cal = d.calendar();
+        let labels: Vec<&str> = cal.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["2026-11-29", "2026-11-30", "2026-12-01", "2026-12-02"]
+        );
+        let gaps: Vec<bool> = cal.iter().map(|(_, s)| s.is_none()).collect();
+        assert_eq!(gaps, [false, true, true, false]);
+        assert_eq!(eur(-1234.5), "-€1,234.50");
+    }
 
     #[test]
     fn numbers_are_grouped() {

@@ -23,10 +23,10 @@ use tracing::{error, info, warn, Instrument};
 
 use super::child::{self, ExecError};
 use super::fire::{fired_between, next_fire};
-use super::prometheus::Metrics;
 use super::runs::{self, new_run_id, RunRecord, RunStatus};
 use crate::bronze::metrics::BatchObserver;
 use crate::bronze::{run_pipeline, IngestOptions};
+use crate::metrics::Metrics;
 use crate::shutdown::StopFlag;
 use crate::silver::CheckedJobs;
 use crate::spec::job::{read_job_files, Concurrency, JobSpec};
@@ -120,14 +120,6 @@ pub enum ScheduleError {
     /// The spec is invalid at start.
     #[error(transparent)]
     Spec(#[from] SpecError),
-    /// The metrics address cannot be served.
-    #[error("cannot serve metrics on {addr}: {source}")]
-    Metrics {
-        /// The address.
-        addr: String,
-        /// Why.
-        source: std::io::Error,
-    },
 }
 
 /// What the scheduler shares with its tasks.
@@ -571,6 +563,8 @@ async fn run_attempts(
     let metrics = &shared.opts.metrics;
     let jl = [("job", name.as_str())];
     let req = gen.request(&shared.opts.overrides, &name);
+    // Present at 0 before the first failure, so a rate over it is defined.
+    metrics.add("lakectl_job_failures_total", &jl, 0.0);
     for attempt in 1..=policy.retries + 1 {
         info!(attempt, scheduled_for = %fire, trigger, "run started");
         metrics.set("lakectl_job_running", &jl, 1.0);

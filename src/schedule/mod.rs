@@ -5,7 +5,6 @@
 pub mod child;
 pub mod daemon;
 pub mod fire;
-pub mod prometheus;
 pub mod runs;
 
 use chrono::{DateTime, Utc};

@@ -216,7 +216,9 @@ impl Workspace {
     }
 }
 
+pub mod browser;
 pub mod delta;
+pub mod http;
 pub mod proxy;
 pub mod s3;
 

@@ -3,16 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
+use crate::common::browser::{chromium, headless};
 use crate::common::*;
-use lakectl::dashboard::money;
+use lakectl::dashboard::eur;
 use serde_json::Value;
 
-/// Three days of sales (some malformed) through bronze and the three seed jobs.
-fn lakehouse() -> Workspace {
+/// Three days of sales (some malformed) through bronze and the seed jobs (with products).
+pub(crate) fn lakehouse() -> Workspace {
     let ws = Workspace::new("dash", 2);
     ws.copy_jobs(&SEED_JOBS);
+    ws.copy_jobs(&["ventes_par_produit.yaml"]);
     ws.produce(
         2000,
         &[
@@ -84,6 +85,37 @@ fn figures_equal_the_silver_tables() {
         "total_depense",
     );
     assert_same("spend classes", &slices(&d["spend_classes"]), &classes);
+    let by_category = sums(
+        &ws,
+        "silver/ventes_par_produit",
+        "categorie",
+        "revenue_total",
+    );
+    assert_same("by category", &slices(&d["by_category"]), &by_category);
+    let per_product = sums(
+        &ws,
+        "silver/ventes_par_produit",
+        "produit_nom",
+        "revenue_total",
+    );
+    let mut products: Vec<(&String, &f64)> = per_product.iter().collect();
+    products.sort_by(|a, b| b.1.total_cmp(a.1));
+    let top = d["top_products"].as_array().unwrap();
+    assert_eq!(top.len(), 10, "{top:?}");
+    for (got, want) in top.iter().zip(&products) {
+        assert_eq!(got["name"].as_str().unwrap(), want.0.as_str());
+        assert!(close(got["revenue"].as_f64().unwrap(), *want.1), "{got}");
+    }
+    // The period: the last 7 days with data against the 7 before, from revenue by day.
+    let p = &d["period"];
+    let last = by_day.keys().max().unwrap();
+    assert_eq!(p["to"].as_str().unwrap(), last.as_str(), "{p}");
+    let in_period: f64 = by_day
+        .iter()
+        .filter(|(k, _)| k.as_str() >= p["from"].as_str().unwrap())
+        .map(|(_, v)| v)
+        .sum();
+    assert!(close(p["revenue"].as_f64().unwrap(), in_period), "{p}");
 
     // KPIs.
     let k = &d["kpis"];
@@ -140,7 +172,7 @@ fn figures_equal_the_silver_tables() {
             "{p}"
         );
     }
-    assert_eq!(d["jobs"].as_array().unwrap().len(), 3);
+    assert_eq!(d["jobs"].as_array().unwrap().len(), 4);
     assert!(d["jobs"]
         .as_array()
         .unwrap()
@@ -149,18 +181,20 @@ fn figures_equal_the_silver_tables() {
 
     // The text view shows the same figures.
     let text = ws.ok(&["dashboard"]);
-    assert!(text.contains("SALES ANALYTICS DASHBOARD"), "{text}");
+    assert!(text.contains("SALES DASHBOARD (amounts in €)"), "{text}");
     let first = &top[0];
     assert!(text.contains(first["name"].as_str().unwrap()), "{text}");
     assert!(
-        text.contains(&money(revenue)),
+        text.contains(&eur(revenue)),
         "{text}\nrevenue {}",
-        money(revenue)
+        eur(revenue)
     );
     for section in [
         "TOP 10 CLIENTS BY REVENUE",
         "REVENUE BY COUNTRY",
-        "REVENUE BY SEGMENT",
+        "REVENUE BY CUSTOMER TYPE",
+        "REVENUE BY PRODUCT CATEGORY",
+        "TOP 10 PRODUCTS BY REVENUE",
         "REVENUE BY DAY",
         "PIPELINE HEALTH",
     ] {
@@ -180,36 +214,8 @@ fn missing_silver_tables_are_named_not_fatal() {
     assert!(out.contains("bronze ventes"), "{out}");
 }
 
-fn chromium() -> Option<&'static str> {
-    let required = std::env::var_os("LAKECTL_REQUIRE_CHROMIUM").is_some();
-    match Path::new("/usr/bin/chromium").exists() {
-        true => Some("/usr/bin/chromium"),
-        false if required => {
-            panic!("LAKECTL_REQUIRE_CHROMIUM is set but /usr/bin/chromium is missing")
-        }
-        false => None,
-    }
-}
-
-fn headless(profile: &Path) -> Command {
-    let mut c = Command::new(chromium().expect("chromium"));
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    c
-}
-
 /// Pixels of exactly this colour (the inside of bars and slices is never anti-aliased).
-fn count_colour(png_path: &Path, rgb: [u8; 3]) -> (u32, u32, usize) {
+pub(crate) fn count_colour(png_path: &Path, rgb: [u8; 3]) -> (u32, u32, usize) {
     let decoder = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(png_path).expect("screenshot"),
     ));
@@ -257,10 +263,17 @@ fn html_page_renders_its_charts_in_headless_chromium() {
     assert!(dom.status.success(), "{}", stderr(&dom));
     let dom = stdout(&dom);
     let countries = sums(&ws, "silver/ventes_par_pays", "pays", "revenue_total").len();
+    let categories = sums(
+        &ws,
+        "silver/ventes_par_produit",
+        "categorie",
+        "revenue_total",
+    )
+    .len();
     assert_eq!(
         dom.matches("class=\"bar\"").count(),
-        countries + 10,
-        "country and client bars"
+        countries + categories + 10 + 10,
+        "country, category, product and client bars"
     );
     let segments = sums(&ws, "silver/ventes_par_segment", "segment", "revenue_total").len();
     assert_eq!(

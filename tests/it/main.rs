@@ -26,6 +26,7 @@ mod races;
 mod s3;
 mod schedule;
 mod segments;
+mod serve;
 mod silver;
 mod silver_exec;
 mod spec;

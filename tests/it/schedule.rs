@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -114,13 +114,9 @@ fn add_to_spec(ws: &Workspace, yaml: &str) {
 
 /// GET /metrics over plain HTTP.
 pub(crate) fn scrape(addr: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to /metrics");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    out
+    let r = crate::common::http::get(addr, "/metrics");
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body
 }
 
 fn metric(text: &str, series: &str) -> Option<f64> {
