@@ -30,6 +30,11 @@
 #                              local disk: bronze drain of the same backlog (BENCH_S3_RECORDS,
 #                              default 1M; 500 clients over 30 days) and the three seed jobs
 #                              over it, time and peak RSS
+#   scripts/bench.sh serve     a backlog (BENCH_SERVE_RECORDS, default 8M; 500 clients, 30 days)
+#                              drained by `run bronze` alone, then again while `lakectl serve`
+#                              watches that lake and BENCH_SERVE_CLIENTS (default 100) clients
+#                              poll /api/dashboard once a second for 60 s: bronze's rate in
+#                              both runs, the clients' p50/p99, computations per interval
 #   scripts/bench.sh all       everything (default)
 # Figures are ratios measured in the same run; paste them into BENCHMARKS.md.
 set -euo pipefail
@@ -296,6 +301,55 @@ bench_s3() {
   echo "s3: ventes_par_pays identical on both lakes ($(echo "$a" | tail -1))"
 }
 
+bench_serve() {
+  local records="${BENCH_SERVE_RECORDS:-8000000}" clients="${BENCH_SERVE_CLIENTS:-100}"
+  local vw="$work/serve" port="${BENCH_SERVE_PORT:-28080}" interval=2
+  mkdir -p "$vw/a" "$vw/b"
+  for l in a b; do
+    sed -e "s#lake: .*#lake: $vw/$l/lake#" -e "s#jobs: .*#jobs: $repo/jobs/#" -e "s#topic: ventes_stream#topic: serve_bench#" \
+      pipelines.yaml >"$vw/$l/pipelines.yaml"
+  done
+  step "serve: producing a backlog of $records records (500 clients over the last 30 days)"
+  "$lakectl" topic create serve_bench --partitions 3 >/dev/null
+  local step_ms=$((30 * 86400 * 1000 / records)); ((step_ms > 0)) || step_ms=1
+  "$lakectl" produce --topic serve_bench --count "$records" --rate max --seed 21 --clients 500 \
+    --start-time "$(date -u -d '30 days ago' +%Y-%m-%dT%H:%M:%SZ)" --time-step "${step_ms}ms" >/dev/null
+  step "serve: bronze alone (lake a)"
+  read -r rss_a t_a < <(measure "$lakectl" --config "$vw/a/pipelines.yaml" run bronze --until-caught-up)
+  step "serve: the silver tables the dashboard reads (lake a, copied to lake b)"
+  "$lakectl" --config "$vw/a/pipelines.yaml" run silver >/dev/null
+  mkdir -p "$vw/b/lake" && cp -r "$vw/a/lake/silver" "$vw/b/lake/silver"
+  step "serve: lakectl serve on lake b, $clients clients polling /api/dashboard every second for 60 s, bronze draining the same backlog into lake b"
+  RUST_LOG=lakectl=warn "$lakectl" --config "$vw/b/pipelines.yaml" serve --addr "127.0.0.1:$port" --interval "${interval}s" 2>"$vw/serve.log" &
+  local serve_pid=$!
+  # GET a path of the server (python3's urllib: no curl needed).
+  get() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' "http://127.0.0.1:$port$1"; }
+  for _ in $(seq 100); do get /healthz >/dev/null 2>&1 && break; sleep 0.1; done
+  local py; py="$(ensure_venv pyarrow==26.0.1)"
+  local c0; c0="$(get /metrics | awk '/^lakectl_dashboard_computations_total /{print $2}')"
+  "$py" scripts/bench_serve.py "127.0.0.1:$port" /api/dashboard "$clients" 60 1 --window "$vw/window" >"$vw/load.json" &
+  local load_pid=$!
+  sleep 5
+  local w0; w0=$(date +%s.%N)
+  read -r rss_b t_b < <(measure "$lakectl" --config "$vw/b/pipelines.yaml" run bronze --until-caught-up)
+  echo "$w0 $(date +%s.%N)" >"$vw/window"
+  wait "$load_pid"
+  local c1; c1="$(get /metrics | awk '/^lakectl_dashboard_computations_total /{print $2}')"
+  local serve_rss; serve_rss=$(awk '/VmHWM/{print int($2/1024)}' "/proc/$serve_pid/status")
+  kill -TERM "$serve_pid"; wait "$serve_pid" || true
+  python3 - "$records" "$t_a" "$t_b" "$c0" "$c1" "$interval" "$vw/load.json" "$serve_rss" "$rss_a" "$rss_b" <<'PY'
+import json, sys
+n, ta, tb, c0, c1, interval = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+load = json.load(open(sys.argv[7]))
+ra, rb = n / ta, n / tb
+print(f"serve: bronze alone {ra:,.0f} records/s ({ta:.2f}s, peak RSS {int(sys.argv[9])//1024} MiB); "
+      f"with serve + {load['clients']} clients {rb:,.0f} records/s ({tb:.2f}s, peak RSS {int(sys.argv[10])//1024} MiB): ratio {rb/ra:.2f}")
+print(f"serve: {load['requests']} answers, {load['errors']} errors; p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, max {load['max_ms']} ms; "
+      f"during the drain {load.get('during_drain_requests')} answers, p99 {load.get('during_drain_p99_ms')} ms, max {load.get('during_drain_max_ms')} ms")
+print(f"serve: {c1 - c0:.0f} computations in 60 s at a {interval:.0f} s interval (at most {60/interval:.0f}); server peak RSS {sys.argv[8]} MiB")
+PY
+}
+
 case "$what" in
   produce) bench_produce ;;
   bronze) bench_bronze ;;
@@ -306,6 +360,7 @@ case "$what" in
   decode) bench_decode ;;
   latency) bench_latency ;;
   s3) bench_s3 ;;
-  all) bench_produce; bench_bronze; bench_decode; bench_silver; bench_segments; bench_open; bench_commits; bench_latency; bench_s3 ;;
-  *) die "usage: scripts/bench.sh [produce|bronze|decode|silver|segments|open|commits|latency|s3|all]" ;;
+  serve) bench_serve ;;
+  all) bench_produce; bench_bronze; bench_decode; bench_silver; bench_segments; bench_open; bench_commits; bench_latency; bench_s3; bench_serve ;;
+  *) die "usage: scripts/bench.sh [produce|bronze|decode|silver|segments|open|commits|latency|s3|serve|all]" ;;
 esac

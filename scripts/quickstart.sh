@@ -167,7 +167,7 @@ Tables are under ${LAKECTL_LAKE:-./lake}. Try:
   $lakectl dashboard --watch 5        # the dashboard, redrawn every 5 s
   $lakectl query                      # the SQL prompt (.tables, .schema NAME, .help)
   $lakectl doctor                     # setup checks
-The dashboard in your browser, updating itself: run `$lakectl serve` and open
+The dashboard in your browser, updating itself: run  $lakectl serve  and open
 http://127.0.0.1:8080/ (a snapshot of it, self-contained, is in dashboard.html).
 MSG
 

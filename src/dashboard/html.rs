@@ -630,11 +630,7 @@ fn segments(s: &super::Segmentation) -> String {
             (
                 c.name.clone(),
                 c.size as f64,
-                format!(
-                    "{} clients · {}",
-                    group(c.size as u128),
-                    pct(c.size as f64, total as f64)
-                ),
+                format!("clients · {} of all", pct(c.size as f64, total as f64)),
             )
         })
         .collect();

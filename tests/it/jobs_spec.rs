@@ -39,6 +39,7 @@ fn shipped_jobs_validate() {
             "rfm_clients",
             "ventes_aggreges",
             "ventes_par_pays",
+            "ventes_par_produit",
             "ventes_par_segment"
         ]
     );

@@ -177,8 +177,13 @@ fn a_newcomer_session_from_a_fresh_clone() {
     let first = n.ok("scripts/quickstart.sh");
     let out = stdout(&first);
     assert!(
-        out.contains("SALES ANALYTICS DASHBOARD"),
+        out.contains("SALES DASHBOARD (amounts in €)"),
         "it ends with the dashboard:\n{out}"
+    );
+    assert!(
+        stderr(&first).contains("serve  and open\nhttp://127.0.0.1:8080/"),
+        "it tells the user to open the live dashboard:\n{}",
+        stderr(&first)
     );
     assert!(
         out.contains("quarantined (late=") || out.contains("[late="),

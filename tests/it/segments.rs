@@ -307,14 +307,43 @@ fn customer_segments_are_deterministic_for_a_seed_and_shown_by_the_dashboard() {
     let out = ws.ok(&["dashboard"]);
     assert!(
         out.contains(
-            "CUSTOMER SEGMENTS (rfm_clients, k-means on recence_jours, frequence, montant_total)"
+            "CUSTOMER SEGMENTS (clients grouped by days since last purchase, purchases, total spend (€); job rfm_clients)"
         ),
         "{out}"
     );
+    // Each segment named by what it is, the same in the JSON, the text and the page.
+    let d: serde_json::Value = serde_json::from_str(&ws.ok(&["dashboard", "--json"])).unwrap();
+    let names: Vec<String> = d["segmentations"][0]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let words = [
+        "recent",
+        "lapsed",
+        "frequent",
+        "occasional",
+        "high spend",
+        "low spend",
+        "typical",
+    ];
+    for n in &names {
+        assert!(words.iter().any(|w| n.contains(w)), "{n}");
+        assert!(out.contains(n.as_str()), "{n} not in the text:\n{out}");
+    }
     let html = ws.dir.path().join("d.html");
     ws.ok(&["dashboard", "--html", html.to_str().unwrap()]);
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("Customer segments · rfm_clients"), "html");
+    assert!(page.contains("job rfm_clients"), "html");
+    assert!(!page.contains("segment 0"), "html");
+    for n in &names {
+        assert!(
+            page.contains(&lakectl::dashboard::html::esc(n)),
+            "{n} not on the page"
+        );
+    }
 }
 
 #[test]
@@ -385,5 +414,9 @@ fn the_segmentation_and_the_dimension_run_on_their_cron_with_the_others() {
     );
     assert_dimension_invariants(&dim);
     let out = ws.ok(&["dashboard"]);
-    assert!(out.contains("CUSTOMER SEGMENTS (rfm_clients"), "{out}");
+    assert!(
+        out.contains("CUSTOMER SEGMENTS (clients grouped by"),
+        "{out}"
+    );
+    assert!(out.contains("job rfm_clients)"), "{out}");
 }

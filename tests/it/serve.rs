@@ -338,13 +338,48 @@ fn a_hundred_viewers_cost_one_computation_per_table_change() {
     assert_eq!(computations(&s.addr), 2.0, "one computation per change");
 }
 
+/// Four weeks of sales by 500 clients with four days without any, through bronze and every
+/// shipped job: the screenshot in the README shows what a user's first hour shows.
+fn month_of_sales() -> Workspace {
+    let ws = Workspace::new("serve_page", 2);
+    ws.copy_jobs(&SEED_JOBS);
+    ws.copy_jobs(&["ventes_par_produit.yaml", "rfm_clients.yaml"]);
+    let now = chrono::Utc::now();
+    let day = |d: i64| {
+        (now - chrono::Duration::days(d))
+            .format("%Y-%m-%dT08:00:00Z")
+            .to_string()
+    };
+    for (start, first_id, seed) in [(day(28), "1", "81"), (day(10), "100000", "82")] {
+        ws.produce(
+            3000,
+            &[
+                "--seed",
+                seed,
+                "--clients",
+                "500",
+                "--start-time",
+                &start,
+                "--time-step",
+                "200s",
+                "--first-id",
+                first_id,
+            ],
+        );
+        // Each block ingested before the next: none of the older one is late.
+        ws.ok(&["run", "bronze", "--until-caught-up"]);
+    }
+    ws.ok(&["run", "silver"]);
+    ws
+}
+
 #[test]
 fn the_page_updates_itself_in_a_browser_while_sales_arrive() {
     let Some(_) = chromium() else {
         eprintln!("skipped: /usr/bin/chromium is not installed (scripts/test.sh installs it)");
         return;
     };
-    let ws = lakehouse();
+    let ws = month_of_sales();
     let s = Served::start(
         &ws,
         &["schedule", "--http", "127.0.0.1:0", "--interval", "1s"],
@@ -352,6 +387,19 @@ fn the_page_updates_itself_in_a_browser_while_sales_arrive() {
     let url = format!("http://{}/", s.addr);
     let mut page = Page::open(1280, 900);
     page.navigate(&url);
+    // Days without sales are gaps, segments have names in words.
+    let gaps = page.eval("document.querySelectorAll('#chart-days .gap').length");
+    assert!(gaps.as_u64().is_some_and(|g| g >= 3), "gap days: {gaps}");
+    let panels = page.eval("document.getElementById('panels').textContent");
+    let panels = panels.as_str().unwrap_or_default();
+    assert!(
+        !panels.contains("segment 0") && panels.contains("Customer segments"),
+        "{panels}"
+    );
+    assert!(
+        panels.contains("vs the 7 days before") || panels.contains("none in the 7 before"),
+        "{panels}"
+    );
     let sales = |page: &mut Page| -> u64 {
         page.eval("document.getElementById('kpi-sales').textContent")
             .as_str()
